@@ -1,0 +1,3 @@
+"""plugway.gts."""
+
+__all__: list[str] = []

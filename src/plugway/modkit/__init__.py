@@ -1,0 +1,3 @@
+"""plugway.modkit."""
+
+__all__: list[str] = []

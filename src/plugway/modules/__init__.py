@@ -1,0 +1,1 @@
+"""Modules that ship with plugway, built only from the public API of the layers below."""

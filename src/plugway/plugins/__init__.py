@@ -1,0 +1,3 @@
+"""plugway.plugins."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""plugway.registry."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""plugway.server."""
+
+__all__: list[str] = []
