@@ -1,0 +1,320 @@
+"""Settings: one YAML file, a section per module, environment overrides, validated up front.
+
+Every section refuses unknown keys and every problem is reported with its dotted path
+(``modules.doc_search.config.max_results``), all at once, before any module runs. YAML
+duplicate keys are refused too (PyYAML would keep the last one silently).
+
+Environment overrides: ``PLUGWAY__<A>__<B>__...=value`` sets ``a.b...`` (segments are
+lowercased), e.g. ``PLUGWAY__SERVER__PORT=9000`` or
+``PLUGWAY__MODULES__DOC_SEARCH__CONFIG__MAX_RESULTS=20``. A value is read as a YAML scalar
+(``20`` is an int, ``true`` a bool, ``null`` None); anything that is not a scalar in YAML
+(``[::1]``, ``a: b``) is kept as the literal string.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from plugway.modkit._errors import ConfigError, ConfigProblem
+
+ENV_PREFIX = "PLUGWAY__"
+DATA_DIR_ENV = "PLUGWAY_DATA_DIR"
+DEFAULT_DATA_DIR = ".plugway"
+_MODULE_NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """Where the HTTP server listens. ``admin_token`` None means the server chooses."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8087, ge=0, le=65535)
+    admin_token: str | None = None
+
+
+class RegistrySettings(_Section):
+    """The Types Registry backend; ``path`` (sqlite) is relative to ``data_dir``."""
+
+    backend: Literal["memory", "sqlite"] = "sqlite"
+    path: Path | None = None
+
+
+class LifecycleSettings(_Section):
+    """Time limits, in seconds, of the lifecycle phases of each module.
+
+    ``phase_timeout`` bounds each module's init, post_init and start; ``grace_period`` is how
+    long a background task has to end by itself once its cancellation event is set;
+    ``cancel_timeout`` how long it then has to honour task cancellation; ``stop_timeout``
+    bounds the module's ``stop``.
+    """
+
+    phase_timeout: float = Field(default=30.0, gt=0)
+    grace_period: float = Field(default=10.0, ge=0)
+    cancel_timeout: float = Field(default=5.0, gt=0)
+    stop_timeout: float = Field(default=10.0, gt=0)
+
+
+class ModuleSettings(_Section):
+    """A module's section: whether it runs and its raw config (validated by its own model)."""
+
+    enabled: bool = True
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+class PlugwaySettings(_Section):
+    """The whole validated configuration. Modules not listed in ``modules`` are enabled with
+    an empty config; ``plugins`` is owned and validated by the plugins layer."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    modules: dict[str, ModuleSettings] = Field(default_factory=dict)
+    plugins: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Relative to the working directory at load time, so a later chdir changes nothing."""
+        return value.expanduser().absolute()
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _null_sections(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @field_validator("modules", mode="after")
+    @classmethod
+    def _module_names(cls, value: dict[str, ModuleSettings]) -> dict[str, ModuleSettings]:
+        for name in value:
+            if _MODULE_NAME_RE.fullmatch(name) is None:
+                raise ValueError(f"invalid module name {name!r}: use lowercase snake_case")
+        return value
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _null_plugins(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def registry_path(self) -> Path | None:
+        """The SQLite file of the registry (None for the memory backend)."""
+        if self.registry.backend != "sqlite":
+            return None
+        path = self.registry.path or Path("registry.sqlite3")
+        return path if path.is_absolute() else self.data_dir / path
+
+    def module(self, name: str) -> ModuleSettings:
+        """The section of module ``name``; the default (enabled, empty config) if absent."""
+        return self.modules.get(name) or ModuleSettings()
+
+
+def load_settings(
+    path: Path | str | None = None, env: Mapping[str, str] | None = None
+) -> PlugwaySettings:
+    """Read ``path`` (YAML; None means the embedded default: no file, all defaults), apply
+    ``PLUGWAY__...`` overrides from ``env`` (default: ``os.environ``) and validate.
+
+    Raises ConfigError listing every problem with its dotted path.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    source = None if path is None else str(path)
+    raw: Any = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                [ConfigProblem("", f"cannot read config file: {exc.strerror or exc}")], source
+            ) from None
+        try:
+            raw = yaml.load(text, Loader=_StrictLoader)
+        except yaml.YAMLError as exc:
+            raise ConfigError([ConfigProblem("", _yaml_message(exc))], source) from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                [ConfigProblem("", f"the top level must be a mapping, got {_kind(raw)}")], source
+            )
+    return parse_settings(raw, env=environ, source=source)
+
+
+def parse_settings(
+    data: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    source: str | None = None,
+) -> PlugwaySettings:
+    """Validate an already-read config mapping (with ``env`` overrides applied if given)."""
+    raw: dict[str, Any] = _deep_copy(data)
+    origins: dict[str, str] = {}
+    problems: list[ConfigProblem] = []
+    if env is not None:
+        _apply_env(raw, env, origins, problems)
+        if "data_dir" not in raw:
+            # The default comes from the env given, never from os.environ behind its back.
+            raw["data_dir"] = env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    if problems:
+        raise ConfigError(problems, source)
+    try:
+        return PlugwaySettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc, origins=origins), source) from None
+
+
+def validation_problems(
+    exc: ValidationError, *, prefix: str = "", origins: Mapping[str, str] | None = None
+) -> list[ConfigProblem]:
+    """Turn a pydantic ValidationError into problems with dotted paths under ``prefix``."""
+    problems = []
+    for err in exc.errors():
+        parts = [prefix] if prefix else []
+        for item in err["loc"]:
+            if isinstance(item, int) and parts:
+                parts[-1] = f"{parts[-1]}[{item}]"
+            else:
+                parts.append(str(item))
+        path = ".".join(parts)
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = f"{err['msg']} (got {_short(err.get('input'))})"
+        origin = _origin_of(path, origins or {})
+        if origin:
+            message += f" (set by {origin})"
+        problems.append(ConfigProblem(path, message))
+    return problems
+
+
+def _apply_env(
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    origins: dict[str, str],
+    problems: list[ConfigProblem],
+) -> None:
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in var[len(ENV_PREFIX) :].split("__")]
+        if not all(keys):
+            problems.append(ConfigProblem(var, "empty key segment in environment variable"))
+            continue
+        node: dict[str, Any] = raw
+        for depth, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                where = ".".join(keys[: depth + 1])
+                problems.append(
+                    ConfigProblem(where, f"is {_kind(child)}, so {var} cannot set a key inside it")
+                )
+                break
+            node = child
+        else:
+            node[keys[-1]] = _env_value(env[var])
+            origins[".".join(keys)] = var
+
+
+def _env_value(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if value is None and text.strip() not in ("", "~", "null", "Null", "NULL"):
+        return text
+    if isinstance(value, (datetime.date, list, dict)) or not isinstance(
+        value, (str, int, float, bool, type(None))
+    ):
+        return text
+    return value
+
+
+def _origin_of(path: str, origins: Mapping[str, str]) -> str | None:
+    for key, var in origins.items():
+        if path == key or path.startswith(key + ".") or path.startswith(key + "["):
+            return var
+    return None
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    detail = f"{context}; {problem}" if context else problem
+    return f"YAML syntax error at {where}{detail}"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"duplicate key {key!r}",
+                mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
