@@ -37,18 +37,27 @@ GTS_URI_PREFIX = "gts://"
 #: UUID v5 namespace of GTS: uuid5(NAMESPACE_URL, "gts").
 GTS_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "gts")
 
-# Building blocks. Every repetition below is delimited by a character the repeated part
-# cannot contain ("." or "~"), so the regex engine never backtracks more than a constant
-# amount per character: matching is linear in the input length.
-TOKEN_RE = r"[a-z_][a-z0-9_]*"
-NUM_RE = r"(?:0|[1-9][0-9]*)"
-SEGMENT_RE = rf"{TOKEN_RE}\.{TOKEN_RE}\.{TOKEN_RE}\.{TOKEN_RE}\.v{NUM_RE}(?:\.{NUM_RE})?"
+# Building blocks. Repetitions are possessive ("*+", "++", "?+") and every repeated unit
+# ends in a character the next unit cannot start with, so the engine never backtracks:
+# matching is linear in the input length and cheap per character.
+TOKEN_RE = r"[a-z_][a-z0-9_]*+"
+NUM_RE = r"(?:0|[1-9][0-9]*+)"
+SEGMENT_RE = rf"{TOKEN_RE}\.{TOKEN_RE}\.{TOKEN_RE}\.{TOKEN_RE}\.v{NUM_RE}(?:\.{NUM_RE})?+"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-# "gts." seg ("~" seg)* "~" [seg | uuid]: at least one "~", so a single-segment instance
-# id (no type to its left) is refused, as required since spec v0.7.
-_ID_FULLMATCH = re.compile(
-    rf"gts\.{SEGMENT_RE}(?:~{SEGMENT_RE})*~(?:{SEGMENT_RE}|{UUID_RE})?"
+# "gts." (seg "~")+ [seg | uuid]: at least one "~", so a single-segment instance id (no
+# type to its left) is refused, as required since spec v0.7.
+_ID_FULLMATCH = re.compile(rf"gts\.(?:{SEGMENT_RE}~)++(?:{SEGMENT_RE}|{UUID_RE})?+").fullmatch
+# The same grammar with the tail captured, so parsing needs no second pass over the text:
+# groups = (type chain incl. its last "~", vendor, package, namespace, type, major, minor, uuid)
+_ID_PARSE = re.compile(
+    rf"(gts\.(?:{SEGMENT_RE}~)++)(?:({TOKEN_RE})\.({TOKEN_RE})\.({TOKEN_RE})\.({TOKEN_RE})"
+    rf"\.v({NUM_RE})(?:\.({NUM_RE}))?+|({UUID_RE}))?+"
+).fullmatch
+# Only the part after the last "~" (empty for a type id), for chains already validated.
+_TAIL_PARSE = re.compile(
+    rf"(?:({TOKEN_RE})\.({TOKEN_RE})\.({TOKEN_RE})\.({TOKEN_RE})"
+    rf"\.v({NUM_RE})(?:\.({NUM_RE}))?+|({UUID_RE}))?+"
 ).fullmatch
 _TOKEN_FULLMATCH = re.compile(TOKEN_RE).fullmatch
 _NUM_FULLMATCH = re.compile(NUM_RE).fullmatch
@@ -56,6 +65,9 @@ _MAJOR_FULLMATCH = re.compile(rf"v{NUM_RE}").fullmatch
 _UUID_FULLMATCH = re.compile(UUID_RE).fullmatch
 
 _NAME_FIELDS = ("vendor", "package", "namespace", "type")
+# Version numbers are tiny in practice; a lookup beats int() on the hot path. ("0" maps to
+# 0, which is falsy, so callers write ``_INTS.get(s) or int(s)``: still correct.)
+_INTS: dict[str, int] = {str(i): i for i in range(1000)}
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -109,6 +121,17 @@ def _type_segment(piece: str) -> GtsSegment:
     return seg
 
 
+_CHAINS: dict[str, tuple[GtsSegment, ...]] = {}
+
+
+def _type_chain(chain: str) -> tuple[GtsSegment, ...]:
+    """Segments of a validated ``gts.seg~...~`` type chain, interned like type segments."""
+    if len(_CHAINS) >= _SEGMENT_CACHE_MAX:
+        _CHAINS.clear()
+    segs = _CHAINS[chain] = tuple([_type_segment(p) for p in chain[4:-1].split("~")])
+    return segs
+
+
 class GtsId(NamedTuple):
     """A valid GTS identifier, parsed. Build it with ``GtsId.parse``."""
 
@@ -117,13 +140,14 @@ class GtsId(NamedTuple):
     is_type: bool
     uuid_tail: str | None
 
-    @classmethod
-    def parse(cls, text: str) -> GtsId:
+    @staticmethod
+    def parse(text: str) -> GtsId:
         """Parse ``text`` (cached); raises ``GtsIdError`` naming the id and the fault."""
-        gid = _ID_CACHE.get(text) if type(text) is str else None
-        if gid is None:
-            gid = _parse_uncached(text)
-        return gid
+        if type(text) is str:
+            gid = _ID_CACHE.get(text)
+            if gid is not None:
+                return gid
+        return _parse_uncached(text)
 
     @property
     def type_id(self) -> str | None:
@@ -163,25 +187,42 @@ _ID_CACHE_MAX = 65536
 
 def _parse_uncached(text: str) -> GtsId:
     if type(text) is not str:
-        raise GtsIdError(
-            f"Invalid GTS identifier: expected a string, got {type(text).__name__}",
-            gts_id=None,
-            reason=f"expected a string, got {type(text).__name__}",
-        )
-    if len(text) > MAX_ID_LENGTH or _ID_FULLMATCH(text) is None:
+        reason = f"expected a string, got {type(text).__name__}"
+        raise GtsIdError(f"Invalid GTS identifier: {reason}", gts_id=None, reason=reason)
+    if len(text) > MAX_ID_LENGTH:
         raise _id_error(text, diagnose_id(text))
-    pieces = text[4:].split("~")
-    last = pieces.pop()
-    segs: list[GtsSegment] = [_type_segment(p) for p in pieces]
-    uuid_tail: str | None = None
-    is_type = False
-    if not last:
-        is_type = True
-    elif "." in last:
-        segs.append(_segment(last, False))
+    # Fast path: the type chain was seen (and validated) before, only the tail is new.
+    # This is the common case: many instances share a handful of types.
+    cut = text.rfind("~") + 1
+    segs = _CHAINS.get(text[:cut])
+    if segs is not None:
+        m = _TAIL_PARSE(text, cut)
+        if m is None:
+            raise _id_error(text, diagnose_id(text))
+        vendor, package, namespace, name, major, minor, uuid_tail = m.groups()
     else:
-        uuid_tail = last
-    gid = _new_tuple(GtsId, (text, tuple(segs), is_type, uuid_tail))
+        m = _ID_PARSE(text)
+        if m is None:
+            raise _id_error(text, diagnose_id(text))
+        chain, vendor, package, namespace, name, major, minor, uuid_tail = m.groups()
+        segs = _type_chain(chain)
+    if vendor is not None:
+        seg = _new_tuple(
+            GtsSegment,
+            (
+                vendor,
+                package,
+                namespace,
+                name,
+                _INTS.get(major) or int(major),
+                None if minor is None else (_INTS.get(minor) or int(minor)),
+                False,
+            ),
+        )
+        segs = (segs[0], seg) if len(segs) == 1 else (*segs, seg)
+        gid = _new_tuple(GtsId, (text, segs, False, None))
+    else:
+        gid = _new_tuple(GtsId, (text, segs, uuid_tail is None, uuid_tail))
     if len(_ID_CACHE) >= _ID_CACHE_MAX:
         _ID_CACHE.clear()
     _ID_CACHE[text] = gid
@@ -212,7 +253,7 @@ def diagnose_segment(piece: str, index: int) -> str | None:
     where = f"segment {index}"
     if not piece:
         return f"{where} is empty"
-    if index > 1 and piece.startswith(GTS_PREFIX):
+    if index > 1 and piece.startswith(GTS_PREFIX) and not diagnose_segment(piece[4:], index):
         return f"{where} repeats the 'gts.' prefix; only the first segment carries it"
     toks = piece.split(".")
     if not 5 <= len(toks) <= 6:
