@@ -1,0 +1,491 @@
+"""OP#8: compatibility between minor versions of one GTS type.
+
+Backward compatibility means a reader holding the *new* schema accepts everything written with
+the *old* one; forward compatibility is the reverse; full is both. Both directions reduce to one
+question, "is every document valid under A also valid under B?", answered structurally (no
+instance sampling) on the *effective* schemas, i.e. after inlining ``allOf`` and ``gts://`` refs.
+
+Two deliberate departures from plain set semantics follow the spec's rules table (and the
+conformance suite): enum changes are judged the way the table lists them (removing a value is
+backward compatible, adding one is forward compatible), and a property that only one side
+declares is tolerated when the other side's content model is open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsSchemaError
+from plugway.gts._ids import GtsId
+
+__all__ = [
+    "MAX_SCHEMA_DEPTH",
+    "CompatibilityReport",
+    "SchemaResolver",
+    "check_compatibility",
+    "effective_schema",
+    "is_subschema",
+    "same_type_family",
+]
+
+#: Nesting depth above which a schema is refused instead of walked (no stack exhaustion).
+MAX_SCHEMA_DEPTH = 64
+
+#: Looks a GTS type id (canonical, without ``gts://``) up; ``None`` when it is unknown.
+SchemaResolver = Callable[[str], Mapping[str, Any] | None]
+
+_GTS_URI = "gts://"
+# Keywords that say nothing about which documents are valid.
+_ANNOTATIONS = frozenset(
+    {"$id", "$schema", "$comment", "title", "description", "examples", "default", "deprecated"}
+)
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
+_LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
+
+
+@dataclass(frozen=True, slots=True)
+class CompatibilityReport:
+    """Outcome of OP#8; the error tuples say which rule failed in which direction, and where."""
+
+    old_type_id: str
+    new_type_id: str
+    is_backward_compatible: bool
+    is_forward_compatible: bool
+    backward_errors: tuple[str, ...] = ()
+    forward_errors: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def is_fully_compatible(self) -> bool:
+        return self.is_backward_compatible and self.is_forward_compatible
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape the conformance API answers with."""
+        return {
+            "old": self.old_type_id,
+            "new": self.new_type_id,
+            "old_type_id": self.old_type_id,
+            "new_type_id": self.new_type_id,
+            "is_backward_compatible": self.is_backward_compatible,
+            "is_forward_compatible": self.is_forward_compatible,
+            "is_fully_compatible": self.is_fully_compatible,
+            "backward_errors": list(self.backward_errors),
+            "forward_errors": list(self.forward_errors),
+            "error": self.error,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# effective schema: inline allOf and $ref so that comparisons see one flat object per level
+
+
+def effective_schema(schema: Mapping[str, Any], resolve: SchemaResolver) -> dict[str, Any]:
+    """Return ``schema`` with ``allOf`` merged and ``$ref`` (``gts://`` and local) inlined.
+
+    Raises GtsSchemaError for cyclic or unresolvable references and for over-deep schemas.
+    """
+    flat = _Flattener(schema, resolve).flatten(schema, 0, ())
+    return flat if isinstance(flat, dict) else {}
+
+
+class _Flattener:
+    def __init__(self, root: Mapping[str, Any], resolve: SchemaResolver) -> None:
+        self._resolve = resolve
+        self._root_id = _strip_gts(str(root.get("$id", "")))
+
+    def flatten(
+        self, node: Any, depth: int, stack: tuple[str, ...], root: Mapping[str, Any] | None = None
+    ) -> Any:
+        if depth > MAX_SCHEMA_DEPTH:
+            raise GtsSchemaError(f"schema {self._root_id or '<anonymous>'} is nested too deeply")
+        if not isinstance(node, Mapping):
+            return node
+        doc_root = root if root is not None else node
+        out: dict[str, Any] = {}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target, target_root, key = self._deref(ref, doc_root)
+            if key in stack:
+                chain = " -> ".join((*stack, key))
+                raise GtsSchemaError(f"cyclic $ref in schema {self._root_id}: {chain}")
+            out = _merge(out, self.flatten(target, depth + 1, (*stack, key), target_root))
+        for part in node.get("allOf", ()) if isinstance(node.get("allOf"), list) else ():
+            out = _merge(out, self.flatten(part, depth + 1, stack, doc_root))
+        own: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("$ref", "allOf"):
+                continue
+            if key in ("properties", "patternProperties", "definitions", "$defs") and isinstance(
+                value, Mapping
+            ):
+                own[key] = {
+                    k: self.flatten(v, depth + 1, stack, doc_root) for k, v in value.items()
+                }
+                continue
+            if key in ("items", "additionalProperties", "not", "contains"):
+                own[key] = self.flatten(value, depth + 1, stack, doc_root)
+                continue
+            if key in ("anyOf", "oneOf") and isinstance(value, list):
+                own[key] = [self.flatten(v, depth + 1, stack, doc_root) for v in value]
+                continue
+            own[key] = value
+        return _merge(out, own)
+
+    def _deref(self, ref: str, doc_root: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any], str]:
+        if ref.startswith("#"):
+            target = _json_pointer(doc_root, ref[1:], ref)
+            return target, doc_root, f"{doc_root.get('$id', '')}{ref}"
+        if not ref.startswith(_GTS_URI):
+            raise GtsSchemaError(f"schema {self._root_id}: $ref {ref!r} is not a gts:// reference")
+        type_id = ref[len(_GTS_URI) :]
+        pointer = ""
+        if "#" in type_id:
+            type_id, pointer = type_id.split("#", 1)
+        target_doc = self._resolve(type_id)
+        if target_doc is None:
+            raise GtsNotFoundError(
+                f"schema {self._root_id}: $ref target {type_id} is not registered"
+            )
+        target = _json_pointer(target_doc, pointer, ref) if pointer else target_doc
+        return target, target_doc, ref
+
+
+def _json_pointer(doc: Mapping[str, Any], pointer: str, ref: str) -> Any:
+    node: Any = doc
+    if pointer in ("", "/"):
+        return node
+    for raw in pointer.lstrip("/").split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise GtsSchemaError(f"$ref {ref!r} does not resolve inside its document")
+    return node
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """Intersect two schemas the way ``allOf`` does, closely enough for structural comparison."""
+    if not isinstance(a, Mapping) or not a:
+        return dict(b) if isinstance(b, Mapping) else b
+    if not isinstance(b, Mapping):
+        return b if b is False else dict(a)
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+            continue
+        old = out[key]
+        if key == "properties" and isinstance(old, Mapping) and isinstance(value, Mapping):
+            props = dict(old)
+            for name, sub in value.items():
+                props[name] = _merge(props[name], sub) if name in props else sub
+            out[key] = props
+        elif key == "required" and isinstance(old, list) and isinstance(value, list):
+            out[key] = old + [r for r in value if r not in old]
+        elif key == "additionalProperties":
+            out[key] = False if (old is False or value is False) else _merge(old, value)
+        elif key in _UPPER_BOUNDS and _is_number(old) and _is_number(value):
+            out[key] = min(old, value)
+        elif key in _LOWER_BOUNDS and _is_number(old) and _is_number(value):
+            out[key] = max(old, value)
+        elif key == "enum" and isinstance(old, list) and isinstance(value, list):
+            out[key] = [v for v in old if v in value]
+        elif key == "type":
+            out[key] = _merge_types(old, value)
+        elif key in ("items", "not", "contains"):
+            out[key] = _merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge_types(a: Any, b: Any) -> Any:
+    sa, sb = _type_set(a), _type_set(b)
+    if sa is None or sb is None:
+        return b if sa is None else a
+    both = {t for t in sa if _type_within(t, sb)} | {t for t in sb if _type_within(t, sa)}
+    if len(both) == 1:
+        return next(iter(both))
+    return sorted(both) if both else b
+
+
+# --------------------------------------------------------------------------------------------
+# structural inclusion
+
+
+def is_subschema(a: Any, b: Any) -> list[str]:
+    """Why a document valid under effective schema ``a`` might be rejected by ``b`` (empty = never).
+
+    Enum rules follow the spec table (see module docstring).
+    """
+    errors: list[str] = []
+    _subset(a, b, "$", errors, 0)
+    return errors
+
+
+def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
+    if depth > MAX_SCHEMA_DEPTH:
+        errors.append(f"{path}: schema nested too deeply to compare")
+        return
+    if b is True or b is None or (isinstance(b, Mapping) and not _constraining(b)):
+        return
+    if a is False:
+        return
+    if b is False:
+        errors.append(f"{path}: no longer allowed")
+        return
+    if not isinstance(b, Mapping):
+        return
+    a_map: Mapping[str, Any] = a if isinstance(a, Mapping) else {}
+
+    for key in ("anyOf", "oneOf"):
+        if key in a_map and key not in b:
+            for i, branch in enumerate(a_map[key]):
+                _subset(
+                    _merge(_without(a_map, key), branch), b, f"{path}.{key}[{i}]", errors, depth + 1
+                )
+            return
+    for key in ("anyOf", "oneOf"):
+        if key in b:
+            if a_map.get(key) == b[key]:
+                continue
+            branches = b[key] if isinstance(b[key], list) else []
+            if not any(not is_subschema(a_map, br) for br in branches):
+                errors.append(f"{path}: matches none of the {key} branches")
+                return
+
+    _check_type(a_map, b, path, errors)
+    _check_values(a_map, b, path, errors)
+    _check_bounds(a_map, b, path, errors)
+    for key in ("pattern", "format", "multipleOf"):
+        if key in b and a_map.get(key) != b[key]:
+            errors.append(f"{path}: {key} {b[key]!r} added or changed")
+    if b.get("uniqueItems") is True and a_map.get("uniqueItems") is not True:
+        errors.append(f"{path}: uniqueItems added")
+    ref_b, ref_a = b.get("$ref"), a_map.get("$ref")
+    if isinstance(ref_b, str) and not _same_ref(ref_a, ref_b):
+        errors.append(f"{path}: $ref changed from {ref_a!r} to {ref_b!r}")
+    _check_object(a_map, b, path, errors, depth)
+    if "items" in b and isinstance(b["items"], Mapping | bool):
+        a_items = a_map.get("items", True)
+        if isinstance(a_items, Mapping | bool):
+            _subset(a_items, b["items"], f"{path}[]", errors, depth + 1)
+
+
+def _constraining(schema: Mapping[str, Any]) -> bool:
+    return any(k not in _ANNOTATIONS and not k.startswith("x-") for k in schema)
+
+
+def _without(schema: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k != key}
+
+
+def _check_type(a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    tb = _type_set(b.get("type"))
+    if tb is None:
+        return
+    ta = _type_set(a.get("type"))
+    if ta is None:
+        ta = _implied_types(a)
+    if ta is None:
+        errors.append(f"{path}: type {sorted(tb)} added")
+        return
+    lost = sorted(t for t in ta if not _type_within(t, tb))
+    if lost:
+        errors.append(f"{path}: type changed from {sorted(ta)} to {sorted(tb)}")
+
+
+def _implied_types(a: Mapping[str, Any]) -> set[str] | None:
+    values: list[Any] | None = None
+    if "const" in a:
+        values = [a["const"]]
+    elif isinstance(a.get("enum"), list):
+        values = list(a["enum"])
+    if values is None:
+        return None
+    return {_json_type(v) for v in values}
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "integer" if v.is_integer() else "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def _type_set(value: Any) -> set[str] | None:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return set(value)
+    return None
+
+
+def _type_within(t: str, allowed: set[str]) -> bool:
+    return t in allowed or (t == "integer" and "number" in allowed)
+
+
+def _check_values(a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    if "const" in b:
+        if "const" in a:
+            if not _same_value(a["const"], b["const"]):
+                errors.append(f"{path}: const changed from {a['const']!r} to {b['const']!r}")
+        elif isinstance(a.get("enum"), list):
+            if any(not _same_value(v, b["const"]) for v in a["enum"]):
+                errors.append(f"{path}: const {b['const']!r} narrows enum {a['enum']!r}")
+        else:
+            errors.append(f"{path}: const {b['const']!r} added")
+    if isinstance(b.get("enum"), list):
+        new_values = b["enum"]
+        if "const" in a:
+            if not any(_same_value(a["const"], v) for v in new_values):
+                errors.append(f"{path}: const {a['const']!r} not in enum {new_values!r}")
+        elif isinstance(a.get("enum"), list):
+            # Spec table: removing enum values is backward compatible, adding them is not.
+            added = [v for v in new_values if not any(_same_value(v, o) for o in a["enum"])]
+            if added:
+                errors.append(f"{path}: enum values {added!r} added")
+        else:
+            errors.append(f"{path}: enum {new_values!r} added")
+
+
+def _check_bounds(a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    for keys, looser in ((_UPPER_BOUNDS, float.__gt__), (_LOWER_BOUNDS, float.__lt__)):
+        for key in keys:
+            limit = _num(b.get(key))
+            if limit is None:
+                continue
+            mine = _num(a.get(key))
+            if mine is None or looser(mine, limit):
+                errors.append(f"{path}: {key} tightened to {b[key]}")
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if _is_number(v) else None
+
+
+def _check_object(
+    a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors: list[str], depth: int
+) -> None:
+    a_props = a.get("properties") if isinstance(a.get("properties"), Mapping) else {}
+    b_props = b.get("properties") if isinstance(b.get("properties"), Mapping) else {}
+    assert isinstance(a_props, Mapping) and isinstance(b_props, Mapping)
+    a_closed = a.get("additionalProperties") is False
+    b_closed = b.get("additionalProperties") is False
+    for name, sub in b_props.items():
+        if name in a_props:
+            _subset(a_props[name], sub, f"{path}.{name}", errors, depth + 1)
+    if b_closed:
+        if not a_closed:
+            errors.append(f"{path}: content model closed (additionalProperties: false)")
+        for name in a_props:
+            if name not in b_props:
+                errors.append(f"{path}.{name}: property no longer allowed")
+    a_req = a.get("required") if isinstance(a.get("required"), list) else []
+    b_req = b.get("required") if isinstance(b.get("required"), list) else []
+    assert isinstance(a_req, list) and isinstance(b_req, list)
+    for name in b_req:
+        if name not in a_req:
+            errors.append(f"{path}.{name}: now required")
+
+
+def _is_number(v: Any) -> bool:
+    return (
+        isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and not (isinstance(v, float) and math.isnan(v))
+    )
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal, or two GTS ids that differ only in minor versions (a type naming itself)."""
+    if a == b and type(a) is type(b):
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        return _minorless(a) is not None and _minorless(a) == _minorless(b)
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    return False
+
+
+def _same_ref(a: Any, b: str) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, str) and a.startswith(_GTS_URI) and b.startswith(_GTS_URI):
+        return _same_value(a[len(_GTS_URI) :], b[len(_GTS_URI) :])
+    return False
+
+
+def _minorless(text: str) -> tuple[tuple[Any, ...], ...] | None:
+    try:
+        gid = GtsId.parse(text)
+    except GtsError:
+        return None
+    parts = [
+        (s.vendor, s.package, s.namespace, s.type, s.ver_major, s.is_type) for s in gid.segments
+    ]
+    return (*parts, (gid.uuid_tail,))
+
+
+def _strip_gts(text: str) -> str:
+    return text[len(_GTS_URI) :] if text.startswith(_GTS_URI) else text
+
+
+# --------------------------------------------------------------------------------------------
+# OP#8 entry point
+
+
+def same_type_family(old_type_id: str, new_type_id: str) -> bool:
+    """True when the two type ids differ at most in their minor versions (same major)."""
+    return _minorless(old_type_id) is not None and _minorless(old_type_id) == _minorless(
+        new_type_id
+    )
+
+
+def check_compatibility(
+    old_type_id: str, new_type_id: str, resolve: SchemaResolver
+) -> CompatibilityReport:
+    """OP#8 over two registered type schemas. Problems are reported in the report, not raised."""
+    try:
+        for text in (old_type_id, new_type_id):
+            gid = GtsId.parse(text)
+            if not gid.is_type:
+                raise GtsIdError(f"{text} is not a type id (it must end with '~')")
+        old_doc, new_doc = resolve(old_type_id), resolve(new_type_id)
+        missing = [t for t, d in ((old_type_id, old_doc), (new_type_id, new_doc)) if d is None]
+        if missing:
+            raise GtsNotFoundError(f"type schema not registered: {', '.join(missing)}")
+        assert old_doc is not None and new_doc is not None
+        if not same_type_family(old_type_id, new_type_id):
+            raise GtsSchemaError(
+                f"{old_type_id} and {new_type_id} are not minor versions of one type"
+                " (a major version change is breaking by definition)"
+            )
+        old_eff = effective_schema(old_doc, resolve)
+        new_eff = effective_schema(new_doc, resolve)
+    except GtsError as exc:
+        return CompatibilityReport(old_type_id, new_type_id, False, False, error=str(exc))
+    backward = tuple(is_subschema(old_eff, new_eff))
+    forward = tuple(is_subschema(new_eff, old_eff))
+    return CompatibilityReport(
+        old_type_id,
+        new_type_id,
+        is_backward_compatible=not backward,
+        is_forward_compatible=not forward,
+        backward_errors=backward,
+        forward_errors=forward,
+    )
