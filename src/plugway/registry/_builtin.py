@@ -1,0 +1,33 @@
+"""Entities the registry registers itself: the ModKit plugin base type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PLUGIN_BASE_TYPE_ID = "gts.x.core.modkit.plugin.v1~"
+
+
+def plugin_base_schema() -> dict[str, Any]:
+    """The base type every plugin contract derives from (a fresh copy on each call).
+
+    It is abstract: plugin instances are instances of a derived contract type
+    ``gts.x.core.modkit.plugin.v1~<vendor>.<pkg>.<module>.plugin.vM.m~``, never of the base.
+    """
+    return {
+        "$id": f"gts://{PLUGIN_BASE_TYPE_ID}",
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "ModKit plugin",
+        "description": (
+            "Base type of every plugin instance: its GTS id, the vendor that ships it, "
+            "its priority (lower wins) and contract-specific properties."
+        ),
+        "type": "object",
+        "x-gts-abstract": True,
+        "required": ["id", "vendor", "priority", "properties"],
+        "properties": {
+            "id": {"type": "string", "x-gts-ref": "/$id"},
+            "vendor": {"type": "string"},
+            "priority": {"type": "integer"},
+            "properties": {"type": "object"},
+        },
+    }

@@ -1,0 +1,81 @@
+"""Turning a submitted document into a storable row: id extraction and canonical JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from plugway.gts import GtsError, GtsId, extract_id
+
+from ._backend import EntityRow
+from ._errors import RegistryInvalidEntityError
+
+
+def canonical_json(doc: Mapping[str, Any]) -> str:
+    """Key-sorted, compact JSON: equal documents give equal text (the idempotency test)."""
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def segments_key(gid: GtsId) -> str:
+    """``|v:<vendor>|p:<package>|n:<namespace>|…`` over every segment, for any-segment filters."""
+    parts = [""]
+    for seg in gid.segments:
+        parts.append(f"v:{seg.vendor}")
+        parts.append(f"p:{seg.package}")
+        parts.append(f"n:{seg.namespace}")
+    parts.append("")
+    return "|".join(parts)
+
+
+def normalize(doc: object) -> EntityRow:
+    """Check that ``doc`` is a well-formed entity and build its row.
+
+    Only the id and the document's form are checked here; schema and reference checks belong to
+    validation (at the switch to ready, or at once after it).
+    """
+    if not isinstance(doc, Mapping):
+        raise RegistryInvalidEntityError(
+            f"an entity must be a JSON object, got {type(doc).__name__}"
+        )
+    try:
+        ext = extract_id(doc)
+    except GtsError as exc:
+        raise RegistryInvalidEntityError(f"cannot extract a GTS id: {exc}") from exc
+    raw = ext.id
+    if not isinstance(raw, str) or not raw:
+        raise RegistryInvalidEntityError(
+            "no GTS id found (looked in $id, gtsId, id); anonymous entities are not registrable"
+        )
+    try:
+        gid = GtsId.parse(raw)
+    except GtsError as exc:
+        raise RegistryInvalidEntityError(f"{raw}: invalid GTS id: {exc}", raw) from exc
+    if gid.is_type and not ext.is_type:
+        raise RegistryInvalidEntityError(
+            f"{gid.text}: a type id (ending in '~') needs a JSON Schema document with $schema",
+            gid.text,
+        )
+    if not gid.is_type and ext.is_type:
+        raise RegistryInvalidEntityError(
+            f"{gid.text}: a JSON Schema document needs a type id ending in '~'", gid.text
+        )
+    try:
+        content = canonical_json(doc)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise RegistryInvalidEntityError(
+            f"{gid.text}: not valid JSON content: {exc}", gid.text
+        ) from exc
+    first = gid.segments[0]
+    return EntityRow(
+        gts_id=gid.text,
+        is_type=gid.is_type,
+        type_id=gid.type_id,
+        vendor=first.vendor,
+        package=first.package,
+        namespace=first.namespace,
+        content=content,
+        segments=segments_key(gid),
+    )

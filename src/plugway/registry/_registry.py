@@ -1,0 +1,453 @@
+"""The Types Registry: two phases, idempotent registration, validation, queries, events.
+
+Phase one (configuration): modules register freely in any order; only the id and the form of
+each document are checked, and every accepted write is durable at once. ``switch_to_ready()``
+validates everything together and reports the complete list of problems. Phase two (ready):
+each registration is validated at once against everything already registered; a rejected one
+leaves the registry exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from plugway.gts import GtsError, GtsStore
+
+from ._backend import EntityRow, RegistryBackend, ScanQuery, StoredRow, prefix_upper_bound
+from ._builtin import PLUGIN_BASE_TYPE_ID, plugin_base_schema
+from ._entity import Entity, EntityPage, EntityQuery, RegistrationResult, RegistryEvent
+from ._errors import (
+    RegistryConflictError,
+    RegistryError,
+    RegistryInUseError,
+    RegistryInvalidEntityError,
+    RegistryNotFoundError,
+    RegistryNotReadyError,
+    RegistryProblem,
+    RegistryStorageError,
+    RegistryValidationError,
+)
+from ._normalize import normalize
+from ._query import encode_cursor, to_scans
+
+Listener = Callable[[RegistryEvent], None]
+
+_log = logging.getLogger("plugway.registry")
+
+
+@dataclass(slots=True)
+class _Item:
+    """Book-keeping for one document of a registration call."""
+
+    row: EntityRow | None = None
+    doc: Mapping[str, Any] | None = None
+    error: RegistryError | None = None
+    created: bool = False
+    entity: Entity | None = None
+
+
+def _gts_refs(node: object) -> Iterator[str]:
+    """Every ``$ref`` to another GTS entity (``gts://<id>[#…]``) inside a schema document."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("gts://"):
+                yield value[len("gts://") :].split("#", 1)[0]
+            else:
+                yield from _gts_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _gts_refs(value)
+
+
+class TypesRegistry:
+    """The registry over one :class:`RegistryBackend`; safe to call from several threads."""
+
+    def __init__(self, backend: RegistryBackend, *, logger: logging.Logger | None = None) -> None:
+        self._backend = backend
+        self._log = logger or _log
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._ready = False
+        self._store: GtsStore | None = None
+        self._closed = False
+        self._install_builtin()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    @property
+    def backend(self) -> RegistryBackend:
+        return self._backend
+
+    @property
+    def revision(self) -> int:
+        """The latest revision written; grows with every change."""
+        return self._backend.revision()
+
+    def require_ready(self) -> None:
+        """Raise :class:`RegistryNotReadyError` unless ``switch_to_ready()`` has succeeded."""
+        if not self._ready:
+            raise RegistryNotReadyError("the types registry is not ready yet")
+
+    def count(self) -> int:
+        return self._backend.count()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RegistryError("the types registry is closed")
+
+    def _install_builtin(self) -> None:
+        """Register the plugin base type; the registry owns it, so an old copy is replaced."""
+        row = normalize(plugin_base_schema())
+        with self._lock:
+            stored = self._backend.get(row.gts_id)
+            if stored is not None and stored.row.content == row.content:
+                return
+            if stored is not None:
+                self._log.warning("replacing outdated built-in type %s", row.gts_id)
+            self._backend.put_many([row])
+
+    # ------------------------------------------------------------- registering
+
+    def register(self, doc: Mapping[str, Any]) -> Entity:
+        """Register one entity; idempotent for identical content.
+
+        Raises :class:`RegistryConflictError` for different content under the same id,
+        :class:`RegistryInvalidEntityError` for a bad id or document and, once ready,
+        :class:`RegistryValidationError` naming the id and the problem.
+        """
+        (item,) = self._register([doc])
+        if item.error is not None:
+            raise item.error
+        assert item.entity is not None
+        return item.entity
+
+    def register_many(self, docs: Sequence[Mapping[str, Any]]) -> list[RegistrationResult]:
+        """Register a batch in one transaction; one result per item, in input order.
+
+        Items are independent: a bad one does not stop the others. After ready, an item may
+        refer to an item earlier in the same batch. Raises only :class:`RegistryStorageError`
+        (then nothing of the batch was written).
+        """
+        out: list[RegistrationResult] = []
+        for item in self._register(docs):
+            gid = item.row.gts_id if item.row is not None else None
+            if item.error is not None:
+                if gid is None:
+                    gid = getattr(item.error, "gts_id", None)
+                out.append(
+                    RegistrationResult(
+                        gts_id=gid,
+                        ok=False,
+                        created=False,
+                        error=str(item.error),
+                        code=item.error.code,
+                    )
+                )
+            else:
+                out.append(
+                    RegistrationResult(
+                        gts_id=gid,
+                        ok=True,
+                        created=item.created,
+                        error=None,
+                        code=None,
+                        entity=item.entity,
+                    )
+                )
+        return out
+
+    def _register(self, docs: Sequence[Mapping[str, Any]]) -> list[_Item]:
+        items: list[_Item] = []
+        for doc in docs:
+            try:
+                items.append(_Item(row=normalize(doc), doc=doc))
+            except RegistryError as exc:
+                items.append(_Item(error=exc))
+        events: list[RegistryEvent] = []
+        with self._lock:
+            self._check_open()
+            existing = self._backend.get_many([it.row.gts_id for it in items if it.row is not None])
+            pending: dict[str, _Item] = {}
+            for it in items:
+                if it.row is None:
+                    continue
+                gid = it.row.gts_id
+                earlier = pending.get(gid)
+                old = earlier.row if earlier is not None else None
+                old_rev = 0
+                if old is None and gid in existing:
+                    old, old_rev = existing[gid].row, existing[gid].revision
+                if old is not None:
+                    if old.content != it.row.content:
+                        it.error = RegistryConflictError(gid)
+                    elif earlier is not None:
+                        it.entity = None  # filled in once the batch is written
+                        it.created = False
+                    else:
+                        it.entity = old.to_entity(old_rev)
+                    continue
+                if self._ready:
+                    problem = self._admit(it.row, it.doc)
+                    if problem is not None:
+                        it.error = RegistryValidationError([RegistryProblem(gid, problem)])
+                        continue
+                it.created = True
+                pending[gid] = it
+            new_items = list(pending.values())
+            try:
+                revs = self._backend.put_many([it.row for it in new_items if it.row is not None])
+            except RegistryError:
+                if self._store is not None:
+                    for it in new_items:
+                        assert it.row is not None
+                        self._discard(it.row.gts_id)
+                raise
+            for it, rev in zip(new_items, revs, strict=True):
+                assert it.row is not None
+                it.entity = it.row.to_entity(rev)
+                events.append(RegistryEvent("registered", it.row.gts_id, it.entity, rev))
+            for it in items:  # in-batch duplicates share the first item's entity
+                if it.error is None and it.entity is None and it.row is not None:
+                    it.entity = pending[it.row.gts_id].entity
+        self._emit(events)
+        return items
+
+    # -------------------------------------------------------------- validation
+
+    def _admit(self, row: EntityRow, doc: Mapping[str, Any] | None) -> str | None:
+        """Ready phase: validate against the live store and add to it, or explain and undo."""
+        store = self._store
+        assert store is not None and doc is not None
+        content = json.loads(row.content)
+        problem = self._check_references(store, row, content)
+        if problem is not None:
+            return problem
+        try:
+            store.register(content, validate=True)  # strict: added only if it passes
+        except GtsError as exc:
+            return str(exc)
+        problem = self._check_entity(store, row.gts_id)
+        if problem is not None:
+            self._discard(row.gts_id)
+        return problem
+
+    def _discard(self, gts_id: str) -> None:
+        if self._store is None:
+            return
+        with contextlib.suppress(GtsError):
+            self._store.remove(gts_id)
+
+    def _known(self, store: GtsStore, type_id: str) -> bool:
+        return store.schema(type_id) is not None
+
+    def _check_references(
+        self, store: GtsStore, row: EntityRow, doc: Mapping[str, Any]
+    ) -> str | None:
+        """The parent type and every ``gts://`` $ref must be registered (clear messages first)."""
+        if row.type_id is not None and not self._known(store, row.type_id):
+            what = "parent type" if row.is_type else "type"
+            return f"{what} {row.type_id} is not registered"
+        if row.is_type:
+            missing = sorted(
+                {
+                    ref
+                    for ref in _gts_refs(doc)
+                    if ref and ref != row.gts_id and not self._known(store, ref)
+                }
+            )
+            if missing:
+                return (
+                    "$ref to unregistered entit"
+                    + ("y " if len(missing) == 1 else "ies ")
+                    + (", ".join(missing))
+                )
+        return None
+
+    def _check_entity(self, store: GtsStore, gts_id: str) -> str | None:
+        """The GTS store's whole-entity checks (OP#6 / OP#12 / OP#13 traits)."""
+        try:
+            result = store.validate_entity(gts_id)
+        except GtsError as exc:
+            return str(exc)
+        if not result.ok:
+            return str(result.error) or "validation failed"
+        return None
+
+    def switch_to_ready(self) -> None:
+        """Validate everything together; on success every later registration is checked at once.
+
+        Raises :class:`RegistryValidationError` with every problem found (each naming its id);
+        the registry then stays in the configuration phase, unchanged. Calling it again once
+        ready does nothing.
+        """
+        with self._lock:
+            self._check_open()
+            if self._ready:
+                return
+            store = GtsStore()
+            problems: list[RegistryProblem] = []
+            rows: list[StoredRow] = list(self._backend.iter_all())
+            loaded: list[tuple[EntityRow, dict[str, Any]]] = []
+            for stored in rows:
+                doc = json.loads(stored.row.content)
+                try:
+                    store.register(doc)
+                except GtsError as exc:
+                    problems.append(RegistryProblem(stored.row.gts_id, str(exc)))
+                    continue
+                loaded.append((stored.row, doc))
+            loaded.sort(key=lambda rd: (not rd[0].is_type, rd[0].gts_id))  # types first
+            for row, doc in loaded:
+                problem = self._check_references(store, row, doc)
+                if problem is None:
+                    try:  # strict re-registration against the complete store
+                        store.register(doc, validate=True)
+                    except GtsError as exc:
+                        problem = str(exc)
+                if problem is None:
+                    problem = self._check_entity(store, row.gts_id)
+                if problem is not None:
+                    problems.append(RegistryProblem(row.gts_id, problem))
+            if problems:
+                raise RegistryValidationError(problems)
+            self._store = store
+            self._ready = True
+            rev = self._backend.revision()
+        self._log.info("types registry ready with %d entities", len(rows))
+        self._emit([RegistryEvent("ready", None, None, rev)])
+
+    # ---------------------------------------------------------------- removing
+
+    def remove(self, gts_id: str) -> None:
+        """Remove one entity.
+
+        Refused with :class:`RegistryInUseError` for the built-in base type and, once ready,
+        for a type that other registered entities derive from or instantiate.
+        """
+        if gts_id == PLUGIN_BASE_TYPE_ID:
+            raise RegistryInUseError(gts_id, f"{gts_id}: built-in type, cannot be removed")
+        with self._lock:
+            self._check_open()
+            if self._backend.get(gts_id) is None:
+                raise RegistryNotFoundError(gts_id)
+            if self._ready and gts_id.endswith("~"):
+                dependents = [
+                    s.row.gts_id
+                    for s in self._backend.scan(
+                        ScanQuery(lo=gts_id, hi=prefix_upper_bound(gts_id), after=gts_id, limit=4)
+                    )
+                ]
+                if dependents:
+                    raise RegistryInUseError(
+                        gts_id,
+                        f"{gts_id}: cannot be removed, other entities depend on it "
+                        f"(e.g. {', '.join(dependents[:3])})",
+                    )
+            rev = self._backend.delete(gts_id)
+            if rev is None:
+                raise RegistryNotFoundError(gts_id)
+            self._discard(gts_id)
+        self._emit([RegistryEvent("removed", gts_id, None, rev)])
+
+    # ----------------------------------------------------------------- reading
+
+    def get(self, gts_id: str) -> Entity:
+        """The entity with that id; :class:`RegistryNotFoundError` if there is none.
+
+        Reads work in both phases; before ready they may return entities not yet validated
+        (the REST layer answers 503 until ready, see :meth:`require_ready`).
+        """
+        if not isinstance(gts_id, str):
+            raise RegistryInvalidEntityError(f"{gts_id!r}: a GTS id must be a string")
+        self._check_open()
+        stored = self._backend.get(gts_id)
+        if stored is None:
+            raise RegistryNotFoundError(gts_id)
+        return stored.row.to_entity(stored.revision)
+
+    def list(self, query: EntityQuery) -> EntityPage:
+        """One page of entities matching ``query``, ordered by gts_id.
+
+        A malformed pattern, cursor, limit or filter is :class:`RegistryQueryError`, never an
+        unfiltered list. Pattern queries scan only the id range of the pattern's literal prefix.
+        """
+        scans = to_scans(query)
+        self._check_open()
+        rows: list[StoredRow] = []
+        want = query.limit + 1
+        for scan in scans:
+            if len(rows) >= want:
+                break
+            if len(rows):
+                scan = replace(scan, limit=want - len(rows))
+            rows.extend(self._backend.scan(scan))
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        items = tuple(s.row.to_entity(s.revision) for s in rows)
+        cursor = encode_cursor(query, rows[-1].row.gts_id) if more and rows else None
+        return EntityPage(items=items, next_cursor=cursor)
+
+    # ------------------------------------------------------------------ events
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on every change; returns a function that unsubscribes it.
+
+        Listeners run in the thread that made the change, after the registry's lock is released
+        (so they may call the registry). A listener that raises is logged and does not affect
+        the registry or the other listeners.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, events: Sequence[RegistryEvent]) -> None:
+        if not events:
+            return
+        with self._lock:
+            listeners = tuple(self._listeners)
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    self._log.exception(
+                        "registry listener %r failed on %s event for %s",
+                        listener,
+                        event.kind,
+                        event.gts_id,
+                    )
+
+    # ---------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Close the backend (for SQLite: checkpoint and close the file). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._backend.close()
+            except RegistryStorageError:
+                self._log.exception("closing the registry backend failed")
+
+    def __enter__(self) -> TypesRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,138 @@
+"""Registration: id checks, idempotency, conflicts, bulk results, the built-in base type."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from plugway.registry import (
+    PLUGIN_BASE_TYPE_ID,
+    RegistryConflictError,
+    RegistryInUseError,
+    RegistryInvalidEntityError,
+    RegistryNotFoundError,
+    TypesRegistry,
+    plugin_base_schema,
+)
+
+from ._builders import ORDER_T, order, order_type
+
+
+def test_base_plugin_type_is_registered_on_creation(registry: TypesRegistry) -> None:
+    base = registry.get(PLUGIN_BASE_TYPE_ID)
+    assert base.is_type
+    assert base.type_id is None
+    assert base.content["$id"] == f"gts://{PLUGIN_BASE_TYPE_ID}"
+    assert base.content["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert set(base.content["required"]) == {"id", "vendor", "priority", "properties"}
+    assert base.content["properties"]["priority"] == {"type": "integer"}
+    assert base.content == plugin_base_schema()
+
+
+def test_base_plugin_type_cannot_be_removed(registry: TypesRegistry) -> None:
+    with pytest.raises(RegistryInUseError, match="built-in"):
+        registry.remove(PLUGIN_BASE_TYPE_ID)
+
+
+def test_register_returns_entity_with_fields(registry: TypesRegistry) -> None:
+    registry.register(order_type())
+    e = registry.register(order("o1"))
+    assert e.gts_id == f"{ORDER_T}acme.shop.orders.o1.v1"
+    assert not e.is_type
+    assert e.type_id == ORDER_T
+    assert (e.vendor, e.package, e.namespace) == ("acme", "shop", "orders")
+    assert e.content == order("o1")
+    assert e.revision > 0
+    assert registry.get(e.gts_id) == e
+
+
+def test_same_content_is_idempotent(registry: TypesRegistry) -> None:
+    first = registry.register(order_type())
+    rev = registry.revision
+    # same content, different key order: still the same document
+    doc = dict(reversed(list(order_type().items())))
+    again = registry.register(doc)
+    assert again == first
+    assert registry.revision == rev
+    (res,) = registry.register_many([order_type()])
+    assert res.ok and not res.created and res.gts_id == ORDER_T
+
+
+def test_different_content_is_a_conflict_naming_the_id(registry: TypesRegistry) -> None:
+    registry.register(order("o1", total=1))
+    with pytest.raises(RegistryConflictError) as info:
+        registry.register(order("o1", total=2))
+    gid = f"{ORDER_T}acme.shop.orders.o1.v1"
+    assert gid in str(info.value)
+    assert info.value.gts_id == gid
+    assert registry.get(gid).content["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        ([1, 2], "JSON object"),
+        ({"total": 3}, "no GTS id"),
+        ({"id": "gts.acme.shop"}, "gts.acme.shop"),
+        ({"id": "gts.acme.shop.orders.order.v1~acme.*"}, "acme.*"),
+        ({"id": "gts.acme.shop.orders.order.v1~acme.shop.orders.o1.v1", "x": math.nan}, "JSON"),
+        ({"id": "gts.acme.shop.orders.order.v1~acme.shop.orders.o1.v1", "x": {1, 2}}, "JSON"),
+        ({"id": "gts.acme.shop.orders.order.v1~"}, "$schema"),
+    ],
+)
+def test_malformed_documents_are_refused(registry: TypesRegistry, doc: Any, fragment: str) -> None:
+    before = registry.count()
+    with pytest.raises(RegistryInvalidEntityError) as info:
+        registry.register(doc)
+    assert fragment in str(info.value)
+    assert registry.count() == before
+
+
+def test_register_many_gives_one_result_per_item_in_order(registry: TypesRegistry) -> None:
+    registry.register(order("o2", total=1))
+    results = registry.register_many(
+        [order_type(), {"nope": 1}, order("o1"), order("o2", total=5), order("o1")]
+    )
+    assert [r.ok for r in results] == [True, False, True, False, True]
+    assert [r.created for r in results] == [True, False, True, False, False]
+    assert results[0].gts_id == ORDER_T
+    assert results[1].gts_id is None and results[1].code == "TYPES_REGISTRY_INVALID_GTS_ID"
+    assert results[3].code == "TYPES_REGISTRY_ALREADY_EXISTS"
+    assert results[3].error is not None and "o2" in results[3].error
+    assert results[2].entity is not None and results[2].entity == results[4].entity
+    assert registry.get(order("o2")["id"]).content["total"] == 1
+
+
+def test_conflict_inside_one_batch(registry: TypesRegistry) -> None:
+    results = registry.register_many([order("o1", total=1), order("o1", total=2)])
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].code == "TYPES_REGISTRY_ALREADY_EXISTS"
+    assert registry.get(order("o1")["id"]).content["total"] == 1
+
+
+def test_stored_content_cannot_be_mutated_through_results(registry: TypesRegistry) -> None:
+    doc = order("o1")
+    e = registry.register(doc)
+    doc["total"] = 99
+    e.content["total"] = 77  # type: ignore[index]
+    assert registry.get(e.gts_id).content["total"] == 10
+
+
+def test_remove(registry: TypesRegistry) -> None:
+    e = registry.register(order("o1"))
+    registry.remove(e.gts_id)
+    with pytest.raises(RegistryNotFoundError, match="o1"):
+        registry.get(e.gts_id)
+    with pytest.raises(RegistryNotFoundError):
+        registry.remove(e.gts_id)
+    assert registry.register(order("o1", total=3)).content["total"] == 3
+
+
+def test_revisions_only_grow(registry: TypesRegistry) -> None:
+    a = registry.register(order("o1"))
+    registry.remove(a.gts_id)
+    b = registry.register(order("o2"))
+    assert b.revision > a.revision
+    assert registry.revision == b.revision
