@@ -124,7 +124,7 @@ def _compile(text: str) -> GtsPattern:
         literal, partial = text, None
     else:
         if star != len(text) - 1:
-            raise _error(text, "'*' may appear only once, as the last character")
+            raise _error(text, "'*' must be the last character and appear only once")
         literal = text[:-1]
         if not literal.startswith(GTS_PREFIX):
             raise _error(text, "a pattern must start with 'gts.'")
