@@ -1,3 +1,59 @@
-"""plugway.server."""
+"""plugway.server: the ASGI app of a runtime, problem documents, health, metrics and `serve`."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from plugway.server._app import (
+    METRICS_CONTENT_TYPE,
+    MetricsSource,
+    bearer_guard,
+    create_app,
+    render_metrics,
+)
+from plugway.server._problems import (
+    PROBLEM_CONTENT_TYPE,
+    PROBLEM_TYPE_PREFIX,
+    FieldProblem,
+    ProblemCode,
+    ProblemError,
+    ServerError,
+    field_path,
+    install_problem_handlers,
+    problem_from_registry_error,
+    problem_response,
+    registry_status,
+)
+from plugway.server._serve import (
+    ADMIN_TOKEN_FILE,
+    DATA_DIR_ENV,
+    ServeError,
+    load_or_create_token,
+    resolve_settings,
+    run_server,
+    serve,
+)
+
+__all__ = [
+    "ADMIN_TOKEN_FILE",
+    "DATA_DIR_ENV",
+    "METRICS_CONTENT_TYPE",
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "FieldProblem",
+    "MetricsSource",
+    "ProblemCode",
+    "ProblemError",
+    "ServeError",
+    "ServerError",
+    "bearer_guard",
+    "create_app",
+    "field_path",
+    "install_problem_handlers",
+    "load_or_create_token",
+    "problem_from_registry_error",
+    "problem_response",
+    "registry_status",
+    "render_metrics",
+    "resolve_settings",
+    "run_server",
+    "serve",
+]

@@ -1,0 +1,346 @@
+"""The ``types_registry`` system module: the REST face of the Types Registry.
+
+Routes live under ``/types-registry/v1/`` (list with filters and a cursor, bulk register with a
+result per item, get by id). Every route answers ``503 registry.not_ready`` until the registry has
+switched to ready, so a client never sees the half-validated configuration phase. Unlike
+HyperSpot, unknown query parameters and malformed patterns are refused, never ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugway.gts import gts_uuid, is_valid_gts_id
+from plugway.modkit import Module, ModuleContext, module
+from plugway.registry import (
+    Entity,
+    EntityQuery,
+    RegistrationResult,
+    RegistryError,
+    TypesRegistry,
+)
+from plugway.server import (
+    FieldProblem,
+    ProblemCode,
+    ProblemError,
+    bearer_guard,
+    problem_from_registry_error,
+    registry_status,
+)
+
+__all__ = [
+    "TypesRegistryConfig",
+    "TypesRegistryModule",
+    "build_router",
+    "entity_to_dict",
+]
+
+PREFIX = "/types-registry/v1"
+
+_LIST_PARAMS = frozenset(
+    {"pattern", "kind", "vendor", "package", "namespace", "segment_scope", "limit", "cursor"}
+)
+
+
+class TypesRegistryConfig(BaseModel):
+    """``modules.types_registry.config``: limits of the REST face (the storage is configured
+    under ``registry:``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch: int = Field(default=10_000, ge=1, description="most entities in one POST")
+    max_page: int = Field(default=1_000, ge=1, description="largest accepted list limit")
+    protect_writes: bool = Field(
+        default=True,
+        description="require the admin bearer token for POST when one is configured",
+    )
+
+
+class EntityOut(BaseModel):
+    """One registered entity as the REST API shows it."""
+
+    gts_id: str
+    uuid: str
+    kind: Literal["type", "instance"]
+    type_id: str | None
+    vendor: str
+    package: str
+    namespace: str
+    revision: int
+    content: dict[str, Any]
+
+
+class EntityPageOut(BaseModel):
+    items: list[EntityOut]
+    next_cursor: str | None
+
+
+class ItemResultOut(BaseModel):
+    """Outcome of one item of a bulk registration; ``status`` is what a single POST would give."""
+
+    index: int
+    gts_id: str | None
+    ok: bool
+    status: int
+    created: bool
+    code: str | None = None
+    error: str | None = None
+
+
+class SummaryOut(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    created: int
+
+
+class BulkResultOut(BaseModel):
+    summary: SummaryOut
+    results: list[ItemResultOut]
+
+
+def entity_to_dict(entity: Entity) -> dict[str, Any]:
+    """The REST shape of an entity (also used by the CLI and tests to compare)."""
+    return {
+        "gts_id": entity.gts_id,
+        "uuid": str(gts_uuid(entity.gts_id)),
+        "kind": "type" if entity.is_type else "instance",
+        "type_id": entity.type_id,
+        "vendor": entity.vendor,
+        "package": entity.package,
+        "namespace": entity.namespace,
+        "revision": entity.revision,
+        "content": dict(entity.content),
+    }
+
+
+def _item_result(index: int, result: RegistrationResult) -> dict[str, Any]:
+    if result.ok:
+        return {
+            "index": index,
+            "gts_id": result.gts_id,
+            "ok": True,
+            "status": 201 if result.created else 200,
+            "created": result.created,
+            "code": None,
+            "error": None,
+        }
+    status, code = registry_status(result.code or "")
+    return {
+        "index": index,
+        "gts_id": result.gts_id,
+        "ok": False,
+        "status": status,
+        "created": False,
+        "code": str(code),
+        "error": result.error,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_batch: int
+    max_page: int
+    admin_token: str | None
+
+
+RegistryGetter = Callable[[], TypesRegistry | None]
+
+
+def _not_ready() -> ProblemError:
+    return ProblemError(
+        503,
+        ProblemCode.REGISTRY_NOT_READY,
+        "the types registry is not ready yet (start-up has not finished)",
+        headers={"Retry-After": "1"},
+    )
+
+
+def build_router(
+    get_registry: RegistryGetter,
+    *,
+    max_batch: int = 10_000,
+    max_page: int = 1_000,
+    admin_token: str | None = None,
+    get_limits: Callable[[], tuple[int, int, str | None]] | None = None,
+) -> APIRouter:
+    """The registry's routes over whatever ``get_registry`` returns at request time.
+
+    ``get_registry`` returns None while the registry does not exist yet; both that and a registry
+    that has not switched to ready answer 503. ``get_limits`` (if given) overrides the fixed
+    limits at request time, for a module whose config is only known after ``init``.
+    """
+
+    def limits() -> _Limits:
+        if get_limits is not None:
+            batch, page, token = get_limits()
+            return _Limits(batch, page, token)
+        return _Limits(max_batch, max_page, admin_token)
+
+    def ready_registry() -> TypesRegistry:
+        registry = get_registry()
+        if registry is None or not registry.is_ready:
+            raise _not_ready()
+        return registry
+
+    def write_guard(request: Request) -> None:
+        bearer_guard(limits().admin_token)(request)
+
+    router = APIRouter(prefix=PREFIX, tags=["types-registry"])
+
+    @router.get(
+        "/entities",
+        operation_id="types_registry.list",
+        summary="List entities, filtered, one page at a time",
+        response_model=EntityPageOut,
+    )
+    async def list_entities(
+        request: Request,
+        pattern: Annotated[str | None, Query(description="GTS pattern, e.g. gts.acme.*")] = None,
+        kind: Annotated[Literal["type", "instance"] | None, Query()] = None,
+        vendor: Annotated[str | None, Query()] = None,
+        package: Annotated[str | None, Query()] = None,
+        namespace: Annotated[str | None, Query()] = None,
+        segment_scope: Annotated[
+            Literal["primary", "any"],
+            Query(description="match vendor/package/namespace on the first or any segment"),
+        ] = "any",
+        limit: Annotated[int, Query(ge=1, description="page size")] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> dict[str, Any]:
+        unknown = sorted(set(request.query_params.keys()) - _LIST_PARAMS)
+        if unknown:
+            raise ProblemError(
+                400,
+                ProblemCode.REQUEST_INVALID,
+                f"unknown query parameter(s): {', '.join(unknown)}",
+                errors=[
+                    FieldProblem(f"query.{name}", "unknown query parameter", "unknown_parameter")
+                    for name in unknown
+                ],
+            )
+        page_max = limits().max_page
+        if limit > page_max:
+            raise ProblemError(
+                400,
+                ProblemCode.REQUEST_INVALID,
+                f"limit {limit} is above the maximum page size {page_max}",
+                errors=[
+                    FieldProblem("query.limit", f"must be at most {page_max}", "less_than_equal")
+                ],
+            )
+        registry = ready_registry()
+        query = EntityQuery(
+            pattern=pattern,
+            is_type=None if kind is None else kind == "type",
+            vendor=vendor,
+            package=package,
+            namespace=namespace,
+            segment_scope=segment_scope,
+            limit=limit,
+            cursor=cursor,
+        )
+        try:
+            page = registry.list(query)
+        except RegistryError as exc:
+            raise problem_from_registry_error(exc) from exc
+        return {
+            "items": [entity_to_dict(e) for e in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    @router.post(
+        "/entities",
+        operation_id="types_registry.register",
+        summary="Register a batch of entities (a JSON array); one result per item",
+        response_model=BulkResultOut,
+        responses={
+            200: {"description": "every item ok, nothing new"},
+            201: {"description": "every item ok, at least one created"},
+            207: {"description": "some items failed; see each result", "model": BulkResultOut},
+        },
+        dependencies=[Depends(write_guard)],
+    )
+    async def register_entities(
+        entities: Annotated[list[Any], Body(description="GTS type schemas and/or instances")],
+    ) -> JSONResponse:
+        batch_max = limits().max_batch
+        if len(entities) > batch_max:
+            raise ProblemError(
+                413,
+                ProblemCode.REQUEST_TOO_LARGE,
+                f"{len(entities)} entities in one request; at most {batch_max} are accepted",
+            )
+        registry = ready_registry()
+        docs: Sequence[Mapping[str, Any]] = entities
+        try:
+            results = registry.register_many(docs)
+        except RegistryError as exc:
+            raise problem_from_registry_error(exc) from exc
+        items = [_item_result(i, r) for i, r in enumerate(results)]
+        failed = sum(1 for it in items if not it["ok"])
+        created = sum(1 for it in items if it["created"])
+        body = {
+            "summary": {
+                "total": len(items),
+                "succeeded": len(items) - failed,
+                "failed": failed,
+                "created": created,
+            },
+            "results": items,
+        }
+        status = 207 if failed else (201 if created else 200)
+        return JSONResponse(body, status_code=status)
+
+    @router.get(
+        "/entities/{gts_id}",
+        operation_id="types_registry.get",
+        summary="Get one entity by its GTS id",
+        response_model=EntityOut,
+    )
+    async def get_entity(
+        gts_id: Annotated[str, Path(description="a GTS id")],
+    ) -> dict[str, Any]:
+        registry = ready_registry()
+        if not is_valid_gts_id(gts_id):
+            raise ProblemError(
+                400,
+                ProblemCode.REGISTRY_INVALID_ID,
+                f"{gts_id!r} is not a valid GTS id",
+                errors=[FieldProblem("path.gts_id", "not a valid GTS id", "invalid_gts_id")],
+            )
+        try:
+            entity = registry.get(gts_id)
+        except RegistryError as exc:
+            raise problem_from_registry_error(exc) from exc
+        return entity_to_dict(entity)
+
+    return router
+
+
+@module(name="types_registry", config=TypesRegistryConfig)
+class TypesRegistryModule(Module):
+    """Serves the registry over REST; the registry itself belongs to the runtime."""
+
+    def __init__(self) -> None:
+        self._registry: TypesRegistry | None = None
+        self._config = TypesRegistryConfig()
+        self._admin_token: str | None = None
+
+    async def init(self, ctx: ModuleContext) -> None:
+        self._registry = ctx.registry
+        if isinstance(ctx.config, TypesRegistryConfig):
+            self._config = ctx.config
+        self._admin_token = ctx.settings.server.admin_token if self._config.protect_writes else None
+
+    def _limits(self) -> tuple[int, int, str | None]:
+        return self._config.max_batch, self._config.max_page, self._admin_token
+
+    def rest_router(self) -> APIRouter:
+        return build_router(lambda: self._registry, get_limits=self._limits)

@@ -1,0 +1,178 @@
+"""The ASGI app of a running :class:`~plugway.modkit.Runtime`: module and platform routes.
+
+The app holds no state of its own: health reads the runtime's phases, ``/metrics`` asks the
+sources that layer-4 code registered in the ClientHub, and each REST-capable module brings its
+own router. That keeps the server free of business rules (DESIGN.md, layer 5).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
+from plugway.server._problems import ProblemCode, ProblemError, install_problem_handlers
+
+__all__ = [
+    "METRICS_CONTENT_TYPE",
+    "MetricsSource",
+    "bearer_guard",
+    "create_app",
+    "render_metrics",
+]
+
+_log = logging.getLogger("plugway.server")
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# The phase in which a module counts as healthy; any other makes /health answer 503.
+_HEALTHY_PHASES = frozenset({ModulePhase.RUNNING.value})
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """A callable that renders Prometheus exposition text (complete lines, ``\\n``-terminated).
+
+    Register one per producer under a scope of your choice, e.g.
+    ``hub.register_scoped(MetricsSource, "plugins", render)``, or a single unscoped one with
+    ``hub.register(MetricsSource, render)``; ``/metrics`` concatenates them all on each scrape.
+    """
+
+    def __call__(self) -> str: ...
+
+
+def _collect_sources(hub: ClientHub) -> list[tuple[str, MetricsSource]]:
+    sources: list[tuple[str, MetricsSource]] = []
+    unscoped = hub.try_get(MetricsSource)
+    if unscoped is not None:
+        sources.append(("", unscoped))
+    for scope in sorted(hub.scopes(MetricsSource)):
+        source = hub.try_get_scoped(MetricsSource, scope)
+        if source is not None:
+            sources.append((scope, source))
+    return sources
+
+
+def _registry_ready(runtime: Runtime) -> bool:
+    try:
+        return runtime.registry.is_ready
+    except ModkitError:  # not opened yet: the runtime has not started
+        return False
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _builtin_metrics(runtime: Runtime) -> str:
+    lines = [
+        "# HELP plugway_module_phase Lifecycle phase of each module (1 for its current phase).",
+        "# TYPE plugway_module_phase gauge",
+    ]
+    for name in runtime.modules:
+        phase = str(runtime.phase_of(name))
+        lines.append(f'plugway_module_phase{{module="{_label(name)}",phase="{_label(phase)}"}} 1')
+    lines += [
+        "# HELP plugway_registry_ready 1 once the types registry has switched to ready.",
+        "# TYPE plugway_registry_ready gauge",
+        f"plugway_registry_ready {1 if _registry_ready(runtime) else 0}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_metrics(runtime: Runtime) -> str:
+    """The full ``/metrics`` text: the server's own gauges, then every registered source."""
+    parts = [_builtin_metrics(runtime)]
+    for scope, source in _collect_sources(runtime.hub):
+        try:
+            text = source()
+        except Exception as exc:
+            # One broken producer must not blank the whole scrape; say so in the output and log.
+            _log.error("metrics source %r failed", scope or "<unscoped>", exc_info=exc)
+            parts.append(f"# plugway: metrics source {scope or '<unscoped>'!r} failed: {exc}\n")
+            continue
+        parts.append(text if text.endswith("\n") or not text else text + "\n")
+    return "".join(parts)
+
+
+def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    modules = {name: str(runtime.phase_of(name)) for name in runtime.modules}
+    ready = _registry_ready(runtime)
+    healthy = ready and all(phase in _HEALTHY_PHASES for phase in modules.values())
+    body: dict[str, Any] = {
+        "status": "ok" if healthy else "unavailable",
+        "registry": {"ready": ready},
+        "modules": modules,
+    }
+    return (200 if healthy else 503), body
+
+
+def bearer_guard(token: str | None) -> Callable[[Request], None]:
+    """A FastAPI dependency that requires ``Authorization: Bearer <token>`` when ``token`` is set.
+
+    With ``token`` None the guard lets everything through: the operator chose no admin token.
+    """
+
+    def guard(request: Request) -> None:
+        if token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            raise ProblemError(
+                401,
+                ProblemCode.AUTH_UNAUTHORIZED,
+                "this operation needs the admin bearer token (Authorization: Bearer <token>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return guard
+
+
+def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
+    """Build the app: each REST-capable module's router, then /health, /healthz and /metrics.
+
+    Routers are taken once, here; a module must therefore be able to hand out its router before
+    or after ``init`` (its handlers read the module's state when a request arrives).
+    """
+    from plugway import __version__
+
+    app = FastAPI(title=title, version=__version__)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    modules: Mapping[str, Any] = runtime.modules
+    for name, module in modules.items():
+        if isinstance(module, RestCapable):
+            _log.debug("mounting REST routes of module %s", name)
+            app.include_router(module.rest_router())
+
+    @app.get("/healthz", tags=["platform"], summary="Liveness: the process answers HTTP")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/health",
+        tags=["platform"],
+        summary="Readiness: registry state and the lifecycle phase of every module",
+        responses={503: {"description": "not every module is started, or registry not ready"}},
+    )
+    async def health() -> JSONResponse:
+        status, body = _health(runtime)
+        return JSONResponse(body, status_code=status)
+
+    @app.get(
+        "/metrics",
+        tags=["platform"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(render_metrics(runtime), media_type=METRICS_CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,242 @@
+"""RFC 9457 problem documents: every error the HTTP face returns has this one shape.
+
+Clients branch on the stable ``code`` member (never on ``title`` or ``detail``, which are prose),
+and a request that failed validation lists each offending field by its path in ``errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plugway.registry import RegistryError
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "FieldProblem",
+    "ProblemCode",
+    "ProblemError",
+    "ServerError",
+    "field_path",
+    "install_problem_handlers",
+    "problem_from_registry_error",
+    "problem_response",
+    "registry_status",
+]
+
+_log = logging.getLogger("plugway.server")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+# ``type`` is a URI that names the problem kind; a URN keeps it stable without promising a web page.
+PROBLEM_TYPE_PREFIX = "urn:plugway:problem:"
+
+_STATUS_TITLES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class ProblemCode(StrEnum):
+    """The stable codes the server and the shipped modules use; modules may add their own."""
+
+    REQUEST_INVALID = "request.invalid"
+    REQUEST_TOO_LARGE = "request.too_large"
+    HTTP_NOT_FOUND = "http.not_found"
+    HTTP_METHOD_NOT_ALLOWED = "http.method_not_allowed"
+    AUTH_UNAUTHORIZED = "auth.unauthorized"
+    INTERNAL = "internal"
+    REGISTRY_NOT_READY = "registry.not_ready"
+    REGISTRY_CONFLICT = "registry.conflict"
+    REGISTRY_IN_USE = "registry.in_use"
+    REGISTRY_NOT_FOUND = "registry.not_found"
+    REGISTRY_INVALID_QUERY = "registry.invalid_query"
+    REGISTRY_INVALID_ID = "registry.invalid_id"
+    REGISTRY_VALIDATION_FAILED = "registry.validation_failed"
+    REGISTRY_INTERNAL = "registry.internal"
+
+
+# The registry layer's own codes (``RegistryError.code``) and what each becomes over HTTP.
+_REGISTRY_CODES: dict[str, tuple[int, ProblemCode]] = {
+    "TYPES_REGISTRY_INVALID_GTS_ID": (400, ProblemCode.REGISTRY_INVALID_ID),
+    "TYPES_REGISTRY_INVALID_QUERY": (400, ProblemCode.REGISTRY_INVALID_QUERY),
+    "TYPES_REGISTRY_NOT_FOUND": (404, ProblemCode.REGISTRY_NOT_FOUND),
+    "TYPES_REGISTRY_ALREADY_EXISTS": (409, ProblemCode.REGISTRY_CONFLICT),
+    "TYPES_REGISTRY_IN_USE": (409, ProblemCode.REGISTRY_IN_USE),
+    "TYPES_REGISTRY_VALIDATION_FAILED": (422, ProblemCode.REGISTRY_VALIDATION_FAILED),
+    "TYPES_REGISTRY_NOT_READY": (503, ProblemCode.REGISTRY_NOT_READY),
+    "TYPES_REGISTRY_INTERNAL": (500, ProblemCode.REGISTRY_INTERNAL),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One offending input field: ``field`` is a path such as ``query.limit`` or ``body[3].id``."""
+
+    field: str
+    message: str
+    code: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+class ServerError(Exception):
+    """Base of every error the server layer raises."""
+
+
+class ProblemError(ServerError):
+    """Raise from a route to answer with a problem document instead of a result."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: Sequence[FieldProblem] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.code = str(code)
+        self.detail = detail
+        self.title = title or _STATUS_TITLES.get(status, "Error")
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": PROBLEM_TYPE_PREFIX + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance is not None:
+            doc["instance"] = instance
+        if self.errors:
+            doc["errors"] = [e.to_dict() for e in self.errors]
+        return doc
+
+
+def registry_status(registry_code: str) -> tuple[int, ProblemCode]:
+    """HTTP status and stable problem code for a registry error code (500 for unknown ones)."""
+    return _REGISTRY_CODES.get(registry_code, (500, ProblemCode.REGISTRY_INTERNAL))
+
+
+def problem_from_registry_error(exc: RegistryError) -> ProblemError:
+    """The problem document for a registry error; validation problems become ``errors``."""
+    status, code = registry_status(exc.code)
+    errors = [
+        FieldProblem(field=p.gts_id, message=p.message, code=str(code))
+        for p in getattr(exc, "problems", ())
+    ]
+    headers = {"Retry-After": "1"} if status == 503 else None
+    detail = str(exc)
+    if status >= 500 and status != 503:
+        # Storage failures name files and driver internals: log them, tell the client less.
+        _log.error("registry failure: %s", exc, exc_info=exc)
+        detail = "the types registry failed to complete the operation"
+    return ProblemError(status, code, detail, errors=errors, headers=headers)
+
+
+def problem_response(problem: ProblemError, instance: str | None = None) -> JSONResponse:
+    """Render ``problem`` with the RFC 9457 media type and its headers (e.g. ``Retry-After``)."""
+    return JSONResponse(
+        problem.to_dict(instance),
+        status_code=problem.status,
+        headers=problem.headers or None,
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """Turn a pydantic location such as ``("body", 0, "id")`` into ``body[0].id``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _instance(request: Request) -> str:
+    return request.url.path
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc, _instance(request))
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldProblem(
+            field=field_path(tuple(err.get("loc", ()))),
+            message=str(err.get("msg", "invalid value")),
+            code=str(err.get("type", "invalid")),
+        )
+        for err in exc.errors()
+    ]
+    fields = ", ".join(e.field for e in errors) or "request"
+    problem = ProblemError(
+        400, ProblemCode.REQUEST_INVALID, f"invalid request: {fields}", errors=errors
+    )
+    return problem_response(problem, _instance(request))
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        code = str(ProblemCode.HTTP_NOT_FOUND)
+        detail = f"no route for {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        code = str(ProblemCode.HTTP_METHOD_NOT_ALLOWED)
+        detail = f"method {request.method} not allowed on {request.url.path}"
+    else:
+        code = f"http.{exc.status_code}"
+        detail = str(exc.detail)
+    problem = ProblemError(exc.status_code, code, detail, headers=exc.headers)
+    return problem_response(problem, _instance(request))
+
+
+async def _on_registry(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryError)
+    return problem_response(problem_from_registry_error(exc), _instance(request))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log, never to the client.
+    _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    problem = ProblemError(500, ProblemCode.INTERNAL, "internal server error")
+    return problem_response(problem, _instance(request))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error ``app`` returns a problem document, including FastAPI's own."""
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(RegistryError, _on_registry)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,256 @@
+"""``plugway serve``: the runtime and uvicorn in one event loop, with an orderly stop.
+
+Start-up: bind the port first (a busy port fails before the database is touched), start the
+modules, then serve HTTP. On SIGINT/SIGTERM: stop accepting and finish in-flight requests, then
+stop the modules in reverse order, which closes the registry's database. uvicorn's own signal
+capture is switched off: it would re-raise the signal after HTTP shutdown and kill the process
+before the modules are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from plugway.modkit import DATA_DIR_ENV, ModkitError, PlugwaySettings, Runtime, load_settings
+from plugway.server._app import create_app
+from plugway.server._problems import ServerError
+
+__all__ = [
+    "ADMIN_TOKEN_FILE",
+    "DATA_DIR_ENV",
+    "ServeError",
+    "load_or_create_token",
+    "resolve_settings",
+    "run_server",
+    "serve",
+]
+
+_log = logging.getLogger("plugway.server")
+
+ADMIN_TOKEN_FILE = "admin-token"
+# Seconds uvicorn waits for in-flight requests after a stop signal before cancelling them.
+_HTTP_GRACE_SECONDS = 10
+
+
+class ServeError(ServerError):
+    """The server cannot start: the port is taken, the data folder or token file is unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    settings: PlugwaySettings
+    embedded: bool
+    token_file: Path | None
+
+
+def _ensure_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServeError(f"data folder {path}: cannot create it: {exc}") from exc
+    return path.resolve()
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The admin token kept in ``<data_dir>/admin-token``; created (mode 0600) on first use so
+    that restarts keep the same token."""
+    path = data_dir / ADMIN_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    except OSError as exc:
+        raise ServeError(f"admin token file {path}: cannot read it: {exc}") from exc
+    if token:
+        return token
+    token = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(token + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise ServeError(f"admin token file {path}: cannot write it: {exc}") from exc
+    return token
+
+
+def resolve_settings(
+    config_path: Path | None,
+    env: Mapping[str, str],
+    *,
+    host: str | None = None,
+    port: int | None = None,
+) -> _Prepared:
+    """Validated settings for ``serve``: the config file, or the embedded default without one.
+
+    The embedded default keeps everything under ``$PLUGWAY_DATA_DIR`` (default ``./.plugway``):
+    the SQLite registry and a generated admin token. Raises ``ModkitError`` (a ``ConfigError``
+    naming each bad field path) or :class:`ServeError`.
+    """
+    settings = load_settings(config_path, env)
+    embedded = config_path is None
+    data_dir = _ensure_dir(Path(settings.data_dir))
+    updates: dict[str, object] = {"data_dir": data_dir}
+    server_updates: dict[str, object] = {}
+    token_file: Path | None = None
+    if embedded and not settings.server.admin_token:
+        server_updates["admin_token"] = load_or_create_token(data_dir)
+        token_file = data_dir / ADMIN_TOKEN_FILE
+    if host is not None:
+        server_updates["host"] = host
+    if port is not None:
+        server_updates["port"] = port
+    if server_updates:
+        updates["server"] = settings.server.model_copy(update=server_updates)
+    return _Prepared(settings.model_copy(update=updates), embedded, token_file)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc}") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal capture; :func:`serve` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def serve(prepared: _Prepared, runtime: Runtime) -> int:
+    """Run until a stop signal; return the process exit code (0 after an orderly stop)."""
+    settings = prepared.settings
+    sock = _bind(settings.server.host, settings.server.port)
+    url = _url(sock)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    server: _Server | None = None
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            _log.warning("received %s again: forcing HTTP shutdown", name)
+            if server is not None:
+                server.force_exit = True
+            return
+        _log.info("received %s: stopping", name)
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+
+    installed: list[int] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, int(sig))
+            installed.append(int(sig))
+
+    data_dir = Path(settings.data_dir)
+    _log.info("data folder: %s", data_dir)
+    if prepared.embedded:
+        _log.info("no config file: embedded default (SQLite registry, all shipped modules)")
+    if prepared.token_file is not None:
+        _log.info("admin token (kept in %s): %s", prepared.token_file, settings.server.admin_token)
+
+    exit_code = 0
+    try:
+        try:
+            await runtime.start()
+        except ModkitError as exc:
+            _log.error("start-up failed: %s", exc)
+            return 1
+        if stop.is_set():
+            _log.info("stop requested during start-up: not serving")
+            return 0
+        app = create_app(runtime)
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=_HTTP_GRACE_SECONDS,
+        )
+        server = _Server(config)
+        _log.info("serving on %s (OpenAPI docs at %s/docs)", url, url)
+        await server.serve(sockets=[sock])
+        _log.info("HTTP server stopped")
+    finally:
+        sock.close()
+        _log.info("stopping modules")
+        try:
+            outcomes = await runtime.stop()
+        except ModkitError as exc:
+            _log.error("stop failed: %s", exc)
+            exit_code = 1
+        else:
+            unclean = [o.module for o in outcomes if not o.ok]
+            if unclean:
+                _log.error("modules that did not stop cleanly: %s", ", ".join(unclean))
+                exit_code = 1
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    _log.info("plugway stopped")
+    return exit_code
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("PLUGWAY_LOG_LEVEL", "INFO").upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def run_server(
+    config_path: Path | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Blocking entry point of ``plugway serve``; returns the exit code.
+
+    Raises ``ModkitError`` (invalid config) and :class:`ServeError` before anything starts, so
+    the command line can print them and exit non-zero.
+    """
+    _configure_logging()
+    prepared = resolve_settings(
+        config_path, os.environ if env is None else env, host=host, port=port
+    )
+    # Constructing the runtime validates every module's config before anything is opened.
+    runtime = Runtime(prepared.settings)
+    return asyncio.run(serve(prepared, runtime))

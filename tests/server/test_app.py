@@ -1,0 +1,178 @@
+"""create_app over a real Runtime (memory registry): platform routes, module routes, metrics,
+and the registry's 503 while start-up is still in progress."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _server_docs import ORDER_TYPE, type_doc
+from fastapi import APIRouter
+
+from plugway.modkit import Module, ModuleContext, Runtime, module, parse_settings
+from plugway.modules.types_registry import TypesRegistryModule
+from plugway.server import METRICS_CONTENT_TYPE, MetricsSource, create_app
+
+GATE: asyncio.Event | None = None
+ENTERED: asyncio.Event | None = None
+
+
+@module(name="zz_slow", deps=("types_registry",))
+class SlowModule(Module):
+    """Blocks in init until the test opens the gate: start-up observable from outside."""
+
+    async def init(self, ctx: ModuleContext) -> None:
+        assert GATE is not None and ENTERED is not None
+        ENTERED.set()
+        await GATE.wait()
+
+
+@module(name="echo")
+class EchoModule(Module):
+    """A REST-capable module with a metrics source."""
+
+    async def init(self, ctx: ModuleContext) -> None:
+        def source() -> str:
+            return "# TYPE echo_calls counter\necho_calls_total 3\n"
+
+        def broken() -> str:
+            raise RuntimeError("exploded")
+
+        ctx.hub.register_scoped(MetricsSource, "gts.x.test.echo.metrics.v1~", source)
+        ctx.hub.register_scoped(MetricsSource, "gts.x.test.broken.metrics.v1~", broken)
+
+    def rest_router(self) -> APIRouter:
+        router = APIRouter(prefix="/echo/v1")
+
+        @router.get("/ping")
+        async def ping() -> dict[str, str]:
+            return {"pong": "yes"}
+
+        return router
+
+
+def _settings(tmp_path: Path) -> Any:
+    return parse_settings({"registry": {"backend": "memory"}, "data_dir": str(tmp_path)})
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    runtime = Runtime(_settings(tmp_path), [TypesRegistryModule, EchoModule])
+    await runtime.start()
+    try:
+        async with _client(create_app(runtime)) as c:
+            yield runtime, c
+    finally:
+        await runtime.stop()
+
+
+async def test_health_lists_every_module_and_its_phase(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _, c = running
+    resp = await c.get("/health")
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "status": "ok",
+        "registry": {"ready": True},
+        "modules": {"echo": "running", "types_registry": "running"},
+    }
+    assert (await c.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_module_routes_are_mounted_and_documented(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _, c = running
+    assert (await c.get("/echo/v1/ping")).json() == {"pong": "yes"}
+    spec = (await c.get("/openapi.json")).json()
+    assert "/echo/v1/ping" in spec["paths"]
+    assert "/types-registry/v1/entities" in spec["paths"]
+    assert "/types-registry/v1/entities/{gts_id}" in spec["paths"]
+    ops = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
+    assert {"types_registry.list", "types_registry.register", "types_registry.get"} <= ops
+    docs = await c.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+async def test_registry_routes_work_through_the_runtime(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    runtime, c = running
+    resp = await c.post("/types-registry/v1/entities", json=[type_doc()])
+    assert resp.status_code == 201
+    assert runtime.registry.get(ORDER_TYPE).is_type
+
+
+async def test_metrics_concatenates_sources_and_survives_a_broken_one(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _, c = running
+    resp = await c.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == METRICS_CONTENT_TYPE
+    text = resp.text
+    assert "plugway_registry_ready 1" in text
+    assert 'plugway_module_phase{module="echo",phase="running"} 1' in text
+    assert "echo_calls_total 3" in text
+    assert "metrics source 'gts.x.test.broken.metrics.v1~' failed: exploded" in text
+
+
+async def test_problem_documents_on_platform_routes(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    _, c = running
+    resp = await c.get("/no/such/route")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["code"] == "http.not_found"
+
+
+async def test_503_while_start_up_is_in_progress(tmp_path: Path) -> None:
+    global GATE, ENTERED
+    GATE, ENTERED = asyncio.Event(), asyncio.Event()
+    runtime = Runtime(_settings(tmp_path), [TypesRegistryModule, SlowModule])
+    app = create_app(runtime)  # routes mounted before start: they must cope
+    async with _client(app) as c:
+        before = await c.get("/types-registry/v1/entities")
+        assert before.status_code == 503
+        assert before.json()["code"] == "registry.not_ready"
+        assert (await c.get("/health")).status_code == 503
+
+        starting = asyncio.create_task(runtime.start())
+        await asyncio.wait_for(ENTERED.wait(), timeout=30)
+        # types_registry has run init (the registry exists) but it is not ready yet.
+        health = await c.get("/health")
+        assert health.status_code == 503
+        assert health.json()["modules"] == {
+            "types_registry": "initialized",
+            "zz_slow": "initializing",
+        }
+        during = await c.get(f"/types-registry/v1/entities/{ORDER_TYPE}")
+        assert during.status_code == 503
+        assert during.json()["code"] == "registry.not_ready"
+        assert during.headers["retry-after"] == "1"
+        post = await c.post("/types-registry/v1/entities", json=[type_doc()])
+        assert post.status_code == 503
+
+        GATE.set()
+        await asyncio.wait_for(starting, timeout=30)
+        try:
+            after = await c.get("/types-registry/v1/entities")
+            assert after.status_code == 200
+            assert (await c.get("/health")).status_code == 200
+        finally:
+            await runtime.stop()
+        stopped = await c.get("/health")
+        assert stopped.status_code == 503
+        assert set(stopped.json()["modules"].values()) == {"stopped"}

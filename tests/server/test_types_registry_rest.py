@@ -1,0 +1,243 @@
+"""The types registry REST face in-process, over a real registry (memory and SQLite).
+
+503 before ready is observable here (the registry exists but has not switched), which a real
+server process hides because it only serves after start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _server_docs import ORDER_TYPE, instance_doc, type_doc
+from fastapi import FastAPI
+
+from plugway.modules.types_registry import build_router
+from plugway.registry import TypesRegistry, open_backend
+from plugway.server import PROBLEM_CONTENT_TYPE, install_problem_handlers
+
+BASE = "/types-registry/v1"
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TypesRegistry]:
+    kind = request.param
+    backend = open_backend(kind, tmp_path / "r.sqlite3" if kind == "sqlite" else None)
+    reg = TypesRegistry(backend)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
+def _app(registry: TypesRegistry | None, **kwargs: Any) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(build_router(lambda: registry, **kwargs))
+    return app
+
+
+async def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+@pytest.fixture
+async def client(registry: TypesRegistry) -> AsyncIterator[httpx.AsyncClient]:
+    registry.switch_to_ready()
+    async with await _client(_app(registry, max_batch=50, max_page=20)) as c:
+        yield c
+
+
+def _problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
+    body: dict[str, Any] = resp.json()
+    assert body["code"] == code
+    return body
+
+
+async def test_503_until_the_registry_is_ready(registry: TypesRegistry) -> None:
+    async with await _client(_app(registry)) as c:
+        registry.register(type_doc())  # configuration phase: stored, not yet served
+        for resp in (
+            await c.get(f"{BASE}/entities"),
+            await c.get(f"{BASE}/entities/{ORDER_TYPE}"),
+            await c.post(f"{BASE}/entities", json=[instance_doc("o1")]),
+        ):
+            _problem(resp, 503, "registry.not_ready")
+            assert resp.headers["retry-after"] == "1"
+        registry.switch_to_ready()
+        resp = await c.get(f"{BASE}/entities/{ORDER_TYPE}")
+        assert resp.status_code == 200
+        assert resp.json()["kind"] == "type"
+
+
+async def test_503_when_there_is_no_registry_yet() -> None:
+    async with await _client(_app(None)) as c:
+        _problem(await c.get(f"{BASE}/entities"), 503, "registry.not_ready")
+
+
+async def test_bulk_register_gives_a_result_per_item(client: httpx.AsyncClient) -> None:
+    batch = [type_doc(), instance_doc("o1", 5), {"no": "id"}, 7, instance_doc("o2", 1)]
+    resp = await client.post(f"{BASE}/entities", json=batch)
+    assert resp.status_code == 207
+    body = resp.json()
+    assert body["summary"] == {"total": 5, "succeeded": 3, "failed": 2, "created": 3}
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
+    assert [r["ok"] for r in results] == [True, True, False, False, True]
+    assert [r["status"] for r in results] == [201, 201, 400, 400, 201]
+    assert results[2]["code"] == results[3]["code"] == "registry.invalid_id"
+    assert results[2]["error"]
+    assert results[0]["gts_id"] == ORDER_TYPE
+
+    # Same content again: idempotent, 200 and created False.
+    again = await client.post(f"{BASE}/entities", json=[type_doc(), instance_doc("o1", 5)])
+    assert again.status_code == 200
+    assert [r["status"] for r in again.json()["results"]] == [200, 200]
+    assert again.json()["summary"]["created"] == 0
+
+
+async def test_conflict_and_validation_per_item(client: httpx.AsyncClient) -> None:
+    first = await client.post(f"{BASE}/entities", json=[type_doc(), instance_doc("o1", 5)])
+    assert first.status_code == 201
+    resp = await client.post(
+        f"{BASE}/entities",
+        json=[instance_doc("o1", 6), {"id": f"{ORDER_TYPE}acme.shop.orders.o3.v1", "total": "x"}],
+    )
+    assert resp.status_code == 207
+    r0, r1 = resp.json()["results"]
+    assert (r0["status"], r0["code"]) == (409, "registry.conflict")
+    assert (r1["status"], r1["code"]) == (422, "registry.validation_failed")
+    # The conflicting write changed nothing.
+    got = await client.get(f"{BASE}/entities/{ORDER_TYPE}acme.shop.orders.o1.v1")
+    assert got.json()["content"]["total"] == 5
+
+
+async def test_get_shapes_and_errors(client: httpx.AsyncClient) -> None:
+    await client.post(f"{BASE}/entities", json=[type_doc(), instance_doc("o1", 5)])
+    resp = await client.get(f"{BASE}/entities/{ORDER_TYPE}acme.shop.orders.o1.v1")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["kind"] == "instance"
+    assert body["type_id"] == ORDER_TYPE
+    assert (body["vendor"], body["package"], body["namespace"]) == ("acme", "shop", "orders")
+    assert body["content"] == instance_doc("o1", 5)
+    assert len(body["uuid"]) == 36
+    assert body["revision"] >= 1
+    _problem(
+        await client.get(f"{BASE}/entities/{ORDER_TYPE}acme.shop.orders.none.v1"),
+        404,
+        "registry.not_found",
+    )
+    body = _problem(await client.get(f"{BASE}/entities/not-a-gts-id"), 400, "registry.invalid_id")
+    assert body["errors"][0]["field"] == "path.gts_id"
+
+
+async def test_list_filters(client: httpx.AsyncClient) -> None:
+    other = "gts.globex.crm.people.person.v1~"
+    docs = [type_doc(), type_doc(other)] + [instance_doc(f"o{i}", i) for i in range(5)]
+    assert (await client.post(f"{BASE}/entities", json=docs)).status_code == 201
+
+    async def ids(**params: Any) -> list[str]:
+        resp = await client.get(f"{BASE}/entities", params=params)
+        assert resp.status_code == 200, resp.text
+        return [item["gts_id"] for item in resp.json()["items"]]
+
+    assert len(await ids(pattern="gts.acme.*", kind="instance")) == 5
+    assert await ids(pattern="gts.acme.*", kind="type") == [ORDER_TYPE]
+    assert await ids(vendor="globex") == [other]
+    assert await ids(package="crm", kind="type") == [other]
+    assert len(await ids(namespace="orders")) == 6
+    assert await ids(pattern=f"{ORDER_TYPE}acme.shop.orders.o3.v1") == [
+        f"{ORDER_TYPE}acme.shop.orders.o3.v1"
+    ]
+    # The registry's own base plugin type is listed too.
+    assert "gts.x.core.modkit.plugin.v1~" in await ids(kind="type")
+
+
+async def test_list_pages_with_a_cursor(client: httpx.AsyncClient) -> None:
+    docs = [type_doc()] + [instance_doc(f"o{i:02d}", i) for i in range(25)]
+    await client.post(f"{BASE}/entities", json=docs)
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"pattern": "gts.acme.*", "kind": "instance", "limit": 10}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await client.get(f"{BASE}/entities", params=params)).json()
+        seen += [item["gts_id"] for item in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) == 25
+
+
+async def test_list_refuses_bad_input(client: httpx.AsyncClient) -> None:
+    body = _problem(
+        await client.get(f"{BASE}/entities", params={"patern": "gts.acme.*"}),
+        400,
+        "request.invalid",
+    )
+    assert body["errors"][0]["field"] == "query.patern"
+    body = _problem(
+        await client.get(f"{BASE}/entities", params={"kind": "schema"}), 400, "request.invalid"
+    )
+    assert body["errors"][0]["field"] == "query.kind"
+    body = _problem(
+        await client.get(f"{BASE}/entities", params={"limit": 21}), 400, "request.invalid"
+    )
+    assert body["errors"][0]["field"] == "query.limit"
+    _problem(
+        await client.get(f"{BASE}/entities", params={"pattern": "gts.acme.*.x"}),
+        400,
+        "registry.invalid_query",
+    )
+    _problem(
+        await client.get(f"{BASE}/entities", params={"cursor": "garbage"}),
+        400,
+        "registry.invalid_query",
+    )
+
+
+async def test_post_refuses_bad_bodies(client: httpx.AsyncClient) -> None:
+    body = _problem(
+        await client.post(f"{BASE}/entities", json={"entities": []}), 400, "request.invalid"
+    )
+    assert body["errors"][0]["field"] == "body"
+    _problem(
+        await client.post(f"{BASE}/entities", json=[instance_doc(f"o{i}") for i in range(51)]),
+        413,
+        "request.too_large",
+    )
+    empty = await client.post(f"{BASE}/entities", json=[])
+    assert empty.status_code == 200
+    assert empty.json()["summary"]["total"] == 0
+
+
+async def test_writes_need_the_admin_token_when_one_is_set(registry: TypesRegistry) -> None:
+    registry.switch_to_ready()
+    async with await _client(_app(registry, admin_token=TOKEN)) as c:
+        resp = await c.post(f"{BASE}/entities", json=[type_doc()])
+        _problem(resp, 401, "auth.unauthorized")
+        assert resp.headers["www-authenticate"] == "Bearer"
+        wrong = {"Authorization": "Bearer nope"}
+        _problem(
+            await c.post(f"{BASE}/entities", json=[type_doc()], headers=wrong),
+            401,
+            "auth.unauthorized",
+        )
+        ok = await c.post(
+            f"{BASE}/entities", json=[type_doc()], headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert ok.status_code == 201
+        # Reads stay open.
+        assert (await c.get(f"{BASE}/entities/{ORDER_TYPE}")).status_code == 200
