@@ -290,10 +290,14 @@ def _short(value: Any) -> str:
 def _yaml_message(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     context = getattr(exc, "context", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    detail = f"{context}; {problem}" if context else problem
-    return f"YAML syntax error at {where}{detail}"
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        problem += f" ({context} from line {context_mark.line + 1})"
+    elif context:
+        problem += f" ({context})"
+    return f"YAML error{where}: {problem}"
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -308,7 +312,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
         if key in result:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
+                "while reading the mapping",
                 node.start_mark,
                 f"duplicate key {key!r}",
                 mark,
