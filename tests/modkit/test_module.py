@@ -149,8 +149,8 @@ def test_run_must_be_async() -> None:
 def test_decorator_applies_to_module_subclasses_only() -> None:
     with pytest.raises(ModuleDeclarationError, match="subclasses of Module"):
 
-        @module(name="stray")  # type: ignore[type-var]
-        class Stray:
+        @module(name="stray")
+        class Stray:  # type: ignore[type-var]
             pass
 
 

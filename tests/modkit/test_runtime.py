@@ -46,7 +46,12 @@ def make_settings(
     backend: str = "memory",
     **lifecycle: float,
 ) -> PlugwaySettings:
-    limits = {"phase_timeout": 10, "grace_period": 10, "cancel_timeout": 10, "stop_timeout": 10}
+    limits: dict[str, float] = {
+        "phase_timeout": 10,
+        "grace_period": 10,
+        "cancel_timeout": 10,
+        "stop_timeout": 10,
+    }
     limits.update(lifecycle)
     return parse_settings(
         {
@@ -114,8 +119,9 @@ async def test_phases_run_in_dependency_order_and_stop_in_reverse(tmp_path: Path
     assert [o.module for o in outcomes] == order[::-1]
     assert all(o.ok for o in outcomes)
     assert log == [f"stop {n} cancelled=True" for n in order[::-1]]
-    assert set(runtime.phases.values()) == {ModulePhase.STOPPED}
-    assert runtime.state == "stopped"
+    assert runtime.phases == dict.fromkeys(order, ModulePhase.STOPPED)
+    state: str = runtime.state
+    assert state == "stopped"
 
 
 async def test_order_is_the_same_for_every_input_order(tmp_path: Path) -> None:
@@ -512,7 +518,12 @@ async def test_stop_hook_time_limit_and_failures_do_not_block_the_others(tmp_pat
         async def stop(self, ctx: ModuleContext) -> None:
             raise RuntimeError("disk gone")
 
-    mods = [Hangs, Raises, recorder("base", (), log), recorder("top", ("raises",), log)]
+    mods: list[type[Module]] = [
+        Hangs,
+        Raises,
+        recorder("base", (), log),
+        recorder("top", ("raises",), log),
+    ]
     runtime = Runtime(make_settings(tmp_path, stop_timeout=0.05), mods)
     await runtime.start()
     outcomes = await runtime.stop()
