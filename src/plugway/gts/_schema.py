@@ -1,0 +1,477 @@
+"""OP#6: validating instances against GTS type schemas, compiled once and cached.
+
+Why fastjsonschema: it turns a schema into straight-line Python, which validates a small
+instance many times faster than an interpreting validator. It cannot fetch ``gts://``
+references, so a type schema is first *bundled*: every ``gts://`` schema it reaches through
+the resolver is copied under ``definitions`` and its references are rewritten to local
+pointers. GTS keywords are stripped from what fastjsonschema sees; ``x-gts-ref`` is enforced
+by the small compiled checks of ``_xref`` and ``x-gts-abstract`` by the validator itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import fastjsonschema
+
+from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
+from plugway.gts._ids import GtsId, shorten
+from plugway.gts._refs import (
+    MAX_SCHEMA_DEPTH,
+    SCHEMA_ONLY_KEYWORDS,
+    SchemaResolver,
+    format_pointer,
+    gts_ref_target,
+    is_abstract,
+)
+from plugway.gts._xref import XrefCheck, XrefCompiler, resolve_xref
+
+__all__ = [
+    "InstanceValidator",
+    "InstanceValidatorCache",
+    "compile_fragments",
+    "compile_instance_validator",
+    "compile_standalone",
+    "validate_instance",
+]
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+DRAFT_2019 = "https://json-schema.org/draft/2019-09/schema"
+
+
+def _dialect_for(doc: Mapping[str, Any]) -> str:
+    """Draft-07 unless the document asks for 2019-09 or later.
+
+    The dialect matters beyond syntax: ``format: uuid`` exists only from 2019-09 on, so in a
+    draft-07 schema it is an annotation (the conformance suite relies on that).
+    """
+    dialect = doc.get("$schema")
+    if isinstance(dialect, str) and ("2019-09" in dialect or "2020-12" in dialect):
+        return DRAFT_2019
+    return DRAFT_07
+
+
+#: How many distinct ``gts://`` schemas one bundle may pull in.
+MAX_BUNDLED_SCHEMAS = 512
+
+_ONE = (
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "not",
+)
+_LIST = ("allOf", "anyOf", "oneOf")
+_MAP = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
+_DROP = frozenset({"$id", "$schema", "$comment"}) | SCHEMA_ONLY_KEYWORDS
+
+_ValueError = fastjsonschema.JsonSchemaValueException
+_DATA_PATH = re.compile(r"^data\.?")
+
+
+class _Bundler:
+    """Copies documents into one self-contained schema with only local ``$ref``s."""
+
+    def __init__(self, resolver: SchemaResolver) -> None:
+        self._resolver = resolver
+        self.definitions: dict[str, Any] = {}
+        self.bases: dict[str, str] = {}
+        self._queue: list[tuple[str, Mapping[str, Any], str]] = []
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        return frozenset(self.bases)
+
+    def pin(self, type_id: str, base: str) -> None:
+        """Declare that ``type_id``'s document is placed at ``base`` by the caller."""
+        self.bases[type_id] = base
+
+    def _place(self, type_id: str, where: str) -> str:
+        base = self.bases.get(type_id)
+        if base is not None:
+            return base
+        if len(self.bases) >= MAX_BUNDLED_SCHEMAS:
+            raise GtsValidationError(
+                f"schema references more than {MAX_BUNDLED_SCHEMAS} GTS schemas"
+            )
+        doc = self._resolver(type_id)
+        if doc is None:
+            raise GtsValidationError(
+                f"$ref at {where} names type schema {shorten(type_id)}, which is not registered"
+            )
+        key = f"__gts{len(self._queue)}"
+        base = self.bases[type_id] = f"#/definitions/{key}"
+        self._queue.append((key, doc, base))
+        return base
+
+    def drain(self) -> None:
+        while self._queue:
+            key, doc, base = self._queue.pop(0)
+            self.definitions[key] = self.rewrite(doc, doc, base)
+
+    def rewrite(
+        self, node: Any, doc: Mapping[str, Any], base: str, path: tuple[str | int, ...] = ()
+    ) -> Any:
+        """Schema-aware copy of ``node`` (a part of ``doc``, placed at ``base``)."""
+        if not isinstance(node, Mapping):
+            return node
+        if len(path) > MAX_SCHEMA_DEPTH * 2:
+            raise GtsValidationError(
+                f"schema nests deeper than {MAX_SCHEMA_DEPTH} levels at {format_pointer(path)}"
+            )
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROP:
+                continue
+            if key == "$ref":
+                out[key] = self._ref(value, base, path)
+            elif key == "x-gts-ref":
+                out[key] = resolve_xref(value, doc, format_pointer(path))
+            elif key in _ONE:
+                out[key] = self.rewrite(value, doc, base, (*path, key))
+            elif key == "items":
+                if isinstance(value, list):
+                    out[key] = [
+                        self.rewrite(v, doc, base, (*path, key, i)) for i, v in enumerate(value)
+                    ]
+                else:
+                    out[key] = self.rewrite(value, doc, base, (*path, key))
+            elif key in _LIST and isinstance(value, list):
+                out[key] = [
+                    self.rewrite(v, doc, base, (*path, key, i)) for i, v in enumerate(value)
+                ]
+            elif key in _MAP and isinstance(value, Mapping):
+                out[key] = {
+                    name: self.rewrite(sub, doc, base, (*path, key, name))
+                    for name, sub in value.items()
+                }
+            else:
+                out[key] = value
+        return out
+
+    def _ref(self, ref: Any, base: str, path: tuple[str | int, ...]) -> str:
+        where = format_pointer(path)
+        if not isinstance(ref, str):
+            raise GtsValidationError(f"$ref at {where} must be a string")
+        if ref.startswith("#"):
+            if base == "#":
+                return ref
+            return base + ref[1:]
+        target = gts_ref_target(ref)
+        if target is None:
+            raise GtsValidationError(
+                f"$ref {shorten(ref)!r} at {where} cannot be resolved: only local '#...' and "
+                "'gts://<type id>' references are supported"
+            )
+        return self._place(target, where)
+
+
+def _strip(node: Any, taken: set[tuple[int, str]]) -> Any:
+    """Copy without ``x-gts-ref`` and without combinators enforced by ``_xref`` instead."""
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    nid = id(node)
+    for key, value in node.items():
+        if key == "x-gts-ref" or (nid, key) in taken:
+            continue
+        if key in _ONE:
+            out[key] = _strip(value, taken)
+        elif key == "items" or (key in _LIST and isinstance(value, list)):
+            out[key] = (
+                [_strip(v, taken) for v in value]
+                if isinstance(value, list)
+                else _strip(value, taken)
+            )
+        elif key in _MAP and isinstance(value, Mapping):
+            out[key] = {name: _strip(sub, taken) for name, sub in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _compile(schema: Any, label: str, dialect: str = DRAFT_07) -> Callable[[Any], Any]:
+    if isinstance(schema, Mapping):
+        schema = {**schema, "$schema": dialect}
+    try:
+        fn: Callable[[Any], Any] = fastjsonschema.compile(schema, use_default=False)
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise GtsValidationError(f"{label} is not a valid JSON Schema: {exc}") from exc
+    except (RecursionError, SyntaxError, MemoryError, re.error, ValueError, TypeError) as exc:
+        raise GtsValidationError(
+            f"{label} cannot be compiled: {type(exc).__name__}: {exc}"
+        ) from exc
+    return fn
+
+
+def _field_path(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
+    name = exc.name or "data"
+    path = _DATA_PATH.sub("", name, count=1)
+    message = exc.message
+    if message.startswith(name):
+        message = message[len(name) :].strip()
+    return path or "<root>", message
+
+
+class InstanceValidator:
+    """A compiled validator of one type; build with ``compile_instance_validator``."""
+
+    __slots__ = ("_std", "_xref", "depends_on", "is_abstract", "type_id")
+
+    def __init__(
+        self,
+        type_id: str,
+        std: Callable[[Any], Any],
+        xref: XrefCheck | None,
+        depends_on: frozenset[str],
+        abstract: bool,
+    ) -> None:
+        self.type_id = type_id
+        self._std = std
+        self._xref = xref
+        self.depends_on = depends_on
+        self.is_abstract = abstract
+
+    def validate(self, doc: Any) -> None:
+        """Raise ``GtsValidationError`` naming the field path when ``doc`` does not conform."""
+        if self.is_abstract:
+            raise GtsValidationError(
+                f"type {self.type_id} is abstract (x-gts-abstract: true) and cannot have "
+                "direct instances"
+            )
+        try:
+            self._std(doc)
+        except _ValueError as exc:
+            path, message = _field_path(exc)
+            raise GtsValidationError(
+                f"instance of {self.type_id} is invalid at {path}: {message}"
+            ) from None
+        except (RecursionError, TypeError, ValueError) as exc:
+            raise GtsValidationError(
+                f"instance of {self.type_id} cannot be validated: {type(exc).__name__}"
+            ) from None
+        if self._xref is not None:
+            try:
+                self._xref(doc, "")
+            except GtsValidationError as exc:
+                raise GtsValidationError(f"instance of {self.type_id} is invalid {exc}") from None
+            except RecursionError:
+                raise GtsValidationError(
+                    f"instance of {self.type_id} is nested too deeply to validate"
+                ) from None
+
+    def is_valid(self, doc: Any) -> bool:
+        try:
+            self.validate(doc)
+        except GtsValidationError:
+            return False
+        return True
+
+
+def _finish(
+    root: dict[str, Any], bundler: _Bundler, label: str, dialect: str = DRAFT_07
+) -> tuple[Callable[[Any], Any], XrefCheck | None]:
+    bundler.drain()
+    if bundler.definitions:
+        defs = root.get("definitions")
+        if defs is not None and not isinstance(defs, dict):
+            raise GtsValidationError(f"{label}: 'definitions' must be an object")
+        root["definitions"] = {**(defs or {}), **bundler.definitions}
+    xc = XrefCompiler(root)
+    xref = xc.compile(root)
+    std_root = _strip(root, xc.taken_over)
+    std = _compile(std_root, label, dialect)
+    if xc.taken_over:
+        shared = {k: v for k, v in std_root.items() if k in ("definitions", "$defs")}
+
+        def branch_factory(branch: Any) -> Callable[[Any], bool]:
+            wrapper: dict[str, Any] = dict(shared)
+            wrapper["definitions"] = {
+                **shared.get("definitions", {}),
+                "__branch": _strip(branch, xc.taken_over),
+            }
+            wrapper["$ref"] = "#/definitions/__branch"
+            fn = _compile(wrapper, label, dialect)
+
+            def ok(value: Any) -> bool:
+                try:
+                    fn(value)
+                except _ValueError:
+                    return False
+                except (RecursionError, TypeError, ValueError):
+                    return False
+                return True
+
+            return ok
+
+        xc.finalize(branch_factory)
+    return std, xref
+
+
+def compile_instance_validator(type_id: str, resolver: SchemaResolver) -> InstanceValidator:
+    """Bundle and compile the schema of ``type_id``; raises ``GtsValidationError``."""
+    try:
+        gid = GtsId.parse(type_id)
+    except GtsError as exc:
+        raise GtsValidationError(f"cannot validate against {shorten(str(type_id))}: {exc}") from exc
+    if not gid.is_type:
+        raise GtsValidationError(f"{type_id} is an instance id, not a type id")
+    doc = resolver(type_id)
+    if doc is None:
+        raise GtsValidationError(f"type schema {type_id} is not registered")
+    if not isinstance(doc, Mapping):
+        raise GtsValidationError(f"type schema {type_id} is not a JSON object")
+    label = f"type schema {type_id}"
+    bundler = _Bundler(resolver)
+    bundler.pin(type_id, "#")
+    try:
+        root = bundler.rewrite(doc, doc, "#")
+        std, xref = _finish(root, bundler, label, _dialect_for(doc))
+    except GtsSchemaError as exc:
+        raise GtsValidationError(f"{label}: {exc}") from exc
+    except GtsValidationError as exc:
+        if str(exc).startswith(label):
+            raise
+        raise GtsValidationError(f"{label}: {exc}") from exc
+    return InstanceValidator(type_id, std, xref, bundler.depends_on, is_abstract(doc))
+
+
+def compile_standalone(schema: Any, *, label: str) -> Callable[[Any], bool]:
+    """A boolean validator of a self-contained schema (no ``gts://`` refs, GTS keywords ignored)."""
+    fn = _compile(_strip_gts(schema), label)
+
+    def ok(value: Any) -> bool:
+        try:
+            fn(value)
+        except _ValueError:
+            return False
+        except (RecursionError, TypeError, ValueError):
+            return False
+        return True
+
+    return ok
+
+
+def _strip_gts(node: Any, depth: int = 0) -> Any:
+    if depth > MAX_SCHEMA_DEPTH * 4:
+        raise GtsValidationError(f"schema nests deeper than {MAX_SCHEMA_DEPTH} levels")
+    if isinstance(node, Mapping):
+        return {
+            k: _strip_gts(v, depth + 1)
+            for k, v in node.items()
+            if not k.startswith("x-gts-") and k not in ("$id", "$schema")
+        }
+    if isinstance(node, list):
+        return [_strip_gts(v, depth + 1) for v in node]
+    return node
+
+
+def compile_fragments(
+    parts: Iterable[tuple[Any, Mapping[str, Any], str | None]],
+    resolver: SchemaResolver,
+    *,
+    label: str,
+) -> InstanceValidator:
+    """A validator for the conjunction (``allOf``) of schema fragments.
+
+    Each part is ``(fragment, document, document_id)``: the fragment is a subschema taken
+    from ``document`` (whose local ``#`` references it may use); ``document_id`` lets
+    ``gts://`` references back to that document resolve to the same copy.
+    """
+    bundler = _Bundler(resolver)
+    root_defs: dict[str, Any] = {}
+    refs: list[dict[str, str]] = []
+    for i, (fragment, doc, doc_id) in enumerate(parts):
+        base = f"#/definitions/__root{i}"
+        if doc_id is not None and doc_id not in bundler.bases:
+            bundler.pin(doc_id, base)
+        root_defs[f"__root{i}"] = bundler.rewrite(doc, doc, base)
+        root_defs[f"__frag{i}"] = bundler.rewrite(fragment, doc, base)
+        refs.append({"$ref": f"#/definitions/__frag{i}"})
+    root: dict[str, Any] = {"allOf": refs, "definitions": root_defs}
+    std, xref = _finish(root, bundler, label)
+    return InstanceValidator(label, std, xref, bundler.depends_on, False)
+
+
+class InstanceValidatorCache:
+    """Compiled validators by type id, dropped when a schema they were built from changes.
+
+    The owner (a store) calls ``invalidate(id)`` whenever the schema registered under ``id``
+    is added, replaced or removed; every validator that bundled that schema goes with it.
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._maxsize = maxsize
+        self._entries: dict[str, InstanceValidator] = {}
+        self._dependents: dict[str, set[str]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, type_id: object) -> bool:
+        return type_id in self._entries
+
+    def validator(self, type_id: str, resolver: SchemaResolver) -> InstanceValidator:
+        found = self._entries.get(type_id)
+        if found is not None:
+            return found
+        generation = self._generation
+        compiled = compile_instance_validator(type_id, resolver)
+        with self._lock:
+            if generation == self._generation:
+                if len(self._entries) >= self._maxsize:
+                    self._entries.clear()
+                    self._dependents.clear()
+                self._entries[type_id] = compiled
+                for dep in compiled.depends_on:
+                    self._dependents.setdefault(dep, set()).add(type_id)
+        return compiled
+
+    def invalidate(self, type_id: str) -> None:
+        """Forget ``type_id`` and every cached validator that was built from its schema."""
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(type_id, None)
+            for dependent in self._dependents.pop(type_id, ()):
+                self._entries.pop(dependent, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+            self._dependents.clear()
+
+
+_SCHEMA_ONLY = SCHEMA_ONLY_KEYWORDS
+
+
+def validate_instance(
+    doc: Any,
+    type_id: str,
+    resolver: SchemaResolver,
+    cache: InstanceValidatorCache | None = None,
+) -> None:
+    """OP#6: validate ``doc`` against the schema of its rightmost type ``type_id``.
+
+    Raises ``GtsValidationError`` (message names the field path) when the type is unknown
+    or abstract, the document carries schema-only keywords, or it does not conform.
+    """
+    if type(doc) is dict and not _SCHEMA_ONLY.isdisjoint(doc):
+        bad = ", ".join(sorted(_SCHEMA_ONLY.intersection(doc)))
+        raise GtsValidationError(
+            f"instance of {type_id} contains schema-only keyword(s) {bad}; they are allowed "
+            "only in type schemas"
+        )
+    if cache is not None:
+        validator = cache.validator(type_id, resolver)
+    else:
+        validator = compile_instance_validator(type_id, resolver)
+    validator.validate(doc)

@@ -1,0 +1,378 @@
+"""``x-gts-ref``: marking a string field as a reference to a GTS entity, and enforcing it.
+
+Two forms (spec §9.6): a literal ``gts.`` prefix (``gts.x.core.modules.capability.v1~``,
+or a pattern such as ``gts.x.pkg.*``; ``gts.*`` = any GTS id) that the value must start
+with, or a JSON pointer (``/$id``, ``/properties/id``) into the same schema document that
+lands on a GTS id string or on another ``x-gts-ref``. Either way an instance value must be
+a valid GTS id starting with the resolved prefix.
+
+Standard JSON Schema libraries ignore ``x-gts-ref``, so the instance check is compiled here
+into small closures that walk only the parts of an instance the keyword governs. Inside
+``anyOf``/``oneOf``/``not`` a branch can only be judged as a whole (standard keywords *and*
+``x-gts-ref``), so those combinators are taken over entirely: the compiler records them and
+the caller compiles whole-branch validators for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from plugway.gts._errors import GtsError, GtsValidationError
+from plugway.gts._ids import GTS_URI_PREFIX, GtsId, shorten
+
+__all__ = [
+    "XrefCheck",
+    "XrefCompiler",
+    "check_xref_definition",
+    "resolve_xref",
+    "xref_prefix",
+]
+
+XrefCheck = Callable[[Any, str], None]
+"""A compiled check: ``check(value, field_path)`` raises ``GtsValidationError``."""
+
+_MAX_POINTER_HOPS = 16
+_MAX_DEPTH = 64
+
+
+def _fail(where: str, detail: str) -> GtsValidationError:
+    return GtsValidationError(f"x-gts-ref validation failed at {where}: {detail}")
+
+
+def _literal(text: str, where: str, via: str | None = None) -> str:
+    """Validate a ``gts.`` literal (a GTS id or a wildcard pattern) and return it."""
+    how = f" (reached through pointer {via!r})" if via else ""
+    if "*" in text:
+        from plugway.gts._pattern import GtsPattern
+
+        try:
+            GtsPattern.parse(text)
+        except GtsError as exc:
+            raise _fail(
+                where, f"Invalid GTS identifier: {shorten(text)}{how}: {_reason(exc)}"
+            ) from exc
+        return text
+    try:
+        GtsId.parse(text)
+    except GtsError as exc:
+        raise _fail(where, f"Invalid GTS identifier: {shorten(text)}{how}: {_reason(exc)}") from exc
+    return text
+
+
+def _reason(exc: GtsError) -> str:
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, str) and reason else str(exc)
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _follow_pointer(root: Mapping[str, Any], pointer: str, where: str) -> Any:
+    node: Any = root
+    for raw in pointer.split("/")[1:]:
+        token = _unescape(raw)
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise _fail(where, f"pointer {shorten(pointer)!r} does not resolve in the schema")
+    return node
+
+
+def xref_prefix(literal: str) -> str:
+    """The prefix a resolved ``x-gts-ref`` literal imposes on values (text before ``*``)."""
+    star = literal.find("*")
+    return literal if star < 0 else literal[:star]
+
+
+def resolve_xref(xref: Any, root: Mapping[str, Any], where: str) -> str:
+    """The GTS id or pattern an ``x-gts-ref`` designates; ``GtsValidationError`` if malformed.
+
+    ``where`` names the keyword's location for messages (a JSON pointer into ``root``).
+    """
+    current = xref
+    via: str | None = None
+    for _hop in range(_MAX_POINTER_HOPS):
+        if not isinstance(current, str):
+            raise _fail(where, f"value must be a string, got {type(current).__name__}")
+        if current.startswith("gts."):
+            return _literal(current, where, via)
+        pointer = current[1:] if current.startswith("./") else current
+        if not pointer.startswith("/"):
+            raise _fail(
+                where,
+                f"{shorten(current)!r} is neither a GTS id or pattern ('gts.…') nor a JSON "
+                "pointer into this schema ('/…')",
+            )
+        via = pointer
+        target = _follow_pointer(root, pointer, where)
+        if isinstance(target, str):
+            text = target[len(GTS_URI_PREFIX) :] if target.startswith(GTS_URI_PREFIX) else target
+            if not text.startswith("gts."):
+                raise _fail(
+                    where,
+                    f"pointer {shorten(pointer)!r} resolves to {shorten(text)!r}, which is "
+                    "not a GTS id",
+                )
+            return _literal(text, where, via)
+        if isinstance(target, Mapping) and "x-gts-ref" in target:
+            current = target["x-gts-ref"]
+            continue
+        raise _fail(
+            where, f"pointer {shorten(pointer)!r} lands on neither a GTS id nor an x-gts-ref"
+        )
+    raise _fail(where, f"pointer chain longer than {_MAX_POINTER_HOPS} hops (cycle?)")
+
+
+def check_xref_definition(xref: Any, root: Mapping[str, Any], where: str) -> None:
+    """Registration-time check that an ``x-gts-ref`` value is well-formed."""
+    resolve_xref(xref, root, where)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _at(path: str) -> str:
+    return path or "<root>"
+
+
+def _value_check(prefix: str) -> XrefCheck:
+    def check(value: Any, path: str) -> None:
+        if type(value) is not str:
+            raise GtsValidationError(
+                f"at {_at(path)}: x-gts-ref expects a GTS id string, got {type(value).__name__}"
+            )
+        try:
+            GtsId.parse(value)
+        except GtsError as exc:
+            raise GtsValidationError(
+                f"at {_at(path)}: x-gts-ref: {shorten(value)!r} is not a valid GTS id: {exc}"
+            ) from exc
+        if not value.startswith(prefix):
+            raise GtsValidationError(
+                f"at {_at(path)}: x-gts-ref: {shorten(value)!r} does not start with "
+                f"{shorten(prefix)!r}"
+            )
+
+    return check
+
+
+BranchFactory = Callable[[Any], Callable[[Any], bool]]
+"""Builds a boolean validator of the standard keywords of one combinator branch."""
+
+
+class XrefCompiler:
+    """Compiles the ``x-gts-ref`` checks of one bundled schema (local ``#`` refs only)."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self._root = root
+        self._memo: dict[int, XrefCheck | None] = {}
+        self._busy: set[int] = set()
+        #: (id(node), keyword) of every anyOf/oneOf/not this compiler enforces as a whole.
+        self.taken_over: set[tuple[int, str]] = set()
+        self._pending: list[tuple[list[Any], list[Callable[[Any], bool]], list[XrefCheck | None]]]
+        self._pending = []
+
+    def compile(self, node: Any, depth: int = 0) -> XrefCheck | None:
+        """The check for ``node``'s subtree, or None when it holds no ``x-gts-ref``."""
+        if not isinstance(node, Mapping):
+            return None
+        key = id(node)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._busy:
+            # Recursive schema: defer to whatever the finished compilation produces.
+            memo = self._memo
+
+            def deferred(value: Any, path: str) -> None:
+                check = memo.get(key)
+                if check is not None:
+                    check(value, path)
+
+            return deferred
+        if depth > _MAX_DEPTH:
+            raise GtsValidationError(f"schema nests deeper than {_MAX_DEPTH} levels")
+        self._busy.add(key)
+        try:
+            check = self._compile_node(node, depth)
+        finally:
+            self._busy.discard(key)
+        self._memo[key] = check
+        return check
+
+    def _compile_node(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            # draft-07: keywords next to $ref are ignored.
+            target = self._resolve_local(ref)
+            return self.compile(target, depth + 1)
+        checks: list[XrefCheck] = []
+        if "x-gts-ref" in node:
+            literal = resolve_xref(node["x-gts-ref"], self._root, "schema")
+            checks.append(_value_check(xref_prefix(literal)))
+        obj = self._object_check(node, depth)
+        if obj is not None:
+            checks.append(obj)
+        arr = self._array_check(node, depth)
+        if arr is not None:
+            checks.append(arr)
+        all_of = node.get("allOf")
+        if isinstance(all_of, list):
+            checks.extend(c for c in (self.compile(s, depth + 1) for s in all_of) if c is not None)
+        for kw in ("anyOf", "oneOf"):
+            branches = node.get(kw)
+            if isinstance(branches, list):
+                comb = self._combinator(node, kw, branches, depth)
+                if comb is not None:
+                    checks.append(comb)
+        if "not" in node:
+            comb = self._combinator(node, "not", [node["not"]], depth)
+            if comb is not None:
+                checks.append(comb)
+        if not checks:
+            return None
+        if len(checks) == 1:
+            return checks[0]
+        frozen = tuple(checks)
+
+        def check_all(value: Any, path: str) -> None:
+            for c in frozen:
+                c(value, path)
+
+        return check_all
+
+    def _resolve_local(self, ref: str) -> Any:
+        if not ref.startswith("#"):
+            raise GtsValidationError(f"unresolved reference {shorten(ref)!r} in bundled schema")
+        node: Any = self._root
+        for raw in ref[1:].split("/")[1:] if ref != "#" else []:
+            token = _unescape(raw)
+            if isinstance(node, Mapping) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                raise GtsValidationError(f"reference {shorten(ref)!r} does not resolve")
+        return node
+
+    def _object_check(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        props = node.get("properties")
+        prop_checks: list[tuple[str, XrefCheck]] = []
+        if isinstance(props, Mapping):
+            for name, sub in props.items():
+                c = self.compile(sub, depth + 1)
+                if c is not None:
+                    prop_checks.append((name, c))
+        pattern_checks: list[tuple[re.Pattern[str], XrefCheck]] = []
+        pprops = node.get("patternProperties")
+        if isinstance(pprops, Mapping):
+            for pat, sub in pprops.items():
+                c = self.compile(sub, depth + 1)
+                if c is not None:
+                    try:
+                        pattern_checks.append((re.compile(pat), c))
+                    except re.error as exc:
+                        raise GtsValidationError(
+                            f"invalid patternProperties regex {pat!r}"
+                        ) from exc
+        extra = self.compile(node.get("additionalProperties"), depth + 1)
+        if not prop_checks and not pattern_checks and extra is None:
+            return None
+        declared = frozenset(props) if isinstance(props, Mapping) else frozenset()
+        all_patterns = (
+            [re.compile(p) for p in pprops] if isinstance(pprops, Mapping) and extra else []
+        )
+
+        def check(value: Any, path: str) -> None:
+            if not isinstance(value, dict):
+                return
+            for name, c in prop_checks:
+                if name in value:
+                    c(value[name], _join(path, name))
+            if pattern_checks:
+                for k, v in value.items():
+                    for pat, c in pattern_checks:
+                        if pat.search(k):
+                            c(v, _join(path, k))
+            if extra is not None:
+                for k, v in value.items():
+                    if k not in declared and not any(p.search(k) for p in all_patterns):
+                        extra(v, _join(path, k))
+
+        return check
+
+    def _array_check(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        items = node.get("items")
+        if isinstance(items, list):
+            per_index = [self.compile(s, depth + 1) for s in items]
+            rest = self.compile(node.get("additionalItems"), depth + 1)
+            if rest is None and all(c is None for c in per_index):
+                return None
+
+            def check_tuple(value: Any, path: str) -> None:
+                if not isinstance(value, list):
+                    return
+                for i, v in enumerate(value):
+                    c = per_index[i] if i < len(per_index) else rest
+                    if c is not None:
+                        c(v, f"{path}[{i}]")
+
+            return check_tuple
+        each = self.compile(items, depth + 1)
+        if each is None:
+            return None
+
+        def check_items(value: Any, path: str) -> None:
+            if isinstance(value, list):
+                for i, v in enumerate(value):
+                    each(v, f"{path}[{i}]")
+
+        return check_items
+
+    def _combinator(
+        self, node: Mapping[str, Any], kw: str, branches: list[Any], depth: int
+    ) -> XrefCheck | None:
+        subs = [self.compile(b, depth + 1) for b in branches]
+        if all(s is None for s in subs):
+            return None
+        self.taken_over.add((id(node), kw))
+        standard: list[Callable[[Any], bool]] = []
+        self._pending.append((branches, standard, subs))
+
+        def matches(i: int, value: Any, path: str) -> bool:
+            if not standard[i](value):
+                return False
+            sub = subs[i]
+            if sub is None:
+                return True
+            try:
+                sub(value, path)
+            except GtsValidationError:
+                return False
+            return True
+
+        count = len(branches)
+
+        def check(value: Any, path: str) -> None:
+            hits = sum(1 for i in range(count) if matches(i, value, path))
+            if kw == "anyOf" and hits == 0:
+                raise GtsValidationError(f"at {_at(path)}: matches none of the anyOf branches")
+            if kw == "oneOf" and hits != 1:
+                raise GtsValidationError(
+                    f"at {_at(path)}: must match exactly one oneOf branch, matches {hits}"
+                )
+            if kw == "not" and hits:
+                raise GtsValidationError(f"at {_at(path)}: must not match the 'not' schema")
+
+        return check
+
+    def finalize(self, branch_factory: BranchFactory) -> None:
+        """Compile the standard-keyword validators of every taken-over branch."""
+        for branches, standard, _subs in self._pending:
+            standard.extend(branch_factory(b) for b in branches)
+        self._pending.clear()
