@@ -1,0 +1,36 @@
+"""The security context: first argument of every gateway and plugin method, and routing's input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["SecurityContext"]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityContext:
+    """Who calls, for which tenant, with which request attributes.
+
+    Routing reads its keys from here (``tenant_id``, ``subject_id``, ``attributes.<k>``); an empty
+    string means "not set", so a rule keyed on it does not apply. Attributes are copied into a
+    read-only mapping so that a context can be shared between a call and its shadow safely.
+    """
+
+    tenant_id: str = ""
+    subject_id: str = ""
+    attributes: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+
+    def __post_init__(self) -> None:
+        attrs = self.attributes
+        if attrs is not _EMPTY:
+            object.__setattr__(self, "attributes", MappingProxyType(dict(attrs)))
+
+    def with_attributes(self, **attributes: str) -> SecurityContext:
+        """A copy with some attributes added or replaced."""
+        merged = dict(self.attributes)
+        merged.update(attributes)
+        return SecurityContext(self.tenant_id, self.subject_id, merged)
