@@ -83,6 +83,8 @@ class GtsQuery:
             raise _error(text, "an attribute selector ('@') cannot be part of a query")
         if not head:
             raise _error(text, "no GTS id or pattern before '['")
+        if not bracket and "]" in expr:
+            raise _error(text, "unexpected ']' without '['")
         try:
             pattern = GtsPattern.parse(head)
         except GtsError as exc:
@@ -92,8 +94,6 @@ class GtsQuery:
             if not rest.endswith("]"):
                 raise _error(text, "the filter list is not closed with ']'")
             filters = _parse_filters(text, rest[:-1])
-        elif "]" in expr:
-            raise _error(text, "unexpected ']' without '['")
         return cls(text=text, pattern=pattern, filters=filters)
 
     def matches_id(self, gts_id: GtsId | str) -> bool:
@@ -145,7 +145,10 @@ def _parse_filters(text: str, body: str) -> tuple[GtsQueryFilter, ...]:
             raise _error(text, f"a predicate at position {i} has no attribute name")
         if any(c in name for c in ',"'):
             raise _error(text, f"predicate name '{shorten(name, 40)}' is malformed")
-        path = parse_attr_path(name, context=text)
+        try:
+            path = parse_attr_path(name, context=name)
+        except GtsQueryError as exc:
+            raise _error(text, str(exc)) from exc
         i = eq + 1
         while i < n and body[i] in " \t":
             i += 1
