@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 PREFIX = "/types-registry/v1"
+_DEFAULT_PAGE = 100
 
 _LIST_PARAMS = frozenset(
     {"pattern", "kind", "vendor", "package", "namespace", "segment_scope", "limit", "cursor"}
@@ -211,7 +212,9 @@ def build_router(
             Literal["primary", "any"],
             Query(description="match vendor/package/namespace on the first or any segment"),
         ] = "any",
-        limit: Annotated[int, Query(ge=1, description="page size")] = 100,
+        limit: Annotated[
+            int | None, Query(ge=1, description="page size (default 100, at most max_page)")
+        ] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> dict[str, Any]:
         unknown = sorted(set(request.query_params.keys()) - _LIST_PARAMS)
@@ -226,7 +229,9 @@ def build_router(
                 ],
             )
         page_max = limits().max_page
-        if limit > page_max:
+        if limit is None:
+            limit = min(_DEFAULT_PAGE, page_max)
+        elif limit > page_max:
             raise ProblemError(
                 400,
                 ProblemCode.REQUEST_INVALID,

@@ -9,6 +9,7 @@ from plugway.server._app import (
     create_app,
     render_metrics,
 )
+from plugway.server._gts_conformance import create_gts_app
 from plugway.server._problems import (
     PROBLEM_CONTENT_TYPE,
     PROBLEM_TYPE_PREFIX,
@@ -46,6 +47,7 @@ __all__ = [
     "ServerError",
     "bearer_guard",
     "create_app",
+    "create_gts_app",
     "field_path",
     "install_problem_handlers",
     "load_or_create_token",
