@@ -241,7 +241,7 @@ def _routing_set(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     def go(args: argparse.Namespace) -> tuple[Any, str]:
         data = _request(args, "GET", f"/gateways/{args.gateway}/revisions")
-        rows = [("REVISION", "WHEN", "WHO", "SOURCE", "COMMENT")]
+        rows = [("REVISION", "WHEN", "WHO", "WHAT")]
         current = data.get("current")
         for r in data.get("revisions", []):
             mark = "*" if r.get("revision") == current else " "
@@ -249,9 +249,8 @@ def _history(args: argparse.Namespace) -> int:
                 (
                     f"{mark}{r.get('revision')}",
                     str(r.get("created_at", "")),
-                    str(r.get("author", "")),
-                    str(r.get("source", "")),
-                    str(r.get("comment") or ""),
+                    str(r.get("who", "")),
+                    str(r.get("what") or ""),
                 )
             )
         return data, _table(rows)

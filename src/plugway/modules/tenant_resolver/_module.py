@@ -1,0 +1,146 @@
+"""The tenant_resolver gateway module (parity with HyperSpot's tenant-resolver).
+
+Plugins: ``static_tenants`` (a tree from configuration, priority 100) and ``single_tenant`` (the
+caller's tenant only, priority 1000). Unlike HyperSpot the choice is per request (routing rules
+may send some tenants to another plugin) and can change while serving. "Tenant not found" is the
+contract's own answer: it reaches the caller as a 404 and never triggers a fallback.
+
+REST (HyperSpot has none; plugway adds a read-only face for curl and tests), the caller's
+tenant and subject in ``X-Tenant-Id`` / ``X-Subject-Id``:
+``GET /tenant-resolver/v1/tenants/{id}``, ``GET /tenant-resolver/v1/tenants?ids=a,b&status=...``,
+``.../tenants/{id}/ancestors``, ``.../tenants/{id}/descendants``,
+``.../tenants/{id}/is-ancestor-of/{other}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from plugway.modkit import module
+from plugway.modules.plugins_admin import context_from_headers, problem_from_plugin_error
+from plugway.modules.tenant_resolver._contract import (
+    TENANT_RESOLVER_CONTRACT,
+    GetAncestorsOptions,
+    GetDescendantsOptions,
+    GetTenantsOptions,
+    IsAncestorOptions,
+)
+from plugway.modules.tenant_resolver._models import (
+    BarrierMode,
+    TenantInfo,
+    TenantNotFoundError,
+    TenantRef,
+    TenantResolverError,
+    TenantStatus,
+)
+from plugway.plugins import GatewayModule, PluginError
+from plugway.server import FieldProblem, ProblemError
+
+__all__ = ["TenantResolverModule"]
+
+PREFIX = "/tenant-resolver/v1"
+
+
+def _tenant(t: TenantInfo | TenantRef) -> dict[str, Any]:
+    out = asdict(t)
+    out["status"] = str(t.status)
+    return out
+
+
+def _statuses(raw: str | None) -> frozenset[TenantStatus]:
+    if not raw:
+        return frozenset()
+    out = set()
+    for part in raw.split(","):
+        try:
+            out.add(TenantStatus(part.strip()))
+        except ValueError:
+            allowed = ", ".join(s.value for s in TenantStatus)
+            raise ProblemError(
+                400,
+                "request.invalid",
+                f"status {part.strip()!r} is not one of {allowed}",
+                errors=[FieldProblem("query.status", f"one of {allowed}", "request.invalid")],
+            ) from None
+    return frozenset(out)
+
+
+@module(name="tenant_resolver")
+class TenantResolverModule(GatewayModule):
+    """Gateway over tenant resolver plugins."""
+
+    contract = TENANT_RESOLVER_CONTRACT
+    passthrough = (TenantResolverError,)
+
+    async def _call(self, method: str, request: Request, *args: Any) -> Any:
+        ctx = context_from_headers(request)
+        try:
+            return await getattr(self.gateway.client, method)(ctx, *args)
+        except TenantNotFoundError as exc:
+            raise ProblemError(404, "tenant_resolver.not_found", str(exc)) from None
+        except TenantResolverError as exc:
+            raise ProblemError(500, "tenant_resolver.error", str(exc)) from None
+        except PluginError as exc:
+            raise problem_from_plugin_error(exc) from None
+
+    def rest_router(self) -> APIRouter:
+        router = APIRouter(prefix=PREFIX, tags=["tenant_resolver"])
+
+        @router.get("/tenants/{tenant_id}", summary="One tenant")
+        async def get_tenant(request: Request, tenant_id: str) -> dict[str, Any]:
+            return _tenant(await self._call("get_tenant", request, tenant_id))
+
+        @router.get("/tenants", summary="Several tenants (unknown ids skipped)")
+        async def get_tenants(
+            request: Request,
+            ids: str = Query(min_length=1, description="comma-separated tenant ids"),
+            status: str | None = Query(default=None, description="comma-separated statuses"),
+        ) -> dict[str, Any]:
+            wanted = [i.strip() for i in ids.split(",") if i.strip()]
+            options = GetTenantsOptions(statuses=_statuses(status))
+            found = await self._call("get_tenants", request, wanted, options)
+            return {"tenants": [_tenant(t) for t in found]}
+
+        @router.get("/tenants/{tenant_id}/ancestors", summary="Ancestors, nearest first")
+        async def get_ancestors(
+            request: Request, tenant_id: str, barrier_mode: BarrierMode = BarrierMode.RESPECT
+        ) -> dict[str, Any]:
+            options = GetAncestorsOptions(barrier_mode=barrier_mode)
+            res = await self._call("get_ancestors", request, tenant_id, options)
+            return {"tenant": _tenant(res.tenant), "ancestors": [_tenant(t) for t in res.ancestors]}
+
+        @router.get("/tenants/{tenant_id}/descendants", summary="Descendants, pre-order")
+        async def get_descendants(
+            request: Request,
+            tenant_id: str,
+            status: str | None = None,
+            barrier_mode: BarrierMode = BarrierMode.RESPECT,
+            max_depth: int | None = Query(default=None, ge=1),
+        ) -> dict[str, Any]:
+            options = GetDescendantsOptions(
+                statuses=_statuses(status), barrier_mode=barrier_mode, max_depth=max_depth
+            )
+            res = await self._call("get_descendants", request, tenant_id, options)
+            return {
+                "tenant": _tenant(res.tenant),
+                "descendants": [_tenant(t) for t in res.descendants],
+            }
+
+        @router.get(
+            "/tenants/{ancestor_id}/is-ancestor-of/{descendant_id}",
+            summary="Whether one tenant is above another",
+        )
+        async def is_ancestor(
+            request: Request,
+            ancestor_id: str,
+            descendant_id: str,
+            barrier_mode: BarrierMode = BarrierMode.RESPECT,
+        ) -> dict[str, Any]:
+            options = IsAncestorOptions(barrier_mode=barrier_mode)
+            answer = await self._call("is_ancestor", request, ancestor_id, descendant_id, options)
+            return {"ancestor": ancestor_id, "descendant": descendant_id, "is_ancestor": answer}
+
+        return router
