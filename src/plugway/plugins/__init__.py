@@ -11,6 +11,16 @@ from ._contract import (
     EmptyProperties,
     PluginContract,
 )
+from ._discovery import (
+    PLUGINS_GROUP,
+    DiscoveredPlugin,
+    DiscoveryFailure,
+    DiscoveryReport,
+    PluginCatalog,
+    PluginDeclaration,
+    PluginSetup,
+    discover_plugins,
+)
 from ._errors import (
     ContractDefinitionError,
     GatewayCallError,
@@ -25,6 +35,15 @@ from ._errors import (
     UnknownPluginError,
 )
 from ._gateway import Gateway, PluginStatus
+from ._gateway_module import (
+    GatewayManager,
+    GatewayModule,
+    GatewaySettings,
+    PluginSettings,
+    PluginsSettings,
+    PluginView,
+    parse_plugins_settings,
+)
 from ._hashing import N_BUCKETS, key_hash, rendezvous_choice, rollout_bucket, salt_state
 from ._metrics import CallSeries, GaugeSample, Metrics, render_prometheus
 from ._revisions import (
@@ -49,6 +68,7 @@ from ._spec import PluginInstance, PluginSpec, bind_plugin
 
 __all__ = [
     "N_BUCKETS",
+    "PLUGINS_GROUP",
     "PLUGIN_BASE_TYPE_ID",
     "BreakerSettings",
     "BreakerState",
@@ -58,23 +78,35 @@ __all__ = [
     "ContractMethod",
     "ContractVersion",
     "Decision",
+    "DiscoveredPlugin",
+    "DiscoveryFailure",
+    "DiscoveryReport",
     "EmptyProperties",
     "Explanation",
     "Gateway",
     "GatewayCallError",
+    "GatewayManager",
+    "GatewayModule",
+    "GatewaySettings",
     "GaugeSample",
     "Match",
     "MemoryRevisionStore",
     "Metrics",
     "NoPluginAvailableError",
+    "PluginCatalog",
     "PluginContract",
     "PluginContractError",
+    "PluginDeclaration",
     "PluginError",
     "PluginInstance",
     "PluginPropertiesError",
+    "PluginSettings",
+    "PluginSetup",
     "PluginSpec",
     "PluginStatus",
     "PluginVersionError",
+    "PluginView",
+    "PluginsSettings",
     "RevisionNotFoundError",
     "RevisionStore",
     "RevisionStoreError",
@@ -92,7 +124,9 @@ __all__ = [
     "UnknownPluginError",
     "Variant",
     "bind_plugin",
+    "discover_plugins",
     "key_hash",
+    "parse_plugins_settings",
     "parse_routing",
     "render_prometheus",
     "rendezvous_choice",
