@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -83,7 +84,7 @@ def test_pagination_walks_everything_once(populated: TypesRegistry) -> None:
         cursor = None
         pages = 0
         while True:
-            page = populated.list(EntityQuery(**{**_fields(query), "cursor": cursor}))
+            page = populated.list(dataclasses.replace(query, cursor=cursor))
             assert len(page.items) <= query.limit
             seen.extend(e.gts_id for e in page.items)
             pages += 1
@@ -94,18 +95,6 @@ def test_pagination_walks_everything_once(populated: TypesRegistry) -> None:
         expected = [i for i in everything if query.pattern is None or i.startswith("gts.acme.")]
         assert seen == expected
         assert pages == -(-len(expected) // query.limit)
-
-
-def _fields(q: EntityQuery) -> dict[str, object]:
-    return {
-        "pattern": q.pattern,
-        "is_type": q.is_type,
-        "vendor": q.vendor,
-        "package": q.package,
-        "namespace": q.namespace,
-        "limit": q.limit,
-        "segment_scope": q.segment_scope,
-    }
 
 
 @pytest.mark.parametrize(
@@ -177,7 +166,7 @@ _WORDS = ("a", "b", "ab")
 
 
 def _random_ids(rng: random.Random, n: int) -> list[str]:
-    out = set()
+    out: set[str] = set()
     while len(out) < n:
         segs = []
         for _ in range(rng.randint(1, 3)):
