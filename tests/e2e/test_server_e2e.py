@@ -147,6 +147,7 @@ def test_kill_9_during_a_burst_keeps_every_acknowledged_entity(
     enough = threading.Event()
     stop = threading.Event()
     failures: list[str] = []
+    cut: list[int] = []  # workers whose request the kill cut off
 
     def work(w: int) -> None:
         with srv.client(timeout=30) as http:
@@ -159,6 +160,8 @@ def test_kill_9_during_a_burst_keeps_every_acknowledged_entity(
                 try:
                     resp = http.post(f"{BASE}/entities", json=docs)
                 except httpx.HTTPError:
+                    with lock:
+                        cut.append(w)
                     return  # the server died under us: this batch is unacknowledged
                 if resp.status_code not in (200, 201, 207):
                     failures.append(f"{resp.status_code}: {resp.text[:300]}")
@@ -193,6 +196,7 @@ def test_kill_9_during_a_burst_keeps_every_acknowledged_entity(
     for gts_id, item in stored.items():
         assert gts_id in sent, f"stored entity that was never sent: {gts_id}"
         assert item["content"] == sent[gts_id], f"{gts_id} stored with altered content"
+    print(f"sent {len(sent)}, acknowledged {len(acknowledged)}, stored {len(stored)}, cut {cut}")
     assert srv.stop() == 0
     db = sqlite3.connect(srv.data_dir / "registry.sqlite3")
     try:

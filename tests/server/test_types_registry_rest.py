@@ -196,6 +196,14 @@ async def test_list_refuses_bad_input(client: httpx.AsyncClient) -> None:
         await client.get(f"{BASE}/entities", params={"limit": 21}), 400, "request.invalid"
     )
     assert body["errors"][0]["field"] == "query.limit"
+    body = _problem(
+        await client.get(f"{BASE}/entities?vendor=acme&vendor=globex"), 400, "request.invalid"
+    )
+    assert body["errors"][0] == {
+        "field": "query.vendor",
+        "message": "given more than once",
+        "code": "repeated_parameter",
+    }
     _problem(
         await client.get(f"{BASE}/entities", params={"pattern": "gts.acme.*.x"}),
         400,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plugway.gts import gts_uuid, is_valid_gts_id
 from plugway.modkit import Module, ModuleContext, module
 from plugway.registry import (
+    MAX_LIMIT,
     Entity,
     EntityQuery,
     RegistrationResult,
@@ -31,6 +32,7 @@ from plugway.server import (
     ProblemError,
     bearer_guard,
     problem_from_registry_error,
+    problem_responses,
     registry_status,
 )
 
@@ -56,7 +58,9 @@ class TypesRegistryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_batch: int = Field(default=10_000, ge=1, description="most entities in one POST")
-    max_page: int = Field(default=1_000, ge=1, description="largest accepted list limit")
+    max_page: int = Field(
+        default=1_000, ge=1, le=MAX_LIMIT, description="largest accepted list limit"
+    )
     protect_writes: bool = Field(
         default=True,
         description="require the admin bearer token for POST when one is configured",
@@ -193,7 +197,9 @@ def build_router(
     def write_guard(request: Request) -> None:
         bearer_guard(limits().admin_token)(request)
 
-    router = APIRouter(prefix=PREFIX, tags=["types-registry"])
+    router = APIRouter(
+        prefix=PREFIX, tags=["types-registry"], responses=problem_responses(400, 503)
+    )
 
     @router.get(
         "/entities",
@@ -226,6 +232,19 @@ def build_router(
                 errors=[
                     FieldProblem(f"query.{name}", "unknown query parameter", "unknown_parameter")
                     for name in unknown
+                ],
+            )
+        repeated = sorted(
+            {name for name in request.query_params if len(request.query_params.getlist(name)) > 1}
+        )
+        if repeated:
+            raise ProblemError(
+                400,
+                ProblemCode.REQUEST_INVALID,
+                f"query parameter(s) given more than once: {', '.join(repeated)}",
+                errors=[
+                    FieldProblem(f"query.{name}", "given more than once", "repeated_parameter")
+                    for name in repeated
                 ],
             )
         page_max = limits().max_page
@@ -269,6 +288,7 @@ def build_router(
             200: {"description": "every item ok, nothing new"},
             201: {"description": "every item ok, at least one created"},
             207: {"description": "some items failed; see each result", "model": BulkResultOut},
+            **problem_responses(401, 413),
         },
         dependencies=[Depends(write_guard)],
     )
@@ -308,6 +328,7 @@ def build_router(
         operation_id="types_registry.get",
         summary="Get one entity by its GTS id",
         response_model=EntityOut,
+        responses=problem_responses(404),
     )
     async def get_entity(
         gts_id: Annotated[str, Path(description="a GTS id")],

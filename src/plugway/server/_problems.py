@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugway.registry import RegistryError
@@ -24,12 +25,14 @@ __all__ = [
     "PROBLEM_TYPE_PREFIX",
     "FieldProblem",
     "ProblemCode",
+    "ProblemDocument",
     "ProblemError",
     "ServerError",
     "field_path",
     "install_problem_handlers",
     "problem_from_registry_error",
     "problem_response",
+    "problem_responses",
     "registry_status",
 ]
 
@@ -96,6 +99,36 @@ class FieldProblem:
 
     def to_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message, "code": self.code}
+
+
+class FieldProblemDocument(BaseModel):
+    field: str
+    message: str
+    code: str
+
+
+class ProblemDocument(BaseModel):
+    """The JSON shape of every error (for OpenAPI); served as ``application/problem+json``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    errors: list[FieldProblemDocument] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries saying that ``statuses`` answer with a problem document."""
+    return {
+        status: {
+            "description": _STATUS_TITLES.get(status, "Error") + " (problem document)",
+            "model": ProblemDocument,
+            "content": {PROBLEM_CONTENT_TYPE: {}},
+        }
+        for status in statuses
+    }
 
 
 class ServerError(Exception):

@@ -247,10 +247,10 @@ def run_server(
     Raises ``ModkitError`` (invalid config) and :class:`ServeError` before anything starts, so
     the command line can print them and exit non-zero.
     """
-    _configure_logging()
     prepared = resolve_settings(
         config_path, os.environ if env is None else env, host=host, port=port
     )
     # Constructing the runtime validates every module's config before anything is opened.
     runtime = Runtime(prepared.settings)
+    _configure_logging()
     return asyncio.run(serve(prepared, runtime))
