@@ -143,11 +143,46 @@ class GtsId(NamedTuple):
     @staticmethod
     def parse(text: str) -> GtsId:
         """Parse ``text`` (cached); raises ``GtsIdError`` naming the id and the fault."""
-        if type(text) is str:
-            gid = _ID_CACHE.get(text)
-            if gid is not None:
-                return gid
-        return _parse_uncached(text)
+        if type(text) is not str:
+            return _parse_uncached(text)
+        gid = _ID_CACHE.get(text)
+        if gid is not None:
+            return gid
+        # Inlined fast path (one Python call less): the type chain is known (validated
+        # before) and only the tail after the last "~" is new, the common case since many
+        # instances share a few types. Everything else goes through _parse_uncached.
+        if len(text) > MAX_ID_LENGTH:
+            return _parse_uncached(text)
+        cut = text.rfind("~") + 1
+        segs = _CHAINS.get(text[:cut])
+        if segs is None:
+            return _parse_uncached(text)
+        m = _TAIL_PARSE(text, cut)
+        if m is None:
+            return _parse_uncached(text)
+        vendor, package, namespace, name, major, minor, uuid_tail = m.groups()
+        if vendor is None:
+            gid = _new_tuple(GtsId, (text, segs, uuid_tail is None, uuid_tail))
+        else:
+            seg = _new_tuple(
+                GtsSegment,
+                (
+                    vendor,
+                    package,
+                    namespace,
+                    name,
+                    _INTS.get(major) or int(major),
+                    minor and (_INTS.get(minor) or int(minor)),
+                    False,
+                ),
+            )
+            gid = _new_tuple(
+                GtsId, (text, (segs[0], seg) if len(segs) == 1 else (*segs, seg), False, None)
+            )
+        if len(_ID_CACHE) >= _ID_CACHE_MAX:
+            _ID_CACHE.clear()
+        _ID_CACHE[text] = gid
+        return gid
 
     @property
     def type_id(self) -> str | None:
