@@ -293,7 +293,7 @@ INSTANCE: dict[str, Any] = {
 def bench_instances(n: int, rounds: int) -> None:
     print("instance validation (small instance against a registered schema)")
     try:
-        from jsonschema import Draft7Validator
+        from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
         from plugway.gts import GtsStore
     except ImportError as exc:  # the store lives in another module of this package
