@@ -428,6 +428,8 @@ async def test_background_task_that_honours_cancellation_finishes_in_grace(tmp_p
         async def run(self, ctx: ModuleContext) -> None:
             log.append("running")
             await ctx.cancellation.wait()
+            # Draining takes a while (more than one loop turn): the grace window must allow it.
+            await asyncio.sleep(0.01)
             log.append("drained")
 
         async def stop(self, ctx: ModuleContext) -> None:
