@@ -228,3 +228,29 @@ def test_sqlite_pattern_query_uses_the_primary_key(tmp_path: object) -> None:
         assert "SEARCH" in plan and "PRIMARY KEY" in plan and "gts_id>? AND gts_id<?" in plan
     finally:
         backend.close()
+
+
+def test_pattern_query_cost_follows_matches_not_size(
+    make_registry: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count pattern tests per query: the same at 60 and 600 entities, so the index is used."""
+    assert callable(make_registry)
+    calls = 0
+    real = GtsPattern.matches
+
+    def counting(self: GtsPattern, candidate: object) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(self, candidate)  # type: ignore[arg-type]
+
+    counts = []
+    reg: TypesRegistry = make_registry()
+    for vendor, size in (("a", 60), ("b", 600)):  # the registry grows from 61 to 661 entities
+        reg.register_many([type_doc(f"gts.{vendor}{g:04d}.pkg.ns.thing.v1~") for g in range(size)])
+        monkeypatch.setattr(GtsPattern, "matches", counting)
+        calls = 0
+        page = reg.list(EntityQuery(pattern=f"gts.{vendor}0007.*"))
+        assert [e.gts_id for e in page.items] == [f"gts.{vendor}0007.pkg.ns.thing.v1~"]
+        counts.append(calls)
+        monkeypatch.setattr(GtsPattern, "matches", real)
+    assert counts[0] == counts[1] <= 2

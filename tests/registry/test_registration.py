@@ -80,6 +80,7 @@ def test_different_content_is_a_conflict_naming_the_id(registry: TypesRegistry) 
         ({"id": "gts.acme.shop.orders.order.v1~acme.shop.orders.o1.v1", "x": math.nan}, "JSON"),
         ({"id": "gts.acme.shop.orders.order.v1~acme.shop.orders.o1.v1", "x": {1, 2}}, "JSON"),
         ({"id": "gts.acme.shop.orders.order.v1~"}, "$schema"),
+        ({"id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "type": ORDER_T}, "combined id"),
     ],
 )
 def test_malformed_documents_are_refused(registry: TypesRegistry, doc: Any, fragment: str) -> None:

@@ -11,12 +11,14 @@ from plugway.gts import GtsError, GtsId, extract_id
 from ._backend import EntityRow
 from ._errors import RegistryInvalidEntityError
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
 
 def canonical_json(doc: Mapping[str, Any]) -> str:
     """Key-sorted, compact JSON: equal documents give equal text (the idempotency test)."""
-    return json.dumps(
-        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _ENCODER.encode(doc)
 
 
 def segments_key(gid: GtsId) -> str:
@@ -48,6 +50,12 @@ def normalize(doc: object) -> EntityRow:
     if not isinstance(raw, str) or not raw:
         raise RegistryInvalidEntityError(
             "no GTS id found (looked in $id, gtsId, id); anonymous entities are not registrable"
+        )
+    if ext.type_id and not raw.startswith("gts."):
+        raise RegistryInvalidEntityError(
+            f"{raw}: anonymous instance of {ext.type_id} cannot be registered by its UUID; "
+            f"give it a combined id such as {ext.type_id}{raw}",
+            raw,
         )
     try:
         gid = GtsId.parse(raw)

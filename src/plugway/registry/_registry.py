@@ -228,18 +228,29 @@ class TypesRegistry:
         """Ready phase: validate against the live store and add to it, or explain and undo."""
         store = self._store
         assert store is not None and doc is not None
-        content = json.loads(row.content)
-        problem = self._check_references(store, row, content)
-        if problem is not None:
-            return problem
-        try:
-            store.register(content, validate=True)  # strict: added only if it passes
-        except GtsError as exc:
-            return str(exc)
-        problem = self._check_entity(store, row.gts_id)
+        problem = self._validate(store, row, json.loads(row.content))
         if problem is not None:
             self._discard(row.gts_id)
         return problem
+
+    def _validate(self, store: GtsStore, row: EntityRow, content: dict[str, Any]) -> str | None:
+        """Every check for one entity against everything in ``store``; None when it passes.
+
+        The instance's type is checked first (the clearest message); then the store's strict
+        registration (schema rules, ``$ref`` targets, final/abstract, derivation, OP#6), then
+        a safety net on ``gts://`` references, then OP#12/OP#13 (traits) over the chain.
+        """
+        if not row.is_type and row.type_id is not None and not self._known(store, row.type_id):
+            return f"type {row.type_id} is not registered"
+        try:
+            store.register(content, validate=True)
+        except GtsError as exc:
+            return str(exc)
+        if row.is_type:
+            problem = self._check_references(store, row, content)
+            if problem is not None:
+                return problem
+        return self._check_entity(store, row.gts_id)
 
     def _discard(self, gts_id: str) -> None:
         if self._store is None:
@@ -308,14 +319,7 @@ class TypesRegistry:
                 loaded.append((stored.row, doc))
             loaded.sort(key=lambda rd: (not rd[0].is_type, rd[0].gts_id))  # types first
             for row, doc in loaded:
-                problem = self._check_references(store, row, doc)
-                if problem is None:
-                    try:  # strict re-registration against the complete store
-                        store.register(doc, validate=True)
-                    except GtsError as exc:
-                        problem = str(exc)
-                if problem is None:
-                    problem = self._check_entity(store, row.gts_id)
+                problem = self._validate(store, row, doc)
                 if problem is not None:
                     problems.append(RegistryProblem(row.gts_id, problem))
             if problems:
