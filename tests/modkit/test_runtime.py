@@ -222,6 +222,33 @@ async def test_phase_time_limit(tmp_path: Path) -> None:
     assert seen == ["cancelled"]
 
 
+async def test_cancelling_start_up_stops_what_was_initialised(tmp_path: Path) -> None:
+    log: list[str] = []
+    entered = asyncio.Event()
+
+    @module(name="hanging", deps=("a",))
+    class Hanging(Module):
+        async def init(self, ctx: ModuleContext) -> None:
+            entered.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                log.append("hanging init cancelled")
+                raise
+
+    runtime = Runtime(make_settings(tmp_path), [recorder("a", (), log), Hanging])
+    starting = asyncio.create_task(runtime.start())
+    await entered.wait()
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    assert log == ["init a ready=False", "hanging init cancelled", "stop a cancelled=True"]
+    assert runtime.state == "failed"
+    assert runtime.phase_of("a") is ModulePhase.STOPPED
+    assert runtime.phase_of("hanging") is ModulePhase.STOPPED
+    assert [o.module for o in await runtime.stop()] == ["a"]
+
+
 async def test_construction_failure_names_the_module(tmp_path: Path) -> None:
     @module(name="fragile")
     class Fragile(Module):

@@ -379,7 +379,11 @@ class Runtime:
         limit = self._settings.lifecycle.phase_timeout
         self._phases[name] = during
         call: Coroutine[Any, Any, None] = getattr(module, hook)(ctx)
-        outcome, exc = await self._bounded(call, limit)
+        try:
+            outcome, exc = await self._bounded(call, limit)
+        except asyncio.CancelledError:
+            self._phases[name] = ModulePhase.STOPPED  # interrupted by request, not failed
+            raise
         if outcome == "ok":
             self._phases[name] = after
             return
@@ -480,7 +484,9 @@ class Runtime:
         try:
             await asyncio.wait({task}, timeout=limit)
         except asyncio.CancelledError:
+            # Start-up (or stop) itself was cancelled: the hook ends first, then we go on.
             task.cancel()
+            await asyncio.wait({task}, timeout=self._settings.lifecycle.cancel_timeout)
             raise
         if task.done():
             if task.cancelled():
