@@ -44,8 +44,6 @@ P = TypeVar("P")
 
 log = logging.getLogger("plugway.plugins")
 
-_EMPTY_METHODS: Mapping[str, Callable[..., Any]] = types.MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class PluginStatus:
@@ -60,73 +58,77 @@ class PluginStatus:
     failures: int
 
 
-class _State:
-    """Everything one call needs, indexed by ``Decision.slot``; never mutated after build."""
+class _Route:
+    """Per-call state of one Decision: its plugin's methods, breaker, metrics series, flags."""
 
-    __slots__ = (
-        "breakers",
-        "decide",
-        "fixed",
-        "instances",
-        "methods",
-        "router",
-        "series",
-        "slow",
-        "timeout",
-    )
+    __slots__ = ("breaker", "decision", "methods", "series", "slow")
+
+    def __init__(
+        self,
+        decision: Decision,
+        methods: tuple[Callable[..., Any], ...],
+        breaker: CircuitBreaker,
+        series: CallSeries,
+        slow: bool,
+    ) -> None:
+        self.decision = decision
+        self.methods = methods  # by contract method index
+        self.breaker = breaker
+        self.series = series
+        self.slow = slow  # no plugin, shadow or timeout: always the careful path
+
+
+class _State:
+    """Everything one call needs; built whole on each change and never mutated afterwards."""
+
+    __slots__ = ("decide", "fixed", "index", "instances", "router", "routes", "timeout")
 
     def __init__(
         self,
         router: Router,
         instances: Mapping[str, PluginInstance[Any]],
-        breakers: tuple[CircuitBreaker, ...],
-        series: tuple[CallSeries, ...],
+        routes: tuple[_Route, ...],
+        index: Mapping[str, int],
     ) -> None:
         self.router = router
-        self.fixed = router.fixed
         self.decide = router.decide
         self.instances = instances
         self.timeout = router.config.timeout
-        self.breakers = breakers
-        self.series = series
-        self.methods = tuple(
-            instances[d.plugin_id].methods
-            if d.plugin_id is not None and d.plugin_id in instances
-            else _EMPTY_METHODS
-            for d in router.decisions
-        )
-        self.slow = tuple(
-            d.plugin_id not in instances or d.shadow is not None or self.timeout is not None
-            for d in router.decisions
-        )
+        self.routes = routes
+        self.fixed = routes[router.fixed.slot] if router.fixed is not None else None
+        self.index = index
 
 
 _TEMPLATE = """\
 async def {name}({params}):
     _pw_st = _pw_gw._state
-{check}    _pw_d = _pw_st.fixed
-    if _pw_d is None:
-        _pw_d = _pw_st.decide({ctx})
-    _pw_slot = _pw_d.slot
-    _pw_s = _pw_st.series[_pw_slot]
+{check}    _pw_r = _pw_st.fixed
+    if _pw_r is None:
+        _pw_r = _pw_st.routes[_pw_st.decide({ctx}).slot]
+    _pw_s = _pw_r.series
     _pw_n = _pw_s.calls + 1
     _pw_s.calls = _pw_n
-    if _pw_st.slow[_pw_slot] or _pw_st.breakers[_pw_slot].failures or not _pw_n & {mask}:
-        return await _pw_gw._careful(_pw_st, _pw_d, {method}, {ctx}, {args}, {kwargs})
+    if _pw_r.slow or _pw_r.breaker.failures or not _pw_n & {mask}:
+        return await _pw_gw._careful(_pw_st, _pw_r, {method}, {ctx}, {args}, {kwargs})
     try:
-        return await _pw_st.methods[_pw_slot][{method}]({callargs})
+        return await _pw_r.methods[{index}]({callargs})
     except Exception as _pw_e:
-        return await _pw_gw._recover(_pw_st, _pw_d, {method}, {ctx}, {args}, {kwargs}, _pw_e)
+        return await _pw_gw._recover(_pw_st, _pw_r, {method}, {ctx}, {args}, {kwargs}, _pw_e)
 """
 
 
-def _entry_source(name: str, m: ContractMethod | None, ns: dict[str, Any]) -> str:
+def _entry_source(name: str, m: ContractMethod | None, index: int, ns: dict[str, Any]) -> str:
     """Source of one entry point: exact contract parameters, or the generic ``call``."""
     if m is None:
         return _TEMPLATE.format(
             name=name,
             params="_pw_m, ctx, /, *args, **kwargs",
-            check="    if _pw_m not in _pw_names:\n        raise _pw_gw._unknown(_pw_m)\n",
+            check=(
+                "    _pw_i = _pw_index.get(_pw_m)\n"
+                "    if _pw_i is None:\n"
+                "        raise _pw_gw._unknown(_pw_m)\n"
+            ),
+            index="_pw_i",
             ctx="ctx",
             method="_pw_m",
             args="args",
@@ -191,6 +193,7 @@ def _entry_source(name: str, m: ContractMethod | None, ns: dict[str, Any]) -> st
         args="(" + "".join(f"{a}, " for a in pos) + ")",
         kwargs="{" + ", ".join(kw) + "}",
         callargs=", ".join(call),
+        index=index,
         mask=LATENCY_SAMPLE_MASK,
     )
 
@@ -236,6 +239,7 @@ class Gateway(Generic[P]):
         self._breakers: dict[str, CircuitBreaker] = {}
         self._null_breaker = CircuitBreaker("-", self._breaker_settings, clock)
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._method_index = {m: i for i, m in enumerate(contract.methods)}
         latest = self.store.latest(name)
         if latest is not None:
             config = self._parse(latest.routing)
@@ -248,14 +252,14 @@ class Gateway(Generic[P]):
         self._state = self._build(
             Router.compile(config, (), gateway=name, revision=revision, strict=False)
         )
-        ns: dict[str, Any] = {"_pw_gw": self, "_pw_names": frozenset(contract.methods)}
-        exec(_entry_source("call", None, ns), ns)
+        ns: dict[str, Any] = {"_pw_gw": self, "_pw_index": self._method_index}
+        exec(_entry_source("call", None, -1, ns), ns)
         self.call: Callable[..., Coroutine[Any, Any, Any]] = ns["call"]
         self.call.__doc__ = "await gateway.call('method', ctx, *args, **kwargs): route and call."
         entries: dict[str, Any] = {}
-        for mname, m in contract.methods.items():
+        for i, (mname, m) in enumerate(contract.methods.items()):
             mns: dict[str, Any] = {"_pw_gw": self}
-            exec(_entry_source(mname, m, mns), mns)
+            exec(_entry_source(mname, m, i, mns), mns)
             fn = mns[mname]
             fn.__qualname__ = f"{contract.name}Gateway.{mname}"
             fn.__doc__ = inspect.getdoc(getattr(contract.protocol, mname))
@@ -292,56 +296,49 @@ class Gateway(Generic[P]):
             self.name, None, method, f"contract {self.contract.name!r} has no such method"
         )
 
-    async def _invoke(
-        self,
-        st: _State,
-        fn: Callable[..., Any],
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-    ) -> Any:
-        if st.timeout is None:
-            return await fn(ctx, *args, **kwargs)
-        async with asyncio.timeout(st.timeout):
-            return await fn(ctx, *args, **kwargs)
-
     async def _careful(
         self,
         st: _State,
-        d: Decision,
+        r: _Route,
         method: str,
         ctx: SecurityContext,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
         """The full path: breaker gate, timeout, timing, shadow; failures go to ``_recover``."""
-        if d.plugin_id is None or d.plugin_id not in st.instances:
+        d = r.decision
+        if d.plugin_id is None or not r.methods:
             return await self._fallback(
-                st, d, method, ctx, args, kwargs, [(str(d.plugin_id), "no plugin")], None
+                st, r, method, ctx, args, kwargs, [(str(d.plugin_id), "no plugin")], None
             )
-        brk = st.breakers[d.slot]
-        s = st.series[d.slot]
+        brk = r.breaker
+        s = r.series
         if not brk.allow():
             return await self._fallback(
-                st, d, method, ctx, args, kwargs, [(d.plugin_id, "circuit open")], None
+                st, r, method, ctx, args, kwargs, [(d.plugin_id, "circuit open")], None
             )
+        fn = r.methods[st.index[method]]
         t0 = perf_counter_ns()
         try:
-            result = await self._invoke(st, st.methods[d.slot][method], ctx, args, kwargs)
+            if st.timeout is None:
+                result = await fn(ctx, *args, **kwargs)
+            else:
+                async with asyncio.timeout(st.timeout):
+                    result = await fn(ctx, *args, **kwargs)
         except Exception as exc:
             s.observe_ns(perf_counter_ns() - t0)
-            return await self._recover(st, d, method, ctx, args, kwargs, exc)
+            return await self._recover(st, r, method, ctx, args, kwargs, exc)
         s.observe_ns(perf_counter_ns() - t0)
         if brk.failures:
             brk.record_success()
         if d.shadow is not None:
-            self._spawn_shadow(st, d, method, ctx, args, kwargs, result)
+            self._spawn_shadow(st, r, method, ctx, args, kwargs, result)
         return result
 
     async def _recover(
         self,
         st: _State,
-        d: Decision,
+        r: _Route,
         method: str,
         ctx: SecurityContext,
         args: tuple[Any, ...],
@@ -349,12 +346,13 @@ class Gateway(Generic[P]):
         exc: Exception,
     ) -> Any:
         """The primary plugin raised or timed out: count it, trip its breaker, try the chain."""
-        brk = st.breakers[d.slot]
+        brk = r.breaker
+        d = r.decision
         if isinstance(exc, self._passthrough):
             if brk.failures:
                 brk.record_success()
             raise exc
-        s = st.series[d.slot]
+        s = r.series
         s.errors += 1
         if isinstance(exc, TimeoutError):
             s.timeouts += 1
@@ -368,13 +366,13 @@ class Gateway(Generic[P]):
             _describe(exc),
         )
         return await self._fallback(
-            st, d, method, ctx, args, kwargs, [(str(d.plugin_id), _describe(exc))], exc
+            st, r, method, ctx, args, kwargs, [(str(d.plugin_id), _describe(exc))], exc
         )
 
     async def _fallback(
         self,
         st: _State,
-        d: Decision,
+        r: _Route,
         method: str,
         ctx: SecurityContext,
         args: tuple[Any, ...],
@@ -382,8 +380,9 @@ class Gateway(Generic[P]):
         attempts: list[tuple[str, str]],
         cause: BaseException | None,
     ) -> Any:
+        d = r.decision
         if d.fallback:
-            st.series[d.slot].fallbacks += 1
+            r.series.fallbacks += 1
         for pid in d.fallback:
             inst = st.instances.get(pid)
             if inst is None:
@@ -395,9 +394,14 @@ class Gateway(Generic[P]):
                 continue
             fs = self.metrics.series(self.name, pid, d.rule_label)
             fs.calls += 1
+            fn = inst.methods[method]
             t0 = perf_counter_ns()
             try:
-                result = await self._invoke(st, inst.methods[method], ctx, args, kwargs)
+                if st.timeout is None:
+                    result = await fn(ctx, *args, **kwargs)
+                else:
+                    async with asyncio.timeout(st.timeout):
+                        result = await fn(ctx, *args, **kwargs)
             except Exception as exc:
                 fs.observe_ns(perf_counter_ns() - t0)
                 if isinstance(exc, self._passthrough):
@@ -433,14 +437,14 @@ class Gateway(Generic[P]):
     def _spawn_shadow(
         self,
         st: _State,
-        d: Decision,
+        r: _Route,
         method: str,
         ctx: SecurityContext,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         served: Any,
     ) -> None:
-        s = st.series[d.slot]
+        s = r.series
         s.shadow_calls += 1
         try:
             cargs = copy.deepcopy(args)
@@ -450,7 +454,7 @@ class Gateway(Generic[P]):
             log.warning("gateway %s: shadow call not made, args not copyable: %s", self.name, exc)
             return
         task = asyncio.get_running_loop().create_task(
-            self._run_shadow(st, d, method, ctx, cargs, ckwargs, served)
+            self._run_shadow(st, r, method, ctx, cargs, ckwargs, served)
         )
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
@@ -458,15 +462,15 @@ class Gateway(Generic[P]):
     async def _run_shadow(
         self,
         st: _State,
-        d: Decision,
+        r: _Route,
         method: str,
         ctx: SecurityContext,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         served: Any,
     ) -> None:
-        s = st.series[d.slot]
-        pid = d.shadow
+        s = r.series
+        pid = r.decision.shadow
         inst = st.instances.get(pid) if pid is not None else None
         if inst is None or pid is None:
             s.shadow_errors += 1
@@ -475,8 +479,13 @@ class Gateway(Generic[P]):
         if not brk.allow():
             s.shadow_errors += 1
             return
+        fn = inst.methods[method]
         try:
-            result = await self._invoke(st, inst.methods[method], ctx, args, kwargs)
+            if st.timeout is None:
+                result = await fn(ctx, *args, **kwargs)
+            else:
+                async with asyncio.timeout(st.timeout):
+                    result = await fn(ctx, *args, **kwargs)
         except Exception as exc:
             s.shadow_errors += 1
             if not isinstance(exc, self._passthrough):
@@ -516,17 +525,29 @@ class Gateway(Generic[P]):
 
     def _build(self, router: Router) -> _State:
         instances = dict(self._instances)
-        breakers = tuple(
-            self._breaker(d.plugin_id) if d.plugin_id is not None else self._null_breaker
-            for d in router.decisions
-        )
-        series = tuple(
-            self.metrics.series(self.name, d.plugin_id, d.rule_label)
-            if d.plugin_id is not None
-            else CallSeries(self.name, "-", d.rule_label)  # not exported: nothing is served
-            for d in router.decisions
-        )
-        return _State(router, types.MappingProxyType(instances), breakers, series)
+        names = list(self.contract.methods)
+        timeout = router.config.timeout
+        routes = []
+        for d in router.decisions:
+            inst = instances.get(d.plugin_id) if d.plugin_id is not None else None
+            if d.plugin_id is None or inst is None:
+                # nothing is served here: a private series, never exported
+                routes.append(
+                    _Route(
+                        d, (), self._null_breaker, CallSeries(self.name, "-", d.rule_label), True
+                    )
+                )
+                continue
+            routes.append(
+                _Route(
+                    d,
+                    tuple(inst.methods[n] for n in names),
+                    self._breaker(d.plugin_id),
+                    self.metrics.series(self.name, d.plugin_id, d.rule_label),
+                    d.shadow is not None or timeout is not None,
+                )
+            )
+        return _State(router, types.MappingProxyType(instances), tuple(routes), self._method_index)
 
     def _recompile(self, what: str) -> None:
         st = self._state
