@@ -216,13 +216,13 @@ def test_sigterm_stops_http_then_modules_in_reverse_order(server: ServerProcess)
     assert stopped == list(reversed(started))
     assert log.index("received SIGTERM") < log.index("HTTP server stopped")
     assert log.index("HTTP server stopped") < log.index(f"module '{stopped[0]}' stopped")
-    assert log.rstrip().endswith("plugway stopped")
+    assert log.rstrip().endswith("plugway stopped (exit code 0)")
 
 
 def test_sigint_is_an_orderly_stop_too(server: ServerProcess) -> None:
     assert server.stop(signal.SIGINT) == 0
     assert "received SIGINT" in server.log()
-    assert "plugway stopped" in server.log()
+    assert "plugway stopped (exit code 0)" in server.log()
 
 
 def _problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
 import pytest
 
-from plugway.modkit import ConfigError
+from plugway.modkit import ConfigError, Module, ModuleContext, Runtime, module, parse_settings
 from plugway.server import ADMIN_TOKEN_FILE, ServeError, load_or_create_token, resolve_settings
-from plugway.server._serve import _bind
+from plugway.server._serve import _bind, _start
 
 
 def test_embedded_default_uses_the_data_dir_env_and_makes_a_token(tmp_path: Path) -> None:
@@ -91,3 +92,53 @@ def test_bind_reports_a_busy_port() -> None:
         assert sock.getsockname()[1] != 0
     finally:
         sock.close()
+
+
+@module(name="stuck_in_init")
+class StuckInInit(Module):
+    """Never finishes init on its own: only cancellation ends it."""
+
+    entered: asyncio.Event | None = None
+    stopped = False
+
+    async def init(self, ctx: ModuleContext) -> None:
+        assert StuckInInit.entered is not None
+        StuckInInit.entered.set()
+        await asyncio.Event().wait()
+
+    async def stop(self, ctx: ModuleContext) -> None:
+        StuckInInit.stopped = True
+
+
+@module(name="aa_first")
+class First(Module):
+    stopped = False
+
+    async def stop(self, ctx: ModuleContext) -> None:
+        First.stopped = True
+
+
+async def test_a_stop_signal_during_start_up_cancels_it(tmp_path: Path) -> None:
+    StuckInInit.entered = asyncio.Event()
+    settings = parse_settings({"registry": {"backend": "memory"}, "data_dir": str(tmp_path)})
+    runtime = Runtime(settings, [First, StuckInInit])
+    stop = asyncio.Event()
+    starting = asyncio.create_task(_start(runtime, stop))
+    await asyncio.wait_for(StuckInInit.entered.wait(), timeout=30)
+    stop.set()
+    assert await asyncio.wait_for(starting, timeout=30) is False
+    assert runtime.state == "failed"
+    assert First.stopped  # the module whose init completed was stopped
+    await runtime.stop()
+
+
+async def test_start_up_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    @module(name="broken")
+    class Broken(Module):
+        async def init(self, ctx: ModuleContext) -> None:
+            raise RuntimeError("no database")
+
+    settings = parse_settings({"registry": {"backend": "memory"}, "data_dir": str(tmp_path)})
+    runtime = Runtime(settings, [Broken])
+    assert await _start(runtime, asyncio.Event()) is False
+    assert runtime.state == "failed"

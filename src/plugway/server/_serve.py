@@ -186,26 +186,21 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
 
     exit_code = 0
     try:
-        try:
-            await runtime.start()
-        except ModkitError as exc:
-            _log.error("start-up failed: %s", exc)
-            return 1
-        if stop.is_set():
-            _log.info("stop requested during start-up: not serving")
-            return 0
-        app = create_app(runtime)
-        config = uvicorn.Config(
-            app,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=_HTTP_GRACE_SECONDS,
-        )
-        server = _Server(config)
-        _log.info("serving on %s (OpenAPI docs at %s/docs)", url, url)
-        await server.serve(sockets=[sock])
-        _log.info("HTTP server stopped")
+        if await _start(runtime, stop):
+            app = create_app(runtime)
+            config = uvicorn.Config(
+                app,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=_HTTP_GRACE_SECONDS,
+            )
+            server = _Server(config)
+            _log.info("serving on %s (OpenAPI docs at %s/docs)", url, url)
+            await server.serve(sockets=[sock])
+            _log.info("HTTP server stopped")
+        elif runtime.state == "failed" and not stop.is_set():
+            exit_code = 1
     finally:
         sock.close()
         _log.info("stopping modules")
@@ -221,12 +216,45 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
                 exit_code = 1
         for signum in installed:
             loop.remove_signal_handler(signum)
-    _log.info("plugway stopped")
+    _log.info("plugway stopped (exit code %d)", exit_code)
     return exit_code
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("PLUGWAY_LOG_LEVEL", "INFO").upper()
+async def _start(runtime: Runtime, stop: asyncio.Event) -> bool:
+    """Start the modules; a stop signal meanwhile cancels start-up (the runtime then stops
+    the modules it had initialised). True if everything runs and no stop was asked for."""
+    starting = asyncio.create_task(runtime.start(), name="plugway-start")
+    stopping = asyncio.create_task(stop.wait(), name="plugway-stop-wait")
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not starting.done():
+        _log.info("stop requested during start-up: cancelling it")
+        starting.cancel()
+        await asyncio.wait({starting})
+    if starting.cancelled():
+        return False
+    exc = starting.exception()
+    if exc is None:
+        return not stop.is_set()
+    if isinstance(exc, ModkitError):
+        _log.error("start-up failed: %s", exc)
+        return False
+    raise exc
+
+
+def _log_level(env: Mapping[str, str]) -> int:
+    name = env.get("PLUGWAY_LOG_LEVEL", "INFO").strip().upper()
+    level = logging.getLevelNamesMapping().get(name)
+    if level is None:
+        raise ServeError(
+            f"PLUGWAY_LOG_LEVEL={name!r} is not a log level (DEBUG, INFO, WARNING, ERROR)"
+        )
+    return level
+
+
+def _configure_logging(level: int) -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -247,10 +275,10 @@ def run_server(
     Raises ``ModkitError`` (invalid config) and :class:`ServeError` before anything starts, so
     the command line can print them and exit non-zero.
     """
-    prepared = resolve_settings(
-        config_path, os.environ if env is None else env, host=host, port=port
-    )
+    environ = os.environ if env is None else env
+    level = _log_level(environ)
+    prepared = resolve_settings(config_path, environ, host=host, port=port)
     # Constructing the runtime validates every module's config before anything is opened.
     runtime = Runtime(prepared.settings)
-    _configure_logging()
+    _configure_logging(level)
     return asyncio.run(serve(prepared, runtime))
