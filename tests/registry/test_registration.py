@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from plugway.registry import (
     PLUGIN_BASE_TYPE_ID,
+    EntityRow,
+    MemoryBackend,
     RegistryConflictError,
+    RegistryEvent,
     RegistryInUseError,
     RegistryInvalidEntityError,
     RegistryNotFoundError,
+    RegistryStorageError,
     TypesRegistry,
     plugin_base_schema,
 )
@@ -137,3 +142,42 @@ def test_revisions_only_grow(registry: TypesRegistry) -> None:
     b = registry.register(order("o2"))
     assert b.revision > a.revision
     assert registry.revision == b.revision
+
+
+class _FlakyBackend(MemoryBackend):
+    """Fails the next write, as a full disk would."""
+
+    fail_next = False
+
+    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
+        if self.fail_next:
+            self.fail_next = False
+            raise RegistryStorageError("disk full")
+        return super().put_many(rows)
+
+
+def test_a_failed_write_leaves_nothing_behind() -> None:
+    backend = _FlakyBackend()
+    reg = TypesRegistry(backend)
+    reg.register(order_type())
+    reg.switch_to_ready()
+    seen: list[RegistryEvent] = []
+    reg.subscribe(seen.append)
+    backend.fail_next = True
+    with pytest.raises(RegistryStorageError, match="disk full"):
+        reg.register_many([order("o1"), order("o2")])
+    assert seen == []
+    with pytest.raises(RegistryNotFoundError):
+        reg.get(order("o1")["id"])
+    # the live validation store was rolled back too: a different o1 is not a conflict
+    assert reg.register(order("o1", total=5)).content["total"] == 5
+
+
+def test_deeply_nested_document_is_refused_cleanly(registry: TypesRegistry) -> None:
+    doc: dict[str, Any] = order("deep")
+    node = doc
+    for _ in range(100_000):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(RegistryInvalidEntityError, match="deep"):
+        registry.register(doc)

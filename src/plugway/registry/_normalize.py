@@ -44,7 +44,7 @@ def normalize(doc: object) -> EntityRow:
         )
     try:
         ext = extract_id(doc)
-    except GtsError as exc:
+    except (GtsError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise RegistryInvalidEntityError(f"cannot extract a GTS id: {exc}") from exc
     raw = ext.id
     if not isinstance(raw, str) or not raw:

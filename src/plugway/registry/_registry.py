@@ -206,11 +206,11 @@ class TypesRegistry:
             new_items = list(pending.values())
             try:
                 revs = self._backend.put_many([it.row for it in new_items if it.row is not None])
-            except RegistryError:
-                if self._store is not None:
-                    for it in new_items:
-                        assert it.row is not None
-                        self._discard(it.row.gts_id)
+            except BaseException:
+                # nothing was written: take the batch back out of the live store too
+                for it in new_items:
+                    assert it.row is not None
+                    self._discard(it.row.gts_id)
                 raise
             for it, rev in zip(new_items, revs, strict=True):
                 assert it.row is not None
@@ -240,17 +240,21 @@ class TypesRegistry:
         registration (schema rules, ``$ref`` targets, final/abstract, derivation, OP#6), then
         a safety net on ``gts://`` references, then OP#12/OP#13 (traits) over the chain.
         """
-        if not row.is_type and row.type_id is not None and not self._known(store, row.type_id):
-            return f"type {row.type_id} is not registered"
         try:
-            store.register(content, validate=True)
-        except GtsError as exc:
-            return str(exc)
-        if row.is_type:
-            problem = self._check_references(store, row, content)
-            if problem is not None:
-                return problem
-        return self._check_entity(store, row.gts_id)
+            if not row.is_type and row.type_id is not None and not self._known(store, row.type_id):
+                return f"type {row.type_id} is not registered"
+            try:
+                store.register(content, validate=True)
+            except GtsError as exc:
+                return str(exc)
+            if row.is_type:
+                problem = self._check_references(store, row, content)
+                if problem is not None:
+                    return problem
+            return self._check_entity(store, row.gts_id)
+        except Exception as exc:  # a fault in a checker must not escape as a non-registry error
+            self._log.exception("validating %s failed unexpectedly", row.gts_id)
+            return f"validation failed unexpectedly: {type(exc).__name__}: {exc}"
 
     def _discard(self, gts_id: str) -> None:
         if self._store is None:
