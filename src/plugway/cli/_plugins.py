@@ -53,8 +53,8 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("explain", help="which plugin would serve a given context, and why")
     p.add_argument("gateway")
-    p.add_argument("--tenant", default=None, help="tenant id")
-    p.add_argument("--subject", default=None, help="subject id")
+    p.add_argument("--tenant", default="", help="tenant id")
+    p.add_argument("--subject", default="", help="subject id")
     p.add_argument(
         "--attr", action="append", default=[], metavar="KEY=VALUE", help="request attribute"
     )
