@@ -257,3 +257,18 @@ def test_settings_are_frozen() -> None:
     settings = PlugwaySettings()
     with pytest.raises(ValueError, match="frozen"):
         settings.server.port = 1  # type: ignore[misc]
+
+
+def test_load_settings_remembers_the_file_it_read(tmp_path: Path) -> None:
+    config = tmp_path / "plugway.yaml"
+    config.write_text("server:\n  port: 9001\n", encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert settings.config_path == config.absolute()
+    assert load_settings(None, env={}).config_path is None
+
+
+def test_config_path_cannot_be_set_by_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "plugway.yaml"
+    config.write_text("config_path: /etc/elsewhere.yaml\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="config_path"):
+        load_settings(config, env={})

@@ -91,6 +91,9 @@ class PlugwaySettings(_Section):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     modules: dict[str, ModuleSettings] = Field(default_factory=dict)
     plugins: dict[str, Any] = Field(default_factory=dict)
+    config_path: Path | None = Field(default=None, exclude=True)
+    """The file these settings were read from (set by ``load_settings``, never by the file
+    itself): the plugins layer watches it for routing edits."""
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -159,7 +162,15 @@ def load_settings(
             raise ConfigError(
                 [ConfigProblem("", f"the top level must be a mapping, got {_kind(raw)}")], source
             )
-    return parse_settings(raw, env=environ, source=source)
+    if "config_path" in raw:
+        raise ConfigError(
+            [ConfigProblem("config_path", "is set by plugway from --config, not by the file")],
+            source,
+        )
+    settings = parse_settings(raw, env=environ, source=source)
+    if path is None:
+        return settings
+    return settings.model_copy(update={"config_path": Path(path).expanduser().absolute()})
 
 
 def parse_settings(
