@@ -24,6 +24,8 @@ import pytest
 import yaml
 from _server_process import ServerProcess
 
+from plugway.cli import main as cli_main
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "plugway-example-ranker"
 
@@ -435,6 +437,7 @@ def test_editing_the_config_file_changes_the_routing(srv: ServerProcess) -> None
 
 
 def _cli(srv: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``plugway`` command in a child process, configured from the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGWAY")}
     env["PLUGWAY_URL"] = str(srv.url)
     env["PLUGWAY_TOKEN"] = TOKEN
@@ -447,7 +450,19 @@ def _cli(srv: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_lists_shows_explains_and_changes_routing(srv: ServerProcess, tmp_path: Path) -> None:
+def _cli_in_process(
+    srv: ServerProcess, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    """The same command run in this process (cheaper than a child per call)."""
+    capsys.readouterr()
+    code = cli_main(["plugins", "--url", str(srv.url), "--token", TOKEN, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_lists_shows_explains_and_changes_routing(
+    srv: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = _cli(srv, "list")
     assert out.returncode == 0, out.stderr
     assert "doc_search" in out.stdout and "tenant_resolver" in out.stdout
@@ -457,27 +472,38 @@ def test_cli_lists_shows_explains_and_changes_routing(srv: ServerProcess, tmp_pa
     routing.write_text(
         yaml.safe_dump({"rules": [{"name": "cli", "target": {"plugin": BM25}}]}), "utf-8"
     )
-    out = _cli(srv, "routing", "set", "doc_search", str(routing))
-    assert out.returncode == 0, out.stderr
-    assert "revision" in out.stdout
+    code, stdout, stderr = _cli_in_process(
+        srv, capsys, "routing", "set", "doc_search", str(routing)
+    )
+    assert code == 0, stderr
+    assert "revision" in stdout
 
-    out = _cli(srv, "--json", "explain", "doc_search", "--subject", "u7")
-    assert out.returncode == 0, out.stderr
-    assert yaml.safe_load(out.stdout)["rule"] == "cli"
+    code, stdout, stderr = _cli_in_process(
+        srv, capsys, "--json", "explain", "doc_search", "--subject", "u7"
+    )
+    assert code == 0, stderr
+    assert yaml.safe_load(stdout)["rule"] == "cli"
 
-    out = _cli(srv, "show", "doc_search")
-    assert out.returncode == 0 and "closed" in out.stdout and "cli" in out.stdout
+    code, stdout, _ = _cli_in_process(srv, capsys, "show", "doc_search")
+    assert code == 0 and "closed" in stdout and "cli" in stdout
 
-    out = _cli(srv, "history", "doc_search")
-    assert out.returncode == 0 and "admin-api" in out.stdout
+    code, stdout, _ = _cli_in_process(srv, capsys, "routing", "get", "doc_search")
+    assert code == 0 and yaml.safe_load(stdout)["rules"][0]["name"] == "cli"
 
-    out = _cli(srv, "rollback", "doc_search")
-    assert out.returncode == 0, out.stderr
+    code, stdout, _ = _cli_in_process(srv, capsys, "history", "doc_search")
+    assert code == 0 and "admin-api" in stdout
+
+    code, stdout, stderr = _cli_in_process(srv, capsys, "rollback", "doc_search")
+    assert code == 0, stderr
+    assert "rolled back" in stdout
 
     routing.write_text(yaml.safe_dump({"rules": [{"name": "bad", "target": {}}]}), "utf-8")
-    out = _cli(srv, "routing", "set", "doc_search", str(routing))
-    assert out.returncode == 1
-    assert "rules[0].target" in out.stderr
+    code, _, stderr = _cli_in_process(srv, capsys, "routing", "set", "doc_search", str(routing))
+    assert code == 1
+    assert "rules[0].target" in stderr
+
+    code, _, stderr = _cli_in_process(srv, capsys, "--token", "wrong", "rollback", "doc_search")
+    assert code == 1 and "401" in stderr
 
 
 # -- the example package -----------------------------------------------------------------------
