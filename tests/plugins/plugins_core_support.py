@@ -1,4 +1,4 @@
-"""Shared test fixtures of the plugins core: a small contract and plugins that record their calls."""
+"""Shared fixtures of the plugins core tests: a small contract and plugins that count calls."""
 
 from __future__ import annotations
 

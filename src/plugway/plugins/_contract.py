@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
@@ -106,7 +106,7 @@ class PluginContract(Generic[P]):
 
     def __init__(
         self,
-        protocol: type[P],
+        protocol: Callable[..., P],
         *,
         type_id: str,
         properties: type[BaseModel] = EmptyProperties,
@@ -114,7 +114,10 @@ class PluginContract(Generic[P]):
         added_in: Mapping[str, int] | None = None,
         name: str | None = None,
     ) -> None:
-        self.protocol = protocol
+        # typed Callable[..., P] rather than type[P]: mypy refuses Protocol classes for type[P]
+        if not isinstance(protocol, type):
+            raise ContractDefinitionError(repr(protocol), "the contract must be a Protocol class")
+        self.protocol: type = protocol
         self.name = name or protocol.__name__
         self.type_id = type_id
         self.properties_model = properties

@@ -1,0 +1,346 @@
+"""The Gateway: calls, fallbacks, timeouts, breaker, shadow, hot swap, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from plugins_core_support import ECHO, Failing, FakeClock, Hanging, Named, pid, spec
+
+from plugway.plugins import (
+    BreakerSettings,
+    Gateway,
+    GatewayCallError,
+    Metrics,
+    NoPluginAvailableError,
+    PluginContractError,
+    RoutingConfigError,
+    SecurityContext,
+    UnknownPluginError,
+    render_prometheus,
+)
+from plugway.plugins._gateway import _entry_source
+
+CTX = SecurityContext("t1", "u1")
+
+
+def make(
+    *plugins: tuple[str, object, str, int], routing: dict[str, Any] | None = None, **kw: Any
+) -> Gateway[Any]:
+    gw: Gateway[Any] = Gateway("echo", ECHO, **kw)
+    for name, impl, vendor, prio in plugins:
+        gw.add_plugin(spec(name, vendor, prio), impl)
+    if routing is not None:
+        gw.apply_routing(routing, who="test")
+    return gw
+
+
+async def test_client_and_call_route_to_the_default_plugin() -> None:
+    a, b = Named("a"), Named("b")
+    gw = make(("a", a, "x", 20), ("b", b, "x", 10))
+    assert await gw.client.echo(CTX, "hi") == "b:hi"
+    assert await gw.call("echo", CTX, "hi") == "b:hi"
+    assert await gw.call("echo", CTX, text="kw") == "b:kw"
+    assert await gw.client.echo(CTX, text="kw2") == "b:kw2"
+    assert gw.plugin_for(CTX) is b
+    assert (a.calls, b.calls) == (0, 4)
+    with pytest.raises(GatewayCallError, match="no such method") as info:
+        await gw.call("nope", CTX)
+    assert info.value.gateway == "echo" and info.value.method == "nope"
+
+
+async def test_no_plugin_is_an_error_naming_the_gateway() -> None:
+    gw = make()
+    with pytest.raises(NoPluginAvailableError) as info:
+        await gw.client.echo(CTX, "x")
+    assert info.value.gateway == "echo" and info.value.plugin is None
+    with pytest.raises(NoPluginAvailableError):
+        gw.plugin_for(CTX)
+
+
+async def test_a_broken_plugin_is_refused_and_the_others_keep_serving() -> None:
+    class Sync:
+        def echo(self, ctx: SecurityContext, text: str) -> str:
+            return text
+
+    gw = make(("a", Named("a"), "x", 1))
+    with pytest.raises(PluginContractError):
+        gw.add_plugin(spec("s"), Sync())
+    bad = gw.sync_plugins([(spec("a"), Named("a2")), (spec("s"), Sync())])
+    assert [p for p, _ in bad] == [pid("s")]
+    assert [p.id for p in gw.plugins] == [pid("a")]
+    assert await gw.client.echo(CTX, "x") == "a2:x"
+    with pytest.raises(UnknownPluginError):
+        gw.remove_plugin(pid("s"))
+
+
+async def test_fallback_on_raise() -> None:
+    broken, backup = Failing("p"), Named("q")
+    routing = {"rules": [{"target": {"plugin": pid("p")}, "fallback": [{"plugin": pid("q")}]}]}
+    gw = make(("p", broken, "x", 1), ("q", backup, "y", 2), routing=routing)
+    assert await gw.client.echo(CTX, "a") == "q:a"
+    assert await gw.call("echo", CTX, "b") == "q:b"
+    assert broken.calls == 2 and backup.calls == 2
+    text = render_prometheus(gw.metrics)
+    assert (
+        f'plugway_gateway_errors_total{{gateway="echo",plugin="{pid("p")}",rule="rule0"}} 2' in text
+    )
+    assert (
+        f'plugway_gateway_fallbacks_total{{gateway="echo",plugin="{pid("p")}",rule="rule0"}} 2'
+        in text
+    )
+    assert (
+        f'plugway_gateway_calls_total{{gateway="echo",plugin="{pid("q")}",rule="rule0"}} 2' in text
+    )
+
+
+async def test_fallback_on_hang_with_a_timeout() -> None:
+    hang, backup = Hanging("h"), Named("q")
+    routing = {
+        "timeout": 0.05,
+        "vendor": "x",
+        "fallback": [{"plugin": pid("q")}],
+    }
+    gw = make(("h", hang, "x", 1), ("q", backup, "y", 2), routing=routing)
+    assert await gw.client.echo(CTX, "a") == "q:a"
+    series = gw.metrics.series("echo", pid("h"), "default")
+    assert (series.errors, series.timeouts, series.fallbacks) == (1, 1, 1)
+
+
+async def test_all_failing_raises_gateway_call_error_with_every_attempt() -> None:
+    routing = {"vendor": "x", "fallback": [{"plugin": pid("q")}]}
+    gw = make(("p", Failing("p"), "x", 1), ("q", Failing("q"), "y", 2), routing=routing)
+    with pytest.raises(GatewayCallError) as info:
+        await gw.client.echo(CTX, "a")
+    err = info.value
+    assert (err.gateway, err.plugin, err.method) == ("echo", pid("p"), "echo")
+    assert [p for p, _ in err.attempts] == [pid("p"), pid("q")]
+    assert "p is broken" in str(err) and "q is broken" in str(err)
+    assert isinstance(err.__cause__, RuntimeError)
+
+
+async def test_passthrough_errors_reach_the_caller_unchanged() -> None:
+    class NotFound(Exception):
+        pass
+
+    class Answers(Named):
+        async def echo(self, ctx: SecurityContext, text: str) -> str:
+            raise NotFound(text)
+
+    routing = {"vendor": "x", "fallback": [{"plugin": pid("q")}]}
+    gw = make(
+        ("p", Answers("p"), "x", 1),
+        ("q", Named("q"), "y", 2),
+        routing=routing,
+        passthrough=(NotFound,),
+        breaker=BreakerSettings(failure_threshold=1),
+    )
+    for _ in range(3):
+        with pytest.raises(NotFound):
+            await gw.client.echo(CTX, "a")
+    assert gw.breaker(pid("p")).state == "closed"
+
+
+async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
+    clock = FakeClock()
+    flaky, backup = Failing("p"), Named("q")
+    gw = make(
+        ("p", flaky, "x", 1),
+        ("q", backup, "y", 2),
+        routing={"vendor": "x", "fallback": [{"plugin": pid("q")}]},
+        breaker=BreakerSettings(failure_threshold=3, cooldown=10),
+        clock=clock,
+    )
+    for _ in range(3):
+        assert await gw.client.echo(CTX, "a") == "q:a"
+    brk = gw.breaker(pid("p"))
+    assert str(brk.state) == "open" and flaky.calls == 3
+    for _ in range(5):  # open: p is not called at all
+        assert await gw.client.echo(CTX, "b") == "q:b"
+    assert flaky.calls == 3
+    assert 'plugway_gateway_breaker_open{gateway="echo",plugin="' + pid("p") + '"} 1' in (
+        render_prometheus(gw.metrics)
+    )
+    clock.now += 10  # cool-down over: one probe, which fails -> open again
+    assert await gw.client.echo(CTX, "c") == "q:c"
+    assert flaky.calls == 4 and str(brk.state) == "open"
+    clock.now += 10
+    flaky.failing = False  # the plugin recovered: the probe succeeds and closes the breaker
+    assert await gw.client.echo(CTX, "d") == "p:d"
+    assert str(brk.state) == "closed" and brk.failures == 0
+    assert await gw.client.echo(CTX, "e") == "p:e"
+    assert [s.circuit for s in gw.plugin_status()] == ["closed", "closed"]
+
+
+async def test_shadow_results_and_errors_never_reach_the_caller() -> None:
+    seen: list[Any] = []
+
+    class Mutating(Named):
+        async def echo(self, ctx: SecurityContext, text: Any) -> str:
+            self.calls += 1
+            text.append("shadow was here")
+            seen.append(text)
+            return "shadow answer"
+
+    class ListEcho(Named):
+        async def echo(self, ctx: SecurityContext, text: Any) -> str:
+            self.calls += 1
+            return f"{self.name}:{len(text)}"
+
+    primary, shadow = ListEcho("p"), Mutating("s")
+    routing = {"rules": [{"target": {"plugin": pid("p")}, "shadow": {"plugin": pid("s")}}]}
+    gw = make(("p", primary, "x", 1), ("s", shadow, "y", 2), routing=routing)
+    arg = ["one"]
+    assert await gw.client.echo(CTX, arg) == "p:1"
+    await gw.drain_shadows()
+    assert shadow.calls == 1 and arg == ["one"] and seen == [["one", "shadow was here"]]
+    series = gw.metrics.series("echo", pid("p"), "rule0")
+    assert (series.shadow_calls, series.shadow_errors, series.shadow_mismatches) == (1, 0, 1)
+
+    failing_shadow = Failing("s")
+    gw.add_plugin(spec("s", "y", 2), failing_shadow)
+    assert await gw.call("echo", CTX, ["x", "y"]) == "p:2"
+    await gw.drain_shadows()
+    assert failing_shadow.calls == 1 and series.shadow_errors == 1
+
+
+async def test_invalid_routing_is_refused_and_the_old_one_keeps_serving() -> None:
+    gw = make(("a", Named("a"), "x", 1), ("b", Named("b"), "y", 2), routing={"vendor": "y"})
+    before = gw.revision
+    with pytest.raises(RoutingConfigError) as info:
+        gw.apply_routing({"vendor": "y", "rules": [{"target": {"plugin": "ghost"}}]})
+    assert info.value.gateway == "echo"
+    assert [p.path for p in info.value.problems] == ["rules[0].target.plugin"]
+    with pytest.raises(RoutingConfigError) as info2:
+        gw.apply_routing({"rules": [{"split": {"key": "nope", "variants": []}}]})
+    assert {p.path for p in info2.value.problems} == {
+        "rules[0].split.key",
+        "rules[0].split.variants",
+    }
+    assert gw.revision == before and len(gw.revisions()) == before
+    assert await gw.client.echo(CTX, "x") == "b:x"
+
+
+async def test_in_flight_calls_finish_on_the_plugin_they_started_with() -> None:
+    release = asyncio.Event()
+
+    class Slow(Named):
+        async def echo(self, ctx: SecurityContext, text: str) -> str:
+            await release.wait()
+            return f"{self.name}:{text}"
+
+    gw = make(("a", Slow("a"), "x", 1), ("b", Named("b"), "y", 2), routing={"vendor": "x"})
+    started = asyncio.create_task(gw.client.echo(CTX, "old"))
+    await asyncio.sleep(0)
+    gw.apply_routing({"vendor": "y"})
+    gw.remove_plugin(pid("a"))
+    assert await gw.client.echo(CTX, "new") == "b:new"
+    release.set()
+    assert await started == "a:old"
+
+
+async def test_atomic_swap_under_concurrent_calls_fails_nothing() -> None:
+    class Yielding(Named):
+        async def echo(self, ctx: SecurityContext, text: str) -> str:
+            await asyncio.sleep(0)
+            return f"{self.name}:{text}"
+
+    names = ["a", "b", "c"]
+    gw = make(*[(n, Yielding(n), n, 1) for n in names], routing={"vendor": "a"})
+    routings: list[dict[str, Any]] = [
+        {"vendor": "b"},
+        {
+            "rules": [
+                {
+                    "name": "ab",
+                    "split": {
+                        "key": "subject_id",
+                        "variants": [
+                            {"vendor": v, "weight": w}
+                            for v, w in zip(names, (1, 2, 3), strict=True)
+                        ],
+                    },
+                }
+            ]
+        },
+        {"vendor": "c", "rules": [{"match": {"tenant": ["t3"]}, "target": {"vendor": "a"}}]},
+        {"rules": [{"rollout": {"key": "tenant_id", "target": {"vendor": "b"}, "percent": 50}}]},
+    ]
+    stop = False
+    served: list[str] = []
+
+    async def client(i: int) -> None:
+        n = 0
+        while not stop:
+            ctx = SecurityContext(f"t{i % 4}", f"u{n}")
+            served.append((await gw.client.echo(ctx, "x")).split(":")[0])
+            n += 1
+
+    tasks = [asyncio.create_task(client(i)) for i in range(8)]
+    for k in range(50):
+        gw.apply_routing(routings[k % len(routings)], who="swapper")
+        for _ in range(5):
+            await asyncio.sleep(0)
+    stop = True
+    await asyncio.gather(*tasks)  # any failed call would raise here
+    assert len(served) > 50 * 8 and set(served) == set(names)
+    assert gw.revision == 52  # 1 initial + 1 from make() + 50 swaps
+    assert sum(s.errors for s in gw.metrics.all_series()) == 0
+
+
+async def test_plugins_appearing_and_disappearing_reroute_without_a_revision() -> None:
+    gw = make(("a", Named("a"), "x", 5), routing={"vendor": "x"})
+    rev = gw.revision
+    gw.add_plugin(spec("b", "x", 1), Named("b"))
+    assert await gw.client.echo(CTX, "1") == "b:1"
+    gw.remove_plugin(pid("b"))
+    assert await gw.client.echo(CTX, "2") == "a:2"
+    assert gw.revision == rev
+
+
+async def test_routing_change_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    gw = make(("a", Named("a"), "x", 1))
+    with caplog.at_level(logging.INFO, logger="plugway.plugins"):
+        gw.apply_routing({"vendor": "x"}, who="alice", what="pin vendor")
+    assert any("revision 2 applied by alice (pin vendor)" in r.getMessage() for r in caplog.records)
+
+
+async def test_explain_and_decide_through_the_gateway() -> None:
+    gw = make(
+        ("a", Named("a"), "x", 1),
+        ("b", Named("b"), "y", 1),
+        routing={"rules": [{"name": "t", "match": {"tenant": ["t1"]}, "target": {"vendor": "y"}}]},
+    )
+    e = gw.explain(CTX)
+    assert e.plugin_id == pid("b") and e.rule_name == "t" and e.revision == gw.revision == 2
+    assert gw.decide(CTX).plugin_id == pid("b")
+
+
+async def test_metrics_render_counters_and_sampled_histogram() -> None:
+    metrics = Metrics()
+    gw = make(("a", Named("a"), "x", 1), metrics=metrics)
+    for _ in range(40):
+        await gw.client.echo(CTX, "x")
+    series = metrics.series("echo", pid("a"), "default")
+    assert series.calls == 40
+    assert series.latency_count == 2  # every 16th fast-path call is timed
+    text = render_prometheus(metrics)
+    assert "# TYPE plugway_gateway_call_duration_seconds histogram" in text
+    assert 'plugway_gateway_routing_revision{gateway="echo"} 1' in text
+    count_line = (
+        f'plugway_gateway_call_duration_seconds_count{{gateway="echo",plugin="{pid("a")}",'
+        'rule="default"} 2'
+    )
+    assert count_line in text
+
+
+def test_entry_points_have_the_contract_signature() -> None:
+    import inspect
+
+    gw = make()
+    sig = inspect.signature(gw.client.echo)
+    assert list(sig.parameters) == ["ctx", "text"]
+    src = _entry_source("echo", ECHO.methods["echo"], 0, {})
+    assert "async def echo(ctx, text):" in src
