@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -395,3 +396,58 @@ def test_agrees_with_jsonschema_draft7(instance: dict[str, Any]) -> None:
     docs = {t: {"$id": f"gts://{t}", "$schema": DRAFT7, **ORACLE_SCHEMA}}
     expected = jsonschema.Draft7Validator(ORACLE_SCHEMA).is_valid(instance)
     assert compile_instance_validator(t, docs.get).is_valid(instance) is expected
+
+
+# --- bad input only ever raises GtsError ---------------------------------------------------------
+
+_KEYWORDS = [
+    "type",
+    "properties",
+    "items",
+    "allOf",
+    "oneOf",
+    "not",
+    "$ref",
+    "enum",
+    "const",
+    "required",
+    "additionalProperties",
+    "x-gts-ref",
+    "x-gts-abstract",
+    "pattern",
+    "format",
+    "definitions",
+]
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(
+        ["string", "object", "#", "#/definitions/a", "gts.*", "/$id", "gts.x.y.z", "["]
+    ),
+)
+_schema_values = st.recursive(
+    _junk,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYWORDS), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYWORDS), _schema_values, max_size=5), _values)
+def test_arbitrary_schemas_and_instances_raise_only_gts_errors(
+    body: dict[str, Any], instance: Any
+) -> None:
+    t = "gts.x.shop.fuzz.thing.v1~"
+    docs = {t: {**body, "$id": f"gts://{t}", "$schema": DRAFT7}}
+    with contextlib.suppress(GtsError):
+        validate_instance(instance, t, docs.get)
+
+
+def test_non_json_values_in_schemas_fail_cleanly() -> None:
+    t = "gts.x.shop.odd.thing.v1~"
+    docs = {t: {"$id": f"gts://{t}", "properties": None, "maximum": float("inf")}}
+    with pytest.raises(GtsValidationError, match=t):
+        validate_instance({}, t, docs.get)

@@ -297,7 +297,10 @@ def _is_num(v: Any) -> bool:
 
 
 def _canon(v: Any) -> str:
-    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+    try:
+        return json.dumps(v, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
 
 
 def _contains(values: list[Any], v: Any) -> bool:

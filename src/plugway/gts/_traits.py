@@ -58,7 +58,10 @@ class _Level:
 
 
 def _canon(v: Any) -> str:
-    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+    try:
+        return json.dumps(v, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
 
 
 def _collect(
