@@ -186,3 +186,9 @@ def test_kill_9_mid_burst_keeps_every_acknowledged_entity(tmp_path: Path) -> Non
             assert json.loads(json.dumps(e.content)) == e.content
     finally:
         reg.close()
+
+
+def test_unopenable_path_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(RegistryStorageError, match="dir.db"):
+        open_backend("sqlite", tmp_path / "dir.db")
