@@ -288,3 +288,14 @@ def test_uuid_of_invalid_id_is_refused() -> None:
         gts_uuid("gts.acme.billing.invoices.invoice.v1")
     with pytest.raises(GtsError):
         gts_uuid("gts.acme.*")
+
+
+def test_str_subclasses_are_accepted_as_plain_text() -> None:
+    class Text(str):
+        pass
+
+    raw = Text("gts.acme.billing.invoices.invoice.v1~acme.billing._.sub.v1")
+    assert is_valid_gts_id(raw)
+    gid = GtsId.parse(raw)
+    assert type(gid.text) is str
+    assert gid.text == raw

@@ -188,3 +188,12 @@ def test_prefix_covers_the_matches_in_a_sample() -> None:
 
 def test_parse_is_cached() -> None:
     assert GtsPattern.parse("gts.acme.*") is GtsPattern.parse("gts.acme.*")
+
+
+def test_str_subclasses_work_as_pattern_and_candidate() -> None:
+    class Text(str):
+        pass
+
+    pattern = GtsPattern.parse(Text("gts.acme.*"))
+    assert type(pattern.text) is str
+    assert pattern.matches(Text("gts.acme.billing.invoices.invoice.v1~"))

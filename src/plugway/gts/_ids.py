@@ -221,6 +221,8 @@ _ID_CACHE_MAX = 65536
 
 
 def _parse_uncached(text: str) -> GtsId:
+    if type(text) is not str and isinstance(text, str):
+        text = str.__str__(text)  # a str subclass: work on (and keep) a plain copy
     if type(text) is not str:
         reason = f"expected a string, got {type(text).__name__}"
         raise GtsIdError(f"Invalid GTS identifier: {reason}", gts_id=None, reason=reason)
@@ -272,7 +274,11 @@ def _id_error(text: str, reason: str) -> GtsIdError:
 
 def is_valid_gts_id(text: str) -> bool:
     """OP#1: True when ``text`` is a valid GTS id (not a pattern). Never raises."""
-    return type(text) is str and len(text) <= MAX_ID_LENGTH and _ID_FULLMATCH(text) is not None
+    return (
+        (type(text) is str or isinstance(text, str))
+        and len(text) <= MAX_ID_LENGTH
+        and _ID_FULLMATCH(text) is not None
+    )
 
 
 def gts_uuid(text: str) -> uuid.UUID:

@@ -71,8 +71,8 @@ class GtsPattern:
         kind = type(candidate)
         if kind is GtsId or kind is GtsPattern:
             text: str = candidate.text  # type: ignore[union-attr]
-        elif kind is str and _is_valid_candidate(candidate):  # type: ignore[arg-type]
-            text = candidate  # type: ignore[assignment]
+        elif isinstance(candidate, str) and _is_valid_candidate(candidate):
+            text = candidate
         else:
             return False
         regex = self._regex
@@ -110,6 +110,8 @@ def _error(text: str, reason: str) -> GtsPatternError:
 
 
 def _compile(text: str) -> GtsPattern:
+    if type(text) is not str and isinstance(text, str):
+        text = str.__str__(text)
     if type(text) is not str:
         raise GtsPatternError(
             f"Invalid GTS pattern: expected a string, got {type(text).__name__}",
