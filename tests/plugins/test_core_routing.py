@@ -8,6 +8,7 @@ import pytest
 from plugins_core_support import pid, spec
 
 from plugway.plugins import (
+    InvalidContextError,
     PluginSpec,
     Router,
     RoutingConfig,
@@ -227,3 +228,18 @@ def test_explain_names_rule_reason_fallback_and_revision() -> None:
     e2 = r.explain(SecurityContext("t2"))
     assert e2.rule_index is None and "default route" in e2.reason
     assert "context key attributes.session is not set" in e2.steps[1]
+
+
+def test_security_context_is_frozen_and_checked() -> None:
+    src: dict[str, Any] = {"region": "eu", "n": 3}
+    ctx = SecurityContext("t", "u", src)
+    src["region"] = "us"
+    assert ctx.attributes == {"region": "eu", "n": "3"}
+    with pytest.raises(TypeError):
+        ctx.attributes["x"] = "y"  # type: ignore[index]
+    with pytest.raises(InvalidContextError, match="strings"):
+        SecurityContext(None, "u")  # type: ignore[arg-type]
+    with pytest.raises(InvalidContextError, match="'bad'"):
+        SecurityContext("t", "u", {"bad": None})  # type: ignore[dict-item]
+    assert ctx.with_attributes(k="v").attributes == {"region": "eu", "n": "3", "k": "v"}
+    assert SecurityContext("t", "u", {"a": "1"}) == SecurityContext("t", "u", {"a": "1"})

@@ -24,6 +24,7 @@ from ._discovery import (
 from ._errors import (
     ContractDefinitionError,
     GatewayCallError,
+    InvalidContextError,
     NoPluginAvailableError,
     PluginContractError,
     PluginError,
@@ -89,6 +90,7 @@ __all__ = [
     "GatewayModule",
     "GatewaySettings",
     "GaugeSample",
+    "InvalidContextError",
     "Match",
     "MemoryRevisionStore",
     "Metrics",

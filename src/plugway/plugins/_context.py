@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ._errors import InvalidContextError
+
 __all__ = ["SecurityContext"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -25,9 +27,26 @@ class SecurityContext:
     attributes: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
 
     def __post_init__(self) -> None:
+        if type(self.tenant_id) is not str or type(self.subject_id) is not str:
+            raise InvalidContextError(
+                f"tenant_id and subject_id must be strings, got {self.tenant_id!r}, "
+                f"{self.subject_id!r}"
+            )
         attrs = self.attributes
         if attrs is not _EMPTY:
-            object.__setattr__(self, "attributes", MappingProxyType(dict(attrs)))
+            clean: dict[str, str] = {}
+            for key, value in attrs.items():
+                if not isinstance(key, str):
+                    raise InvalidContextError(f"attribute names must be strings, got {key!r}")
+                if isinstance(value, str):
+                    clean[key] = value
+                elif isinstance(value, int | float):  # numbers read as their text (like headers)
+                    clean[key] = str(value)
+                else:
+                    raise InvalidContextError(
+                        f"attribute {key!r} must be a string or a number, got {value!r}"
+                    )
+            object.__setattr__(self, "attributes", MappingProxyType(clean))
 
     def with_attributes(self, **attributes: str) -> SecurityContext:
         """A copy with some attributes added or replaced."""

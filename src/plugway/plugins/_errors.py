@@ -8,6 +8,7 @@ from dataclasses import dataclass
 __all__ = [
     "ContractDefinitionError",
     "GatewayCallError",
+    "InvalidContextError",
     "NoPluginAvailableError",
     "PluginContractError",
     "PluginError",
@@ -24,6 +25,10 @@ __all__ = [
 
 class PluginError(Exception):
     """Base of everything the plugins layer raises on bad input or a failed call."""
+
+
+class InvalidContextError(PluginError):
+    """A SecurityContext built from values that routing cannot read (non-string ids, ...)."""
 
 
 class ContractDefinitionError(PluginError):
