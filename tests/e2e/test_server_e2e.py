@@ -67,6 +67,8 @@ def test_health_docs_and_metrics(server: ServerProcess) -> None:
         metrics = http.get("/metrics")
         assert metrics.status_code == 200
         assert "plugway_registry_ready 1" in metrics.text
+        assert "# plugway: metrics source" not in metrics.text  # no shipped source is broken
+        assert 'plugway_module_phase{module="types_registry",phase="running"} 1' in metrics.text
     log = server.log()
     assert f"data folder: {server.data_dir.resolve()}" in log
     assert "embedded default" in log

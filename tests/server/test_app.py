@@ -13,7 +13,14 @@ import pytest
 from _server_docs import ORDER_TYPE, type_doc
 from fastapi import APIRouter
 
-from plugway.modkit import Module, ModuleContext, Runtime, module, parse_settings
+from plugway.modkit import (
+    DiscoveryFailure,
+    Module,
+    ModuleContext,
+    Runtime,
+    module,
+    parse_settings,
+)
 from plugway.modules.types_registry import TypesRegistryModule
 from plugway.server import METRICS_CONTENT_TYPE, MetricsSource, create_app
 
@@ -176,3 +183,20 @@ async def test_503_while_start_up_is_in_progress(tmp_path: Path) -> None:
         stopped = await c.get("/health")
         assert stopped.status_code == 503
         assert set(stopped.json()["modules"].values()) == {"stopped"}
+
+
+async def test_health_reports_modules_that_failed_to_load(tmp_path: Path) -> None:
+    failure = DiscoveryFailure("ghost", "ghost_pkg:Ghost", "ghost-dist", "import failed: boom")
+    runtime = Runtime(_settings(tmp_path), [TypesRegistryModule], discovery_failures=[failure])
+    await runtime.start()
+    try:
+        async with _client(create_app(runtime)) as c:
+            resp = await c.get("/health")
+            assert resp.status_code == 200
+            body = resp.json()
+            assert body["status"] == "degraded"
+            assert body["left_out"] == [
+                {"entry_point": "ghost", "value": "ghost_pkg:Ghost", "error": "import failed: boom"}
+            ]
+    finally:
+        await runtime.stop()

@@ -101,14 +101,23 @@ def render_metrics(runtime: Runtime) -> str:
 
 
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    """503 unless every module runs and the registry is ready; ``degraded`` (still 200) when
+    some installed module could not be loaded and was left out."""
     modules = {name: str(runtime.phase_of(name)) for name in runtime.modules}
     ready = _registry_ready(runtime)
     healthy = ready and all(phase in _HEALTHY_PHASES for phase in modules.values())
+    left_out = [
+        {"entry_point": f.entry_point, "value": f.value, "error": f.error}
+        for f in runtime.discovery_failures
+    ]
+    status = "unavailable" if not healthy else "degraded" if left_out else "ok"
     body: dict[str, Any] = {
-        "status": "ok" if healthy else "unavailable",
+        "status": status,
         "registry": {"ready": ready},
         "modules": modules,
     }
+    if left_out:
+        body["left_out"] = left_out
     return (200 if healthy else 503), body
 
 
