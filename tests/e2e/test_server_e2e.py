@@ -135,6 +135,34 @@ def test_registrations_survive_a_restart(server: ServerProcess) -> None:
         assert again.status_code == 200
 
 
+def test_concurrent_identical_registrations_create_each_entity_once(
+    server: ServerProcess,
+) -> None:
+    docs = [type_doc()] + [instance_doc(f"same{i}", i) for i in range(20)]
+    created: dict[str, int] = {}
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post() -> None:
+        with server.client() as http:
+            resp = http.post(f"{BASE}/entities", json=docs)
+        with lock:
+            statuses.append(resp.status_code)
+            for r in resp.json()["results"]:
+                assert r["ok"], r
+                created[r["gts_id"]] = created.get(r["gts_id"], 0) + int(r["created"])
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(statuses) == 6
+    assert set(statuses) <= {200, 201}
+    assert statuses.count(201) == 1
+    assert created == {d.get("id") or d["$id"][len("gts://") :]: 1 for d in docs}
+
+
 def test_kill_9_during_a_burst_keeps_every_acknowledged_entity(
     server_factory: ServerFactory,
 ) -> None:
