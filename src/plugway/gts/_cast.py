@@ -20,6 +20,7 @@ from plugway.gts._compat import (
     same_type_family,
 )
 from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsValidationError
+from plugway.gts._extract import TYPE_ID_FIELDS
 from plugway.gts._ids import GtsId
 
 __all__ = ["CastResult", "cast_instance"]
@@ -88,8 +89,11 @@ def cast_instance(
     added: list[str] = []
     removed: list[str] = []
     _apply(casted, schema, "", added, removed, 0)
-    if type_field and casted.get(type_field) == from_type_id:
-        casted[type_field] = to_type_id
+    # Re-point every top-level type field that names the source type (a chained id field
+    # keeps its identity: the instance is the same entity, now read through another minor).
+    for name in {*TYPE_ID_FIELDS, *((type_field,) if type_field else ())}:
+        if casted.get(name) == from_type_id and name not in ("id", "gtsId", "gts_id"):
+            casted[name] = to_type_id
     return CastResult(
         instance_id=instance_id,
         from_type_id=from_type_id,
