@@ -183,6 +183,12 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
         _log.info("no config file: embedded default (SQLite registry, all shipped modules)")
     if prepared.token_file is not None:
         _log.info("admin token (kept in %s): %s", prepared.token_file, settings.server.admin_token)
+    elif not settings.server.admin_token:
+        _log.warning(
+            "no admin token configured (server.admin_token): routes that change state are open"
+            " to anyone who can reach %s",
+            url,
+        )
 
     exit_code = 0
     try:
