@@ -10,6 +10,7 @@ package under ``examples/`` appears only once it is pip-installed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -516,6 +517,10 @@ def test_the_example_package_is_discovered_only_once_installed(
         ids = {p["id"] for p in http.get("/plugins/v1/gateways/doc_search").json()["plugins"]}
     assert COVERAGE not in ids
     target = tmp_path / "site"
+    # Build from a copy: an in-tree build would leave egg-info in examples/ that later
+    # discoveries in other processes could pick up from a source checkout on sys.path.
+    source = tmp_path / "example-src"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     pip = subprocess.run(
         [
             sys.executable,
@@ -526,7 +531,7 @@ def test_the_example_package_is_discovered_only_once_installed(
             "--no-deps",
             "--target",
             str(target),
-            str(EXAMPLE),
+            str(source),
         ],
         capture_output=True,
         text=True,

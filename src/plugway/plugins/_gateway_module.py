@@ -379,7 +379,18 @@ class GatewayModule(Module):
         self._manager = manager
         self._settings = manager.settings.gateways.get(self.gateway_name, GatewaySettings())
         if self._settings.routing is not None:
-            parse_routing(self._settings.routing)  # a bad routing section fails the start
+            # A bad routing section fails the start, naming each field under its full path.
+            try:
+                parse_routing(self._settings.routing)
+            except RoutingConfigError as exc:
+                prefix = f"plugins.gateways.{self.gateway_name}.routing"
+                raise RoutingConfigError(
+                    [
+                        RoutingProblem(f"{prefix}.{p.path}" if p.path else prefix, p.message)
+                        for p in exc.problems
+                    ],
+                    gateway=self.gateway_name,
+                ) from None
         self._register_schema(ctx.registry)
         for plugin in manager.catalog.report.for_contract(self.contract):
             self._install(ctx, plugin)
