@@ -160,6 +160,7 @@ async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
     for _ in range(5):  # open: p is not called at all
         assert await gw.client.echo(CTX, "b") == "q:b"
     assert flaky.calls == 3
+    assert gw.explain(CTX).circuit == "open"
     assert 'plugway_gateway_breaker_open{gateway="echo",plugin="' + pid("p") + '"} 1' in (
         render_prometheus(gw.metrics)
     )
@@ -170,6 +171,7 @@ async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
     flaky.failing = False  # the plugin recovered: the probe succeeds and closes the breaker
     assert await gw.client.echo(CTX, "d") == "p:d"
     assert str(brk.state) == "closed" and brk.failures == 0
+    assert gw.explain(CTX).circuit == "closed"
     assert await gw.client.echo(CTX, "e") == "p:e"
     assert [s.circuit for s in gw.plugin_status()] == ["closed", "closed"]
 
@@ -328,6 +330,8 @@ async def test_metrics_render_counters_and_sampled_histogram() -> None:
     assert series.latency_count == 2  # every 16th fast-path call is timed
     text = render_prometheus(metrics)
     assert "# TYPE plugway_gateway_call_duration_seconds histogram" in text
+    gw.close()
+    assert "plugway_gateway_routing_revision" not in render_prometheus(metrics)
     assert 'plugway_gateway_routing_revision{gateway="echo"} 1' in text
     count_line = (
         f'plugway_gateway_call_duration_seconds_count{{gateway="echo",plugin="{pid("a")}",'

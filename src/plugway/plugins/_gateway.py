@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import inspect
 import logging
 import threading
@@ -288,8 +289,14 @@ class Gateway(Generic[P]):
         return self._state.decide(ctx)
 
     def explain(self, ctx: SecurityContext) -> Explanation:
-        """Which plugin would serve ``ctx``, which rule chose it and why, fallbacks, revision."""
-        return self._state.router.explain(ctx)
+        """Which plugin would serve ``ctx``, which rule chose it and why, fallbacks, revision.
+
+        ``circuit`` tells whether that plugin's breaker is open (then its fallbacks serve).
+        """
+        e = self._state.router.explain(ctx)
+        if e.plugin_id is None or e.plugin_id not in self._instances:
+            return e
+        return dataclasses.replace(e, circuit=self._breaker(e.plugin_id).state)
 
     def _unknown(self, method: str) -> GatewayCallError:
         return GatewayCallError(
@@ -695,6 +702,12 @@ class Gateway(Generic[P]):
                 )
             )
         return out
+
+    def close(self) -> None:
+        """Stop exporting this gateway's gauges and cancel its shadow calls in flight."""
+        self.metrics.remove_gauge_source(f"gateway:{self.name}")
+        for task in list(self._shadow_tasks):
+            task.cancel()
 
     def __repr__(self) -> str:
         return f"Gateway({self.name!r}, {self.contract.type_id!r}, revision={self.revision})"

@@ -81,6 +81,7 @@ class Explanation:
     fallback: tuple[str, ...]
     shadow: str | None
     revision: int
+    circuit: str | None = None  # the chosen plugin's breaker state, filled in by a Gateway
 
 
 @dataclass(frozen=True, slots=True)

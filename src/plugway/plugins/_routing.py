@@ -103,7 +103,7 @@ class Split(_Model):
     """A weighted split, sticky on a context key (weighted rendezvous hashing)."""
 
     key: str
-    variants: list[Variant] = Field(min_length=1)
+    variants: list[Variant] = Field(min_length=1, max_length=255)
     salt: str | None = None
 
     _key = field_validator("key")(classmethod(lambda cls, v: _check_key(v)))
