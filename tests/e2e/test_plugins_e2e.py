@@ -115,14 +115,13 @@ def _write_test_dist(site: Path) -> None:
     )
 
 
-def _config(root: Path, routing: dict[str, Any] | None = None) -> dict[str, Any]:
+def _config() -> dict[str, Any]:
+    """The config file of the shared server; its routing sections are watched (the server
+    knows the file from ``--config``)."""
     gateway: dict[str, Any] = {"breaker": {"failure_threshold": 3, "cooldown": 600}}
-    if routing is not None:
-        gateway["routing"] = routing
     return {
         "server": {"admin_token": TOKEN},
         "plugins": {
-            "config_file": str(root / "config.yaml"),
             "watch_interval": 0.2,
             "gateways": {"doc_search": gateway},
         },
@@ -134,7 +133,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("plugins-e2e")
     site = root / "site"
     _write_test_dist(site)
-    server = ServerProcess(root, config=_config(root), env={"PYTHONPATH": str(site)})
+    server = ServerProcess(root, config=_config(), env={"PYTHONPATH": str(site)})
     server.start()
     try:
         yield server

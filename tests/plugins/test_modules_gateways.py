@@ -409,3 +409,26 @@ async def test_config_file_edits_are_applied_or_refused_whole(tmp_path: Path) ->
         assert "cannot read" in mod.config_error
         manager = runtime.hub.get(GatewayManager)
         assert manager.health()["gateways"]["doc_search"]["config_error"]
+
+
+async def test_a_shadow_plugin_is_called_but_never_answers(tmp_path: Path) -> None:
+    routing = {
+        "rules": [{"name": "shadowed", "target": {"plugin": BM25}, "shadow": {"plugin": TFIDF}}]
+    }
+    async with running(tmp_path) as (runtime, http):
+        await http.put("/plugins/v1/gateways/doc_search/routing", json=routing, headers=AUTH)
+        for _ in range(3):
+            hit = (await http.get("/doc-search/v1/search", params={"q": "coffee"})).json()
+            assert hit["plugin"] == BM25 and hit["fallback"] is False
+        await _module(runtime, "doc_search").gateway.drain_shadows()
+        text = (await http.get("/metrics")).text
+        shadow = [
+            ln
+            for ln in text.splitlines()
+            if ln.startswith("plugway_gateway_shadow_calls_total{") and 'rule="shadowed"' in ln
+        ]
+        assert shadow and float(shadow[0].rsplit(" ", 1)[1]) == 3
+        explained = (
+            await http.post("/plugins/v1/gateways/doc_search/explain", json={"subject_id": "s"})
+        ).json()
+        assert explained["shadow"] == TFIDF

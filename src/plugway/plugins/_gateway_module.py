@@ -208,7 +208,7 @@ class GatewayManager:
         path = settings.revisions_path
         if not path.is_absolute():
             path = ctx.data_dir / path
-        config_file = settings.config_file or getattr(ctx.settings, "config_path", None)
+        config_file = settings.config_file or ctx.settings.config_path
         manager = cls(settings, catalog, Metrics(), SqliteRevisionStore(path), config_file)
         ctx.hub.register(GatewayManager, manager)
         return manager
