@@ -68,7 +68,7 @@ class DocSearchProperties(BaseModel):
 
 
 DOC_SEARCH_CONTRACT: PluginContract[DocSearchPlugin] = PluginContract(
-    DocSearchPlugin,  # type: ignore[type-abstract]
+    DocSearchPlugin,
     type_id=DOC_SEARCH_TYPE_ID,
     properties=DocSearchProperties,
     defaults=DocSearchDefaults,

@@ -111,7 +111,7 @@ class TenantResolverPlugin(Protocol):
 
 
 TENANT_RESOLVER_CONTRACT: PluginContract[TenantResolverPlugin] = PluginContract(
-    TenantResolverPlugin,  # type: ignore[type-abstract]
+    TenantResolverPlugin,
     type_id=TENANT_RESOLVER_TYPE_ID,
     name="tenant_resolver",
 )
