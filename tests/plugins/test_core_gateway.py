@@ -49,6 +49,9 @@ async def test_client_and_call_route_to_the_default_plugin() -> None:
     with pytest.raises(GatewayCallError, match="no such method") as info:
         await gw.call("nope", CTX)
     assert info.value.gateway == "echo" and info.value.method == "nope"
+    with pytest.raises(TypeError):  # bound to the contract's parameters before any plugin runs
+        await gw.call("echo", CTX, "a", "b")
+    assert b.calls == 4 and gw.breaker(pid("b")).failures == 0
 
 
 async def test_no_plugin_is_an_error_naming_the_gateway() -> None:
@@ -348,3 +351,14 @@ def test_entry_points_have_the_contract_signature() -> None:
     assert list(sig.parameters) == ["ctx", "text"]
     src = _entry_source("echo", ECHO.methods["echo"], 0, {})
     assert "async def echo(ctx, text):" in src
+
+
+async def test_an_open_breaker_without_fallback_fails_fast_naming_the_plugin() -> None:
+    broken = Failing("p")
+    gw = make(("p", broken, "x", 1), breaker=BreakerSettings(failure_threshold=1, cooldown=60))
+    with pytest.raises(GatewayCallError, match="p is broken"):
+        await gw.client.echo(CTX, "a")
+    with pytest.raises(GatewayCallError) as info:
+        await gw.client.echo(CTX, "b")
+    assert info.value.attempts == ((pid("p"), "circuit open"),)
+    assert info.value.plugin == pid("p") and broken.calls == 1

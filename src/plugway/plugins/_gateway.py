@@ -103,7 +103,7 @@ class _State:
 _TEMPLATE = """\
 async def {name}({params}):
     _pw_st = _pw_gw._state
-{check}    _pw_r = _pw_st.fixed
+    _pw_r = _pw_st.fixed
     if _pw_r is None:
         _pw_r = _pw_st.routes[_pw_st.decide({ctx}).slot]
     _pw_s = _pw_r.series
@@ -118,25 +118,8 @@ async def {name}({params}):
 """
 
 
-def _entry_source(name: str, m: ContractMethod | None, index: int, ns: dict[str, Any]) -> str:
-    """Source of one entry point: exact contract parameters, or the generic ``call``."""
-    if m is None:
-        return _TEMPLATE.format(
-            name=name,
-            params="_pw_m, ctx, /, *args, **kwargs",
-            check=(
-                "    _pw_i = _pw_index.get(_pw_m)\n"
-                "    if _pw_i is None:\n"
-                "        raise _pw_gw._unknown(_pw_m)\n"
-            ),
-            index="_pw_i",
-            ctx="ctx",
-            method="_pw_m",
-            args="args",
-            kwargs="kwargs",
-            callargs="ctx, *args, **kwargs",
-            mask=LATENCY_SAMPLE_MASK,
-        )
+def _entry_source(name: str, m: ContractMethod, index: int, ns: dict[str, Any]) -> str:
+    """Source of one entry point, with the exact parameters of the contract method."""
     params: list[str] = []
     call: list[str] = []
     pos: list[str] = []
@@ -188,7 +171,6 @@ def _entry_source(name: str, m: ContractMethod | None, index: int, ns: dict[str,
     return _TEMPLATE.format(
         name=name,
         params=", ".join(params),
-        check="",
         ctx=plist[0].name,
         method="_pw_m",
         args="(" + "".join(f"{a}, " for a in pos) + ")",
@@ -253,10 +235,6 @@ class Gateway(Generic[P]):
         self._state = self._build(
             Router.compile(config, (), gateway=name, revision=revision, strict=False)
         )
-        ns: dict[str, Any] = {"_pw_gw": self, "_pw_index": self._method_index}
-        exec(_entry_source("call", None, -1, ns), ns)
-        self.call: Callable[..., Coroutine[Any, Any, Any]] = ns["call"]
-        self.call.__doc__ = "await gateway.call('method', ctx, *args, **kwargs): route and call."
         entries: dict[str, Any] = {}
         for i, (mname, m) in enumerate(contract.methods.items()):
             mns: dict[str, Any] = {"_pw_gw": self}
@@ -265,6 +243,7 @@ class Gateway(Generic[P]):
             fn.__qualname__ = f"{contract.name}Gateway.{mname}"
             fn.__doc__ = inspect.getdoc(getattr(contract.protocol, mname))
             entries[mname] = fn
+        self._entries: Mapping[str, Callable[..., Coroutine[Any, Any, Any]]] = entries
         self._client = types.SimpleNamespace(**entries)
         self.metrics.set_gauge_source(f"gateway:{name}", self._gauges)
 
@@ -274,6 +253,19 @@ class Gateway(Generic[P]):
     def client(self) -> P:
         """The gateway as its contract: ``await gw.client.method(ctx, ...)`` routes every call."""
         return cast(P, self._client)
+
+    def call(
+        self, method: str, ctx: SecurityContext, /, *args: Any, **kwargs: Any
+    ) -> Coroutine[Any, Any, Any]:
+        """``await gw.call("method", ctx, *args, **kwargs)``: route and call by method name.
+
+        Goes through the same generated entry point as ``gw.client.<method>``, so arguments are
+        bound to the contract's parameters (a TypeError) before any plugin is involved.
+        """
+        entry = self._entries.get(method)
+        if entry is None:
+            raise self._unknown(method)
+        return entry(ctx, *args, **kwargs)
 
     def plugin_for(self, ctx: SecurityContext) -> P:
         """The raw implementation that routing picks for ``ctx`` (no fallback, no metrics)."""
