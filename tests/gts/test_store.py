@@ -364,3 +364,21 @@ def test_query_and_attr(store: GtsStore) -> None:
     assert store.attr(ORDER_1 + "@payload.total").to_dict()["value"] == 10
     assert store.attr(ORDER_1 + "@payload.missing").resolved is False
     assert store.attr(PLACED + "x.shop._.ghost.v1@id").resolved is False
+
+
+def test_hostile_documents_are_refused_not_recursed() -> None:
+    s = GtsStore()
+    deep: dict[str, Any] = {"id": "gts.x.a.b.c.v1~x.a._.deep.v1"}
+    node = deep
+    for _ in range(100_000):
+        node["n"] = {}
+        node = node["n"]
+    with pytest.raises(GtsError, match="nested deeper"):
+        s.register(deep)
+    cyclic: dict[str, Any] = {"id": "gts.x.a.b.c.v1~x.a._.loop.v1", "items": []}
+    cyclic["items"].append(cyclic)
+    with pytest.raises(GtsError, match="nested deeper"):
+        s.register(cyclic)
+    with pytest.raises(GtsError, match="JSON object"):
+        s.register(["not", "an", "object"])  # type: ignore[arg-type]
+    assert len(s) == 0

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from plugway.gts._errors import GtsError, GtsSchemaError
 from plugway.gts._ids import GtsId
+from plugway.gts._refs import MAX_DOCUMENT_DEPTH as _LAYER_MAX_DEPTH
 
 __all__ = [
     "MAX_DOCUMENT_DEPTH",
@@ -30,8 +31,8 @@ __all__ = [
     "walk_document",
 ]
 
-#: Nesting depth above which a document is refused rather than walked.
-MAX_DOCUMENT_DEPTH = 64
+#: Nesting depth above which a document is refused rather than walked (the layer-wide limit).
+MAX_DOCUMENT_DEPTH = _LAYER_MAX_DEPTH
 
 _GTS_URI = "gts://"
 

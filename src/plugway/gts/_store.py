@@ -33,7 +33,12 @@ from plugway.gts._errors import (
 from plugway.gts._extract import extract_id
 from plugway.gts._ids import GtsId
 from plugway.gts._query import GtsQuery
-from plugway.gts._refs import check_instance_document, check_schema_document, collect_gts_refs
+from plugway.gts._refs import (
+    check_document_depth,
+    check_instance_document,
+    check_schema_document,
+    collect_gts_refs,
+)
 from plugway.gts._relations import RelationshipGraph, resolve_relationships
 from plugway.gts._schema import InstanceValidatorCache, validate_instance
 from plugway.gts._traits import check_entity_traits
@@ -72,6 +77,14 @@ class EntityValidation:
             "entity_type": self.entity_type,
             "error": self.error,
         }
+
+
+def _label(doc: Mapping[str, Any]) -> str:
+    for key in ("$id", "id"):
+        value = doc.get(key)
+        if isinstance(value, str) and value:
+            return f"document {value[:120]}"
+    return "document"
 
 
 class GtsStore:
@@ -152,6 +165,9 @@ class GtsStore:
     def _prepare(self, doc: Mapping[str, Any], *, validate: bool) -> GtsEntity:
         if not isinstance(doc, Mapping):
             raise GtsValidationError(f"an entity must be a JSON object, got {type(doc).__name__}")
+        # Depth first (iteratively): copying or walking a hostile document must not recurse
+        # until the stack breaks; a cyclic document is refused the same way.
+        check_document_depth(doc, label=_label(doc))
         ext = extract_id(doc)
         content = copy.deepcopy(dict(doc))
         if ext.is_type:

@@ -4,7 +4,9 @@ Why a separate app: the official conformance suite drives an implementation over
 this app is the proof that ``plugway.gts`` implements the spec. It keeps the suite's wire
 shapes exactly: operations answer 200 and report failure in the body; a refused registration
 answers 422 ``{"ok": false, "error": ...}``; malformed requests get FastAPI's standard 422.
-One in-memory store lives as long as the app (the suite accumulates state across tests).
+One in-memory store lives as long as the app (the suite accumulates state across tests); the
+handlers are ``async`` so they all run on the event loop thread, one at a time, and the store
+(which is not thread-safe) is never touched concurrently.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
     # ------------------------------------------------------------ entities
 
     @app.get("/entities")
-    def list_entities(
+    async def list_entities(
         limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 100,
     ) -> dict[str, Any]:
         ids = list(gts.ids())
@@ -81,7 +83,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"entities": items, "count": len(items), "total": len(ids), "limit": limit}
 
     @app.post("/entities", response_model=None)
-    def register_entity(
+    async def register_entity(
         body: Annotated[dict[str, Any], Body()],
         validate: bool = False,
         validation: bool = False,
@@ -93,7 +95,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"ok": True, "error": "", **_entity_summary(gts, gts_id)}
 
     @app.post("/entities/bulk")
-    def register_bulk(body: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
+    async def register_bulk(body: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
         for doc in body:
             try:
@@ -111,7 +113,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         }
 
     @app.get("/entities/{gts_id:path}", response_model=None)
-    def get_entity(gts_id: str) -> dict[str, Any] | JSONResponse:
+    async def get_entity(gts_id: str) -> dict[str, Any] | JSONResponse:
         entity = gts.entity(gts_id)
         if entity is None:
             return JSONResponse(
@@ -120,7 +122,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {**_entity_summary(gts, gts_id), "content": gts.get(gts_id)}
 
     @app.post("/type-schemas", response_model=None)
-    def register_type_schema(body: TypeSchemaRegister) -> dict[str, Any] | JSONResponse:
+    async def register_type_schema(body: TypeSchemaRegister) -> dict[str, Any] | JSONResponse:
         try:
             gts_id = gts.register_type_schema(body.type_id, body.type_schema)
         except GtsError as exc:
@@ -130,7 +132,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
     # ------------------------------------------------------------ OP#1 - OP#5
 
     @app.get("/validate-id")
-    def validate_id(gts_id: str) -> dict[str, Any]:
+    async def validate_id(gts_id: str) -> dict[str, Any]:
         is_wildcard = "*" in gts_id
         try:
             if is_wildcard:
@@ -142,7 +144,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"id": gts_id, "valid": True, "error": "", "is_wildcard": is_wildcard}
 
     @app.post("/extract-id")
-    def extract(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    async def extract(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         try:
             ext = extract_id(body)
         except GtsError as exc:
@@ -164,7 +166,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         }
 
     @app.get("/parse-id")
-    def parse_id(gts_id: str) -> dict[str, Any]:
+    async def parse_id(gts_id: str) -> dict[str, Any]:
         is_wildcard = "*" in gts_id
         out: dict[str, Any] = {
             "id": gts_id,
@@ -190,7 +192,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return out
 
     @app.get("/match-id-pattern")
-    def match_id_pattern(pattern: str, candidate: str) -> dict[str, Any]:
+    async def match_id_pattern(pattern: str, candidate: str) -> dict[str, Any]:
         out: dict[str, Any] = {"pattern": pattern, "candidate": candidate, "match": False}
         try:
             compiled = GtsPattern.parse(pattern)
@@ -209,7 +211,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {**out, "error": f"candidate {candidate} does not match pattern {pattern}"}
 
     @app.get("/uuid")
-    def uuid_of(gts_id: str) -> dict[str, Any]:
+    async def uuid_of(gts_id: str) -> dict[str, Any]:
         try:
             value = GtsId.parse(gts_id).uuid()
         except GtsIdError as exc:
@@ -219,7 +221,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
     # ------------------------------------------------------------ OP#6, OP#12, OP#13
 
     @app.post("/validate-instance")
-    def validate_instance(body: ValidateInstanceRequest) -> dict[str, Any]:
+    async def validate_instance(body: ValidateInstanceRequest) -> dict[str, Any]:
         try:
             gts.validate_instance(body.instance_id)
         except GtsError as exc:
@@ -227,7 +229,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"id": body.instance_id, "ok": True, "error": ""}
 
     @app.post("/validate-type-schema")
-    def validate_type_schema(body: ValidateTypeSchemaRequest) -> dict[str, Any]:
+    async def validate_type_schema(body: ValidateTypeSchemaRequest) -> dict[str, Any]:
         try:
             gts.validate_type_schema(body.type_id)
         except GtsError as exc:
@@ -235,7 +237,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"id": body.type_id, "ok": True, "error": ""}
 
     @app.post("/validate-entity", response_model=None)
-    def validate_entity(body: ValidateEntityRequest) -> dict[str, Any] | JSONResponse:
+    async def validate_entity(body: ValidateEntityRequest) -> dict[str, Any] | JSONResponse:
         entity_id = body.entity_id if body.entity_id is not None else body.gts_id
         if entity_id is None:
             return JSONResponse(
@@ -255,18 +257,18 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
     # ------------------------------------------------------------ OP#7 - OP#11
 
     @app.get("/resolve-relationships")
-    def resolve_relationships(gts_id: str) -> dict[str, Any]:
+    async def resolve_relationships(gts_id: str) -> dict[str, Any]:
         try:
             return gts.resolve_relationships(gts_id)
         except GtsError as exc:
             return {"id": gts_id, "ok": False, "error": str(exc)}
 
     @app.get("/compatibility")
-    def compatibility(old_type_id: str, new_type_id: str) -> dict[str, Any]:
+    async def compatibility(old_type_id: str, new_type_id: str) -> dict[str, Any]:
         return gts.compatibility(old_type_id, new_type_id).to_dict()
 
     @app.post("/cast")
-    def cast(body: CastRequest) -> dict[str, Any]:
+    async def cast(body: CastRequest) -> dict[str, Any]:
         try:
             return gts.cast_details(body.instance_id, body.to_type_id).to_dict()
         except GtsError as exc:
@@ -278,7 +280,9 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             }
 
     @app.get("/query")
-    def query(expr: str, limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 100) -> dict[str, Any]:
+    async def query(
+        expr: str, limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 100
+    ) -> dict[str, Any]:
         try:
             results = gts.query(expr, limit)
         except GtsError as exc:
@@ -295,7 +299,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         }
 
     @app.get("/attr")
-    def attr(gts_with_path: str) -> dict[str, Any]:
+    async def attr(gts_with_path: str) -> dict[str, Any]:
         try:
             result = gts.attr(gts_with_path)
         except GtsError as exc:
