@@ -131,52 +131,61 @@ def line(label: str, ours: float, base: float, base_label: str) -> None:
     )
 
 
+def compare(
+    ours: Callable[[], int],
+    base: Callable[[], int],
+    rounds: int,
+    setup: Callable[[], None] | None = None,
+) -> tuple[float, float]:
+    """Median ops/s of both loops, rounds interleaved so load changes hit both alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(rounds):
+        a.append(rate(ours, 1, setup))
+        b.append(rate(base, 1, setup))
+    return statistics.median(a), statistics.median(b)
+
+
 def bench_ids(n: int, rounds: int) -> None:
     print("id operations (fresh, distinct 2-segment instance ids)")
-    sets = [fresh_ids(n, str(r)) for r in range(rounds)]
-    it = iter(range(10**9))
+    salt = iter(range(10**9))
+    batch: list[str] = []
 
-    def pick() -> list[str]:
-        return sets[next(it) % rounds]
+    def new_batch() -> None:
+        # Strings never seen before (so never cached), built outside the timed loop.
+        batch[:] = fresh_ids(n, str(next(salt)))
+        ids_impl._ID_CACHE.clear()
 
     def ours_validate() -> int:
         valid = is_valid_gts_id
-        batch = pick()
         for s in batch:
             valid(s)
         return len(batch)
 
     def base_validate() -> int:
-        batch = pick()
         for s in batch:
             baseline_validate(s)
         return len(batch)
 
-    ours = rate(ours_validate, rounds)
-    base = rate(base_validate, rounds)
+    ours, base = compare(ours_validate, base_validate, rounds, new_batch)
     line("validate (is_valid_gts_id)", ours, base, "spec regex")
-
-    def clear() -> None:
-        ids_impl._ID_CACHE.clear()  # every round parses strings it has never seen
 
     def ours_parse() -> int:
         parse = GtsId.parse
-        batch = pick()
         for s in batch:
             parse(s)
         return len(batch)
 
     def base_parse() -> int:
-        batch = pick()
         for s in batch:
             baseline_parse(s)
         return len(batch)
 
-    ours = rate(ours_parse, rounds, clear)
-    base = rate(base_parse, rounds)
+    ours, base = compare(ours_parse, base_parse, rounds, new_batch)
     line("parse, uncached (GtsId.parse)", ours, base, "regex+dataclasses")
 
-    sample = sets[0][:1000]
+    new_batch()
+    sample = batch[:1000]
     for s in sample:
         GtsId.parse(s)
 
@@ -187,8 +196,7 @@ def bench_ids(n: int, rounds: int) -> None:
                 parse(s)
         return 20 * len(sample)
 
-    ours = rate(ours_cached, rounds)
-    line("parse, cached (same strings again)", ours, base, "regex+dataclasses")
+    line("parse, cached (same strings again)", rate(ours_cached, rounds), base, "regex+dataclasses")
 
 
 def bench_match(n: int, rounds: int) -> None:
@@ -215,7 +223,7 @@ def bench_match(n: int, rounds: int) -> None:
                 baseline_match(text, gid.text)
             return n // 4
 
-        line(f"match: {label}", rate(ours, rounds), rate(base, rounds), "token compare")
+        line(f"match: {label}", *compare(ours, base, rounds), "token compare")
 
 
 def bench_refusal(n: int, rounds: int) -> None:
@@ -321,7 +329,7 @@ def bench_instances(n: int, rounds: int) -> None:
             validate_base(INSTANCE)
         return k
 
-    line("GtsStore.validate_instance_document", rate(ours, rounds), rate(base, rounds), "Draft7")
+    line("GtsStore.validate_instance_document", *compare(ours, base, rounds), "Draft7")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
