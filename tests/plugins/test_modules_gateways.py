@@ -198,11 +198,24 @@ async def test_an_invalid_routing_section_fails_the_start_with_its_path(tmp_path
     )
 
 
-async def test_an_unknown_key_in_the_plugins_section_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("section", "path"),
+    [
+        ({"gateway": {}}, "plugins.gateway"),
+        (
+            {"gateways": {"doc_search": {"breaker": {"threshold": 3}}}},
+            "plugins.gateways.doc_search.breaker.threshold",
+        ),
+        ({"watch_interval": 0}, "plugins.watch_interval"),
+    ],
+)
+async def test_a_bad_plugins_section_is_refused_with_its_path(
+    tmp_path: Path, section: dict[str, Any], path: str
+) -> None:
     with pytest.raises(ModulePhaseError) as info:
-        async with running(tmp_path, {"gateway": {}}):
+        async with running(tmp_path, section):
             pass
-    assert "plugins.gateway" in str(info.value.__cause__)
+    assert path in str(info.value.__cause__)
 
 
 # -- doc_search, versions, hot plugins ---------------------------------------------------------

@@ -84,12 +84,19 @@ class PluginSettings(_Section):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class BreakerConfig(_Section):
+    """``plugins.gateways.<gateway>.breaker``: the circuit breaker of each of its plugins."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown: float = Field(default=30.0, ge=0)
+
+
 class GatewaySettings(_Section):
     """``plugins.gateways.<gateway>``: its routing document, plugin options and breaker."""
 
     routing: dict[str, Any] | None = None
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
-    breaker: dict[str, Any] | None = None
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
 
 
 class PluginsSettings(_Section):
@@ -489,7 +496,10 @@ class GatewayModule(Module):
             if self._settings.routing is not None
             else dict(self.default_routing)
         )
-        breaker = BreakerSettings(**(self._settings.breaker or {}))
+        breaker = BreakerSettings(
+            failure_threshold=self._settings.breaker.failure_threshold,
+            cooldown=self._settings.breaker.cooldown,
+        )
         self._gateway = self._build(manager, config_routing, breaker)
         self._unsubscribe = ctx.registry.subscribe(self._on_registry_event)
         self.resync()

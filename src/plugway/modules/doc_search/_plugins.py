@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from plugway.modules.doc_search._contract import DOC_SEARCH_CONTRACT, SearchResult
+from plugway.modules.doc_search._contract import DOC_SEARCH_CONTRACT, DocSearchPlugin, SearchResult
 from plugway.modules.doc_search._corpus import default_corpus
 from plugway.modules.doc_search._ranking import Bm25Ranker, TfidfRanker
 from plugway.plugins import PluginDeclaration, PluginSetup, SecurityContext
@@ -48,13 +48,17 @@ class TfidfPlugin(_RankerPlugin):
         super().__init__(plugin_id, TfidfRanker(default_corpus()))
 
 
-def _bm25(setup: PluginSetup) -> Bm25Plugin:
+# The factories are typed with the contract's Protocol: mypy --strict thereby proves that each
+# shipped plugin satisfies the contract; the gateway checks it again at run time.
+
+
+def _bm25(setup: PluginSetup) -> DocSearchPlugin:
     k1 = float(setup.config.get("k1", 1.2))
     b = float(setup.config.get("b", 0.75))
     return Bm25Plugin(setup.plugin_id, k1=k1, b=b)
 
 
-def _tfidf(setup: PluginSetup) -> TfidfPlugin:
+def _tfidf(setup: PluginSetup) -> DocSearchPlugin:
     return TfidfPlugin(setup.plugin_id)
 
 

@@ -20,6 +20,7 @@ from plugway.modules.tenant_resolver._contract import (
     GetDescendantsOptions,
     GetTenantsOptions,
     IsAncestorOptions,
+    TenantResolverPlugin,
 )
 from plugway.modules.tenant_resolver._hierarchy import TenantTree
 from plugway.modules.tenant_resolver._models import (
@@ -179,7 +180,10 @@ class SingleTenantPlugin:
         return False
 
 
-def _static(setup: PluginSetup) -> StaticTenantsPlugin:
+# Factories typed with the contract's Protocol: mypy --strict proves the plugins satisfy it.
+
+
+def _static(setup: PluginSetup) -> TenantResolverPlugin:
     try:
         config = StaticTenantsConfig.model_validate(dict(setup.config))
     except ValidationError as exc:
@@ -190,7 +194,7 @@ def _static(setup: PluginSetup) -> StaticTenantsPlugin:
     return StaticTenantsPlugin(config.tenants)
 
 
-def _single(setup: PluginSetup) -> SingleTenantPlugin:
+def _single(setup: PluginSetup) -> TenantResolverPlugin:
     if setup.config:
         raise TenantResolverError(f"single_tenant takes no config, got keys {sorted(setup.config)}")
     return SingleTenantPlugin()
