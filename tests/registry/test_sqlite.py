@@ -190,5 +190,5 @@ def test_kill_9_mid_burst_keeps_every_acknowledged_entity(tmp_path: Path) -> Non
 
 def test_unopenable_path_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
-    with pytest.raises(RegistryStorageError, match="dir.db"):
+    with pytest.raises(RegistryStorageError, match=r"dir\.db"):
         open_backend("sqlite", tmp_path / "dir.db")
