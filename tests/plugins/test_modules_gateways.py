@@ -17,12 +17,17 @@ import yaml
 from plugway.modkit import ClientHub, ModulePhaseError, Runtime, parse_settings
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, DocSearchModule
 from plugway.modules.plugins_admin import PluginsAdminModule
-from plugway.modules.tenant_resolver import TENANT_RESOLVER_CONTRACT, TenantResolverModule
+from plugway.modules.tenant_resolver import (
+    TENANT_RESOLVER_CONTRACT,
+    TenantResolverModule,
+    TenantResolverPlugin,
+)
 from plugway.plugins import (
     PLUGINS_GROUP,
     GatewayManager,
     PluginCatalog,
     RoutingConfigError,
+    SecurityContext,
     discover_plugins,
 )
 from plugway.server import create_app
@@ -445,3 +450,15 @@ async def test_a_shadow_plugin_is_called_but_never_answers(tmp_path: Path) -> No
             await http.post("/plugins/v1/gateways/doc_search/explain", json={"subject_id": "s"})
         ).json()
         assert explained["shadow"] == TFIDF
+
+
+async def test_other_modules_use_the_gateway_through_the_hub(tmp_path: Path) -> None:
+    routing = {
+        "rules": [{"name": "solo", "match": {"tenant": ["solo"]}, "target": {"plugin": SINGLE}}]
+    }
+    async with running(tmp_path) as (runtime, http):
+        client = runtime.hub.get(TenantResolverPlugin)
+        assert (await client.get_tenant(SecurityContext("x"), "acme")).name == "Acme Corp"
+        await http.put("/plugins/v1/gateways/tenant_resolver/routing", json=routing, headers=AUTH)
+        # The same client object follows the new routing, per request.
+        assert (await client.get_tenant(SecurityContext("solo"), "solo")).name == "Default"

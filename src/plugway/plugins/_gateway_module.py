@@ -5,7 +5,8 @@ A gateway module subclasses :class:`GatewayModule`, names its contract and decor
 
 * ``init``: registers the contract's GTS type schema, builds the plugins that entry points
   declared for the contract, and registers each one the HyperSpot way — its instance in the
-  Types Registry, its implementation as a scoped client (scope = plugin id) in the ClientHub;
+  Types Registry, its implementation as a scoped client (scope = plugin id) in the ClientHub —
+  and registers the gateway itself, unscoped under the contract, as the client other modules use;
 * ``post_init``: builds the Gateway from the plugin instances in the registry that have an
   implementation in the hub, with the routing of the latest persisted revision (or the
   ``plugins`` settings section on a first start), and subscribes to registry events so that
@@ -266,6 +267,26 @@ class GatewayManager:
 # -- the module base ---------------------------------------------------------------------------
 
 
+class _RoutedClient:
+    """The gateway as its contract, for other modules (HyperSpot's public client).
+
+    Registered unscoped in the hub under the contract's Protocol at init, before the Gateway
+    exists; each attribute is looked up on the running gateway at call time, so every call is
+    routed per request and follows hot swaps.
+    """
+
+    __slots__ = ("_module",)
+
+    def __init__(self, module: GatewayModule) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module.gateway.client, name)
+
+    def __repr__(self) -> str:
+        return f"<routed client of gateway {self._module.gateway_name!r}>"
+
+
 class GatewayModule(Module):
     """Base class of a gateway module. Subclasses set ``contract`` and decorate with @module.
 
@@ -413,6 +434,7 @@ class GatewayModule(Module):
                 name,
             )
         manager.add(self)
+        ctx.hub.register(self.contract.protocol, _RoutedClient(self))
 
     def _install(self, ctx: ModuleContext, plugin: DiscoveredPlugin) -> None:
         """Build one discovered plugin and register it: instance in the registry, impl in hub."""
