@@ -37,6 +37,25 @@ properties:
     assert load_documents(text, filename="a.yaml") == [SCHEMA]
 
 
+def test_yaml_scalars_mean_what_json_means() -> None:
+    text = "a: 1e-05\nb: on\nc: 010\nd: 1:20\ne: ~\nf: .5\ng: -3\nh: TRUE\ni: 0x1F\nj: no\n"
+    assert load_documents(text, filename="s.yaml") == [
+        {
+            "a": 1e-05,
+            "b": "on",
+            "c": 10,
+            "d": "1:20",
+            "e": None,
+            "f": 0.5,
+            "g": -3,
+            "h": True,
+            "i": "0x1F",
+            "j": "no",
+        }
+    ]
+    assert load_documents('a: "\\ud83d\\ude00"\n', filename="e.yaml") == [{"a": "\U0001f600"}]
+
+
 def test_yaml_multi_document_stream() -> None:
     text = "id: a\n---\nid: b\n---\n"
     assert load_documents(text, filename="many.yml") == [{"id": "a"}, {"id": "b"}]
@@ -53,7 +72,9 @@ def test_yaml_multi_document_stream() -> None:
         ("a: &x [1]\nb: *x\n", "alias.yaml", "aliases are not accepted"),
         ("? [1, 2]\n: v\n", "key.yaml", "not valid YAML"),
         ("a: !!binary aGVsbG8=\n", "bin.yaml", "bytes is not a JSON value"),
-        ('{"a": NaN}', "", "NaN is not a JSON value"),
+        ('{"a": NaN}', "", "nan is not a JSON value"),
+        ('{"a": [Infinity]}', "", "inf is not a JSON value"),
+        ("a: -.inf\n", "inf.yaml", "-inf is not a JSON value"),
     ],
 )
 def test_refusals_name_the_source(text: str, filename: str, match: str) -> None:

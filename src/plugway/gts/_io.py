@@ -8,6 +8,8 @@ bomb cannot blow up memory. Over-deep documents are refused instead of recursed 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,10 +40,29 @@ class _JsonShapedLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-_JsonShapedLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# Plain scalars resolve by the YAML 1.2 core schema (what JSON means), not YAML 1.1: no
+# timestamps, no yes/no/on/off booleans, no octal "010" or sexagesimal "1:20", and "1e-05" is a
+# float. Everything else stays a string.
+_JsonShapedLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
+):
+    _JsonShapedLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(str(loader.construct_scalar(node)), 10)  # "010" is ten, as in JSON and YAML 1.2
+
+
+_JsonShapedLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def load_documents(text: str, *, filename: str = "") -> list[dict[str, Any]]:
@@ -77,8 +98,23 @@ def load_documents(text: str, *, filename: str = "") -> list[dict[str, Any]]:
                     f"{where}: expected a JSON object, got {type(part).__name__}"
                 )
             _check_shape(part, where)
-            docs.append(dict(part))
+            docs.append(dict(part) if as_json else _join_surrogates(part))
     return docs
+
+
+def _join_surrogates(node: Any) -> Any:
+    """PyYAML decodes an escaped astral character (``"\\ud83d\\ude00"``) as two lone
+    surrogates; JSON joins them. Join them here too so YAML and JSON give the same text.
+    Depth is already bounded by ``_check_shape``."""
+    if isinstance(node, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in node):
+            return node.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+        return node
+    if isinstance(node, Mapping):
+        return {_join_surrogates(k): _join_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_join_surrogates(v) for v in node]
+    return node
 
 
 def _check_shape(doc: Any, where: str) -> None:
@@ -95,7 +131,7 @@ def _check_shape(doc: Any, where: str) -> None:
                 stack.append((value, depth + 1))
         elif isinstance(node, list):
             stack.extend((value, depth + 1) for value in node)
-        elif isinstance(node, float) and node != node:  # NaN is not JSON
-            raise GtsDocumentError(f"{where}: NaN is not a JSON value")
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise GtsDocumentError(f"{where}: {node!r} is not a JSON value (not finite)")
         elif not isinstance(node, str | int | float | bool) and node is not None:
             raise GtsDocumentError(f"{where}: {type(node).__name__} is not a JSON value")
