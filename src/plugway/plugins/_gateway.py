@@ -103,7 +103,7 @@ class _State:
 _TEMPLATE = """\
 async def {name}({params}):
     _pw_st = _pw_gw._state
-    _pw_r = _pw_st.fixed
+{head}    _pw_r = _pw_st.fixed
     if _pw_r is None:
         _pw_r = _pw_st.routes[_pw_st.decide({ctx}).slot]
     _pw_s = _pw_r.series
@@ -111,11 +111,34 @@ async def {name}({params}):
     _pw_s.calls = _pw_n
     if _pw_r.slow or _pw_r.breaker.failures or not _pw_n & {mask}:
         return await _pw_gw._careful(_pw_st, _pw_r, {method}, {ctx}, {args}, {kwargs})
+    _pw_c = _pw_r.methods[{index}]({callargs})  # a TypeError here is the caller's, not the plugin's
     try:
-        return await _pw_r.methods[{index}]({callargs})
+        return await _pw_c
     except Exception as _pw_e:
         return await _pw_gw._recover(_pw_st, _pw_r, {method}, {ctx}, {args}, {kwargs}, _pw_e)
 """
+
+_GENERIC_HEAD = """\
+    _pw_i = _pw_index.get(_pw_m)
+    if _pw_i is None:
+        raise _pw_gw._unknown(_pw_m)
+"""
+
+
+def _generic_source() -> str:
+    """Source of ``gw.call(method, ctx, *args, **kwargs)``: by name, any arguments."""
+    return _TEMPLATE.format(
+        name="call",
+        params="_pw_m, ctx, /, *args, **kwargs",
+        head=_GENERIC_HEAD,
+        ctx="ctx",
+        method="_pw_m",
+        args="args",
+        kwargs="kwargs",
+        callargs="ctx, *args, **kwargs",
+        index="_pw_i",
+        mask=LATENCY_SAMPLE_MASK,
+    )
 
 
 def _entry_source(name: str, m: ContractMethod, index: int, ns: dict[str, Any]) -> str:
@@ -171,6 +194,7 @@ def _entry_source(name: str, m: ContractMethod, index: int, ns: dict[str, Any]) 
     return _TEMPLATE.format(
         name=name,
         params=", ".join(params),
+        head="",
         ctx=plist[0].name,
         method="_pw_m",
         args="(" + "".join(f"{a}, " for a in pos) + ")",
@@ -243,8 +267,11 @@ class Gateway(Generic[P]):
             fn.__qualname__ = f"{contract.name}Gateway.{mname}"
             fn.__doc__ = inspect.getdoc(getattr(contract.protocol, mname))
             entries[mname] = fn
-        self._entries: Mapping[str, Callable[..., Coroutine[Any, Any, Any]]] = entries
         self._client = types.SimpleNamespace(**entries)
+        ns: dict[str, Any] = {"_pw_gw": self, "_pw_index": self._method_index}
+        exec(_generic_source(), ns)
+        #: ``await gw.call("method", ctx, *args, **kwargs)``: route and call by method name
+        self.call: Callable[..., Coroutine[Any, Any, Any]] = ns["call"]
         self.metrics.set_gauge_source(f"gateway:{name}", self._gauges)
 
     # -- typed client / calls ------------------------------------------------------------------
@@ -253,19 +280,6 @@ class Gateway(Generic[P]):
     def client(self) -> P:
         """The gateway as its contract: ``await gw.client.method(ctx, ...)`` routes every call."""
         return cast(P, self._client)
-
-    def call(
-        self, method: str, ctx: SecurityContext, /, *args: Any, **kwargs: Any
-    ) -> Coroutine[Any, Any, Any]:
-        """``await gw.call("method", ctx, *args, **kwargs)``: route and call by method name.
-
-        Goes through the same generated entry point as ``gw.client.<method>``, so arguments are
-        bound to the contract's parameters (a TypeError) before any plugin is involved.
-        """
-        entry = self._entries.get(method)
-        if entry is None:
-            raise self._unknown(method)
-        return entry(ctx, *args, **kwargs)
 
     def plugin_for(self, ctx: SecurityContext) -> P:
         """The raw implementation that routing picks for ``ctx`` (no fallback, no metrics)."""
@@ -316,14 +330,14 @@ class Gateway(Generic[P]):
             return await self._fallback(
                 st, r, method, ctx, args, kwargs, [(d.plugin_id, "circuit open")], None
             )
-        fn = r.methods[st.index[method]]
+        coro = r.methods[st.index[method]](ctx, *args, **kwargs)  # TypeError: the caller's
         t0 = perf_counter_ns()
         try:
             if st.timeout is None:
-                result = await fn(ctx, *args, **kwargs)
+                result = await coro
             else:
                 async with asyncio.timeout(st.timeout):
-                    result = await fn(ctx, *args, **kwargs)
+                    result = await coro
         except Exception as exc:
             s.observe_ns(perf_counter_ns() - t0)
             return await self._recover(st, r, method, ctx, args, kwargs, exc)
