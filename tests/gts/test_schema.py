@@ -451,3 +451,25 @@ def test_non_json_values_in_schemas_fail_cleanly() -> None:
     docs = {t: {"$id": f"gts://{t}", "properties": None, "maximum": float("inf")}}
     with pytest.raises(GtsValidationError, match=t):
         validate_instance({}, t, docs.get)
+
+
+@pytest.mark.parametrize("keyword", ["items", "anyOf", "not", "additionalProperties", "properties"])
+def test_deep_but_legal_nesting_compiles_and_reports_the_path(keyword: str) -> None:
+    node: dict[str, Any] = {"type": "string", "maxLength": 3}
+    for _ in range(30):
+        if keyword == "items":
+            node = {"type": "array", "items": node}
+        elif keyword == "anyOf":
+            node = {"anyOf": [node, {"type": "integer"}]}
+        elif keyword == "properties":
+            node = {"type": "object", "properties": {"x": node}}
+        else:
+            node = {keyword: node}
+    t = "gts.x.shop.deep.thing.v1~"
+    validator = compile_instance_validator(t, {t: {"$id": f"gts://{t}", **node}}.get)
+    if keyword == "properties":
+        value: Any = "abcdef"
+        for _ in range(30):
+            value = {"x": value}
+        with pytest.raises(GtsValidationError, match=r"at (x\.){29}x:"):
+            validator.validate(value)

@@ -172,28 +172,48 @@ class _Bundler:
         return self._place(target, where)
 
 
-def _strip(node: Any, taken: set[tuple[int, str]]) -> Any:
+#: Nesting of subschemas after which a subschema is moved into ``definitions``: fastjsonschema
+#: emits nested Python blocks per level, and Python refuses more than 20 nested blocks; a
+#: ``$ref`` target becomes a function of its own, which starts the nesting afresh.
+_HOIST_EVERY = 6
+
+
+class _Stripper:
     """Copy without ``x-gts-ref`` and without combinators enforced by ``_xref`` instead."""
-    if not isinstance(node, Mapping):
-        return node
-    out: dict[str, Any] = {}
-    nid = id(node)
-    for key, value in node.items():
-        if key == "x-gts-ref" or (nid, key) in taken:
-            continue
-        if key in _ONE:
-            out[key] = _strip(value, taken)
-        elif key == "items" or (key in _LIST and isinstance(value, list)):
-            out[key] = (
-                [_strip(v, taken) for v in value]
-                if isinstance(value, list)
-                else _strip(value, taken)
-            )
-        elif key in _MAP and isinstance(value, Mapping):
-            out[key] = {name: _strip(sub, taken) for name, sub in value.items()}
-        else:
-            out[key] = value
-    return out
+
+    def __init__(self, taken: set[tuple[int, str]], hoisted: dict[str, Any]) -> None:
+        self._taken = taken
+        self.hoisted = hoisted
+
+    def strip(self, node: Any, level: int = 0) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        if level >= _HOIST_EVERY and "$ref" not in node:
+            key = f"__nest{len(self.hoisted)}"
+            self.hoisted[key] = None  # reserve the name before descending
+            self.hoisted[key] = self.strip(node, 0)
+            return {"$ref": f"#/definitions/{key}"}
+        out: dict[str, Any] = {}
+        nid = id(node)
+        deeper = level + 1
+        for key, value in node.items():
+            if key == "x-gts-ref" or (nid, key) in self._taken:
+                continue
+            if key in ("definitions", "$defs") and isinstance(value, Mapping):
+                out[key] = {name: self.strip(sub, 0) for name, sub in value.items()}
+            elif key in _ONE:
+                out[key] = self.strip(value, deeper)
+            elif key == "items" or (key in _LIST and isinstance(value, list)):
+                out[key] = (
+                    [self.strip(v, deeper) for v in value]
+                    if isinstance(value, list)
+                    else self.strip(value, deeper)
+                )
+            elif key in _MAP and isinstance(value, Mapping):
+                out[key] = {name: self.strip(sub, deeper) for name, sub in value.items()}
+            else:
+                out[key] = value
+        return out
 
 
 def _compile(schema: Any, label: str, dialect: str = DRAFT_07) -> Callable[[Any], Any]:
@@ -278,23 +298,30 @@ def _finish(
     root: dict[str, Any], bundler: _Bundler, label: str, dialect: str = DRAFT_07
 ) -> tuple[Callable[[Any], Any], XrefCheck | None]:
     bundler.drain()
+    defs = root.get("definitions")
+    if defs is not None and not isinstance(defs, dict):
+        raise GtsValidationError(f"{label}: 'definitions' must be an object")
     if bundler.definitions:
-        defs = root.get("definitions")
-        if defs is not None and not isinstance(defs, dict):
-            raise GtsValidationError(f"{label}: 'definitions' must be an object")
         root["definitions"] = {**(defs or {}), **bundler.definitions}
     xc = XrefCompiler(root)
     xref = xc.compile(root)
-    std_root = _strip(root, xc.taken_over)
+    hoisted: dict[str, Any] = {}
+    stripper = _Stripper(xc.taken_over, hoisted)
+    std_root = stripper.strip(root)
+    if not isinstance(std_root, dict):
+        raise GtsValidationError(f"{label} must be a JSON object")
+    if hoisted:
+        std_root["definitions"] = {**std_root.get("definitions", {}), **hoisted}
     std = _compile(std_root, label, dialect)
     if xc.taken_over:
-        shared = {k: v for k, v in std_root.items() if k in ("definitions", "$defs")}
 
         def branch_factory(branch: Any) -> Callable[[Any], bool]:
-            wrapper: dict[str, Any] = dict(shared)
+            stripped = stripper.strip(branch)
+            wrapper: dict[str, Any] = {k: v for k, v in std_root.items() if k == "$defs"}
             wrapper["definitions"] = {
-                **shared.get("definitions", {}),
-                "__branch": _strip(branch, xc.taken_over),
+                **std_root.get("definitions", {}),
+                **hoisted,
+                "__branch": stripped,
             }
             wrapper["$ref"] = "#/definitions/__branch"
             fn = _compile(wrapper, label, dialect)
