@@ -326,11 +326,11 @@ async def test_explain_and_decide_through_the_gateway() -> None:
 async def test_metrics_render_counters_and_sampled_histogram() -> None:
     metrics = Metrics()
     gw = make(("a", Named("a"), "x", 1), metrics=metrics)
-    for _ in range(40):
+    for _ in range(130):
         await gw.client.echo(CTX, "x")
     series = metrics.series("echo", pid("a"), "default")
-    assert series.calls == 40
-    assert series.latency_count == 2  # every 16th fast-path call is timed
+    assert series.calls == 130
+    assert series.latency_count == 2  # every 64th fast-path call is timed
     text = render_prometheus(metrics)
     assert "# TYPE plugway_gateway_call_duration_seconds histogram" in text
     gw.close()

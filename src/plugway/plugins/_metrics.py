@@ -3,7 +3,7 @@
 Updating a metric on the call path is an integer increment on a preallocated slot object; the
 text is only built when ``/metrics`` is scraped. Latency is measured on every call that takes a
 gateway's careful path (timeout configured, shadow, failures, breaker not clean) and on every
-16th call of its fast path, so the histogram is a sample while the call counters are exact.
+64th call of its fast path, so the histogram is a sample while the call counters are exact.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = [
     "render_prometheus",
 ]
 
-LATENCY_SAMPLE_MASK = 15  # fast-path calls are timed when (count & mask) == 0: one in 16
+LATENCY_SAMPLE_MASK = 63  # fast-path calls are timed when (count & mask) == 0: one in 64
 _MIN_BIT = 10  # first histogram bound: 2**10 ns ~ 1 us
 _MAX_BIT = 35  # last finite bound: 2**35 ns ~ 34 s
 
@@ -153,7 +153,7 @@ def render_prometheus(metrics: Metrics) -> str:
     name = "plugway_gateway_call_duration_seconds"
     lines.append(
         f"# HELP {name} Duration of plugin calls (sampled: every careful-path call, "
-        "1 in 16 fast-path calls)."
+        "1 in 64 fast-path calls)."
     )
     lines.append(f"# TYPE {name} histogram")
     for s in series:
