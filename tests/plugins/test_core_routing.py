@@ -175,6 +175,23 @@ def test_strict_compile_refuses_unknown_targets_with_paths() -> None:
         "rules[2].rollout.target.plugin",
         "rules[3].shadow.vendor",
     }
+    split_fallback = {
+        "rules": [
+            {
+                "split": {
+                    "key": "subject_id",
+                    "variants": [
+                        {"plugin": pid("a"), "weight": 1},
+                        {"plugin": pid("b"), "weight": 1},
+                    ],
+                },
+                "fallback": [{"plugin": "ghost"}],
+            }
+        ]
+    }
+    with pytest.raises(RoutingConfigError) as info2:
+        compile_(split_fallback)
+    assert [p.path for p in info2.value.problems] == ["rules[0].fallback[0].plugin"]
     lax = compile_(doc, strict=False)
     assert len(lax.warnings) == 6
     d = lax.decide(SecurityContext("t", "u"))

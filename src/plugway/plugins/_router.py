@@ -281,9 +281,12 @@ class _Compiler:
         return found
 
     def problem(self, path: str, message: str) -> None:
+        # a rule's fallback is resolved once per split variant: report each field once
         if self.strict:
-            self.problems.append(RoutingProblem(path, message))
-        else:
+            p = RoutingProblem(path, message)
+            if p not in self.problems:
+                self.problems.append(p)
+        elif f"{path}: {message}" not in self.warnings:
             self.warnings.append(f"{path}: {message}")
 
     def chain(self, targets: Sequence[Target], path: str, primary: str | None) -> tuple[str, ...]:
