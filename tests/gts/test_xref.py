@@ -225,3 +225,57 @@ class TestResolution:
         with pytest.raises(GtsValidationError) as info:
             resolve_xref("/properties/nope", {"$id": f"gts://{CAP}"}, "#/properties/ref")
         assert "#/properties/ref" in str(info.value)
+
+
+class TestOtherApplicators:
+    def test_contains(self, reg: Registry) -> None:
+        t = reg.add(
+            "gts.x.hub_refs._.contains.v1~",
+            properties={"refs": {"type": "array", "contains": {"x-gts-ref": TARGET_A}}},
+        )
+        reg.check(t, {"refs": [B1, A1]})
+        with pytest.raises(GtsValidationError, match="contains"):
+            reg.check(t, {"refs": [B1, OTHER]})
+
+    def test_property_names(self, reg: Registry) -> None:
+        t = reg.add(
+            "gts.x.hub_refs._.keys.v1~",
+            properties={"byType": {"type": "object", "propertyNames": {"x-gts-ref": "gts.*"}}},
+        )
+        reg.check(t, {"byType": {A1: 1, B1: 2}})
+        with pytest.raises(GtsValidationError, match="property name"):
+            reg.check(t, {"byType": {A1: 1, "plain": 2}})
+
+    def test_if_then_else(self, reg: Registry) -> None:
+        t = reg.add(
+            "gts.x.hub_refs._.cond.v1~",
+            type="object",
+            properties={"kind": {"type": "string"}, "ref": {"type": "string"}},
+            **{
+                "if": {"properties": {"kind": {"const": "a"}}},
+                "then": {"properties": {"ref": {"x-gts-ref": TARGET_A}}},
+                "else": {"properties": {"ref": {"x-gts-ref": TARGET_B}}},
+            },
+        )
+        reg.check(t, {"kind": "a", "ref": A1})
+        reg.check(t, {"kind": "b", "ref": B1})
+        with pytest.raises(GtsValidationError, match="'then'"):
+            reg.check(t, {"kind": "a", "ref": B1})
+        with pytest.raises(GtsValidationError, match="'else'"):
+            reg.check(t, {"kind": "b", "ref": A1})
+
+    def test_dependencies(self, reg: Registry) -> None:
+        t = reg.add(
+            "gts.x.hub_refs._.deps.v1~",
+            type="object",
+            dependencies={
+                "target": {"properties": {"target": {"x-gts-ref": TARGET_A}}},
+                "note": ["target"],
+            },
+        )
+        reg.check(t, {"target": A1, "note": "x"})
+        reg.check(t, {"other": 1})
+        with pytest.raises(GtsValidationError, match="dependency schema"):
+            reg.check(t, {"target": B1})
+        with pytest.raises(GtsValidationError, match="requires target"):
+            reg.check(t, {"note": "x"})

@@ -234,6 +234,15 @@ class XrefCompiler:
             comb = self._combinator(node, "not", [node["not"]], depth)
             if comb is not None:
                 checks.append(comb)
+        for builder in (
+            self._contains,
+            self._property_names,
+            self._conditional,
+            self._dependencies,
+        ):
+            extra = builder(node, depth)
+            if extra is not None:
+                checks.append(extra)
         if not checks:
             return None
         if len(checks) == 1:
@@ -368,6 +377,123 @@ class XrefCompiler:
                 )
             if kw == "not" and hits:
                 raise GtsValidationError(f"at {_at(path)}: must not match the 'not' schema")
+
+        return check
+
+    def _whole(self, branch: Any, depth: int) -> Callable[[Any, str], bool] | None:
+        """A matcher judging ``branch`` as a whole, or None when it holds no ``x-gts-ref``."""
+        sub = self.compile(branch, depth + 1)
+        if sub is None:
+            return None
+        standard: list[Callable[[Any], bool]] = []
+        self._pending.append(([branch], standard, [sub]))
+
+        def matches(value: Any, path: str) -> bool:
+            if not standard[0](value):
+                return False
+            try:
+                sub(value, path)
+            except GtsValidationError:
+                return False
+            return True
+
+        return matches
+
+    def _contains(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        if "contains" not in node:
+            return None
+        whole = self._whole(node["contains"], depth)
+        if whole is None:
+            return None
+        self.taken_over.add((id(node), "contains"))
+
+        def check(value: Any, path: str) -> None:
+            if isinstance(value, list) and not any(
+                whole(v, f"{path}[{i}]") for i, v in enumerate(value)
+            ):
+                raise GtsValidationError(f"at {_at(path)}: no item matches the 'contains' schema")
+
+        return check
+
+    def _property_names(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        if "propertyNames" not in node:
+            return None
+        whole = self._whole(node["propertyNames"], depth)
+        if whole is None:
+            return None
+        self.taken_over.add((id(node), "propertyNames"))
+
+        def check(value: Any, path: str) -> None:
+            if isinstance(value, dict):
+                for key in value:
+                    if not whole(key, _join(path, key)):
+                        raise GtsValidationError(
+                            f"at {_at(path)}: property name {shorten(key)!r} is not allowed"
+                        )
+
+        return check
+
+    def _conditional(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        if "if" not in node:
+            return None
+        parts = {kw: node[kw] for kw in ("if", "then", "else") if kw in node}
+        wholes = {kw: self._whole(sub, depth) for kw, sub in parts.items()}
+        if all(w is None for w in wholes.values()):
+            return None
+        for kw in parts:
+            self.taken_over.add((id(node), kw))
+            if wholes[kw] is None:
+                wholes[kw] = self._whole_always(parts[kw])
+        cond, then, other = wholes.get("if"), wholes.get("then"), wholes.get("else")
+
+        def check(value: Any, path: str) -> None:
+            assert cond is not None
+            branch, name = (then, "then") if cond(value, path) else (other, "else")
+            if branch is not None and not branch(value, path):
+                raise GtsValidationError(f"at {_at(path)}: does not match the '{name}' schema")
+
+        return check
+
+    def _whole_always(self, branch: Any) -> Callable[[Any, str], bool]:
+        """Like ``_whole`` for a branch without ``x-gts-ref``: standard keywords only."""
+        standard: list[Callable[[Any], bool]] = []
+        self._pending.append(([branch], standard, [None]))
+        return lambda value, _path: standard[0](value)
+
+    def _dependencies(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
+        deps = node.get("dependencies")
+        if not isinstance(deps, Mapping):
+            return None
+        wholes = {
+            name: self._whole(sub, depth) for name, sub in deps.items() if isinstance(sub, Mapping)
+        }
+        if all(w is None for w in wholes.values()):
+            return None
+        self.taken_over.add((id(node), "dependencies"))
+        rules: list[tuple[str, Any]] = []
+        for name, sub in deps.items():
+            if isinstance(sub, Mapping):
+                rules.append((name, wholes[name] or self._whole_always(sub)))
+            else:
+                rules.append((name, sub))
+
+        def check(value: Any, path: str) -> None:
+            if not isinstance(value, dict):
+                return
+            for name, rule in rules:
+                if name not in value:
+                    continue
+                if callable(rule):
+                    if not rule(value, path):
+                        raise GtsValidationError(
+                            f"at {_at(path)}: does not match the dependency schema of {name!r}"
+                        )
+                elif isinstance(rule, list):
+                    missing = [r for r in rule if r not in value]
+                    if missing:
+                        raise GtsValidationError(
+                            f"at {_at(path)}: {name!r} requires {', '.join(map(str, missing))}"
+                        )
 
         return check
 
