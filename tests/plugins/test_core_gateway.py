@@ -110,6 +110,8 @@ async def test_fallback_on_hang_with_a_timeout() -> None:
     assert await gw.client.echo(CTX, "a") == "q:a"
     series = gw.metrics.series("echo", pid("h"), "default")
     assert (series.errors, series.timeouts, series.fallbacks) == (1, 1, 1)
+    assert await gw.call("echo", CTX, text="kw") == "q:kw"  # keyword args on the careful path
+    assert hang.calls == 2 and series.timeouts == 2
 
 
 async def test_all_failing_raises_gateway_call_error_with_every_attempt() -> None:
@@ -362,3 +364,34 @@ async def test_an_open_breaker_without_fallback_fails_fast_naming_the_plugin() -
         await gw.client.echo(CTX, "b")
     assert info.value.attempts == ((pid("p"), "circuit open"),)
     assert info.value.plugin == pid("p") and broken.calls == 1
+
+
+async def test_the_plugin_that_serves_is_the_one_explain_names() -> None:
+    names = ["a", "b", "c", "d"]
+    routing = {
+        "vendor": "a",
+        "rules": [
+            {"name": "vip", "match": {"subject": ["u7"]}, "target": {"vendor": "d"}},
+            {
+                "name": "eu",
+                "match": {"attributes": {"region": "eu"}},
+                "rollout": {"key": "tenant_id", "target": {"vendor": "c"}, "percent": 50},
+            },
+            {
+                "name": "ab",
+                "split": {
+                    "key": "subject_id",
+                    "variants": [{"vendor": "a", "weight": 1}, {"vendor": "b", "weight": 1}],
+                },
+            },
+        ],
+    }
+    gw = make(*[(n, Named(n), n, 1) for n in names], routing=routing)
+    served = set()
+    for i in range(300):
+        attrs = {"region": "eu"} if i % 3 == 0 else {}
+        ctx = SecurityContext(f"t{i % 17}", f"u{i % 11}" if i % 5 else "", attrs)
+        name = (await gw.client.echo(ctx, "x")).split(":")[0]
+        assert pid(name) == gw.explain(ctx).plugin_id == gw.decide(ctx).plugin_id
+        served.add(name)
+    assert served == set(names)

@@ -38,6 +38,11 @@ class RoutingRevision:
     what: str
     at: datetime
 
+    @property
+    def when(self) -> datetime:
+        """When the revision was applied (UTC); same as ``at``."""
+        return self.at
+
 
 def _freeze(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     # a deep copy through JSON: revisions never share state with the caller's document
