@@ -342,3 +342,15 @@ class TestChain:
     def test_only_type_ids(self, bad: str) -> None:
         with pytest.raises(GtsValidationError):
             type_chain(bad)
+
+
+def test_root_type_may_be_left_to_the_parent(reg: Registry) -> None:
+    reg.base(properties={"id": {"type": "string"}})
+    reg[L2] = {
+        "$id": f"gts://{L2}",
+        "$schema": DRAFT7,
+        "allOf": [{"$ref": f"gts://{ROOT}"}, {"properties": {"extra": {"type": "string"}}}],
+    }
+    reg.ok(L2)
+    reg[L2]["allOf"][1]["type"] = "array"
+    reg.fails(L2, "type")

@@ -380,7 +380,8 @@ class _Comparer:
         self, c: Mapping[str, Any], p: Mapping[str, Any], path: str, depth: int
     ) -> tuple[str, str] | None:
         pt, ct = _types(p), _types(c)
-        if pt is not None:
+        if pt is not None and (ct is not None or path):
+            # At the root an unstated type is inherited through the allOf reference.
             if ct is None:
                 return _join(path, "type"), f"drops the ancestor's type {_short(p['type'])}"
             for t in sorted(ct):
