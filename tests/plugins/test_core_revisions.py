@@ -113,3 +113,14 @@ def test_breaker_unit() -> None:
     assert str(brk.state) == "closed" and brk.allow()
     with pytest.raises(ValueError):
         BreakerSettings(failure_threshold=0)
+
+
+def test_two_stores_on_one_file_number_revisions_without_gaps(tmp_path: Path) -> None:
+    one, two = SqliteRevisionStore(tmp_path / "r.db"), SqliteRevisionStore(tmp_path / "r.db")
+    numbers = [
+        (one if i % 2 else two).append("g", {"i": i}, who="w", what="x").number for i in range(10)
+    ]
+    assert numbers == list(range(1, 11))
+    assert [r.routing["i"] for r in one.list("g", limit=3)] == [9, 8, 7]
+    one.close()
+    two.close()
