@@ -215,8 +215,12 @@ def test_segment_text() -> None:
     assert [str(s) for s in gid.segments] == ["a.b.c.d.v1~", "e.f.g.h.v2.5"]
 
 
-def test_parse_is_cached_and_values_compare_by_content() -> None:
+def test_parse_is_cached_from_the_second_use_and_values_compare_by_content() -> None:
     text = "gts.acme.billing.invoices.invoice.v1~acme.billing._.cached.v1"
+    first = GtsId.parse(text)  # first sight: parsed, not yet cached
+    second = GtsId.parse(text)  # seen before: parsed again and cached
+    assert first == second
+    assert GtsId.parse(text) is second
     assert GtsId.parse(text) is GtsId.parse(text)
     other = GtsId.parse("gts.acme.billing.invoices.invoice.v1~acme.billing._.cached.v2")
     assert GtsId.parse(text) != other
