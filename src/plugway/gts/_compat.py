@@ -242,9 +242,11 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
     if not isinstance(b, Mapping):
         return
     a_map: Mapping[str, Any] = a if isinstance(a, Mapping) else {}
+    if _accepts_nothing(a_map):
+        return  # nothing it accepts can be refused
 
     for key in ("anyOf", "oneOf"):
-        if key in a_map and key not in b:
+        if isinstance(a_map.get(key), list) and key not in b:
             for i, branch in enumerate(a_map[key]):
                 _subset(
                     _merge(_without(a_map, key), branch), b, f"{path}.{key}[{i}]", errors, depth + 1
@@ -255,7 +257,7 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
             if a_map.get(key) == b[key]:
                 continue
             branches = b[key] if isinstance(b[key], list) else []
-            if not any(not is_subschema(a_map, br) for br in branches):
+            if not any(_fits(a_map, br, path, depth + 1) for br in branches):
                 errors.append(f"{path}: matches none of the {key} branches")
                 return
 
@@ -275,6 +277,19 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
         a_items = a_map.get("items", True)
         if isinstance(a_items, Mapping | bool):
             _subset(a_items, b["items"], f"{path}[]", errors, depth + 1)
+
+
+def _accepts_nothing(a: Mapping[str, Any]) -> bool:
+    enum = a.get("enum")
+    if not isinstance(enum, list):
+        return False
+    return not enum or ("const" in a and not any(_same_value(a["const"], v) for v in enum))
+
+
+def _fits(a: Any, b: Any, path: str, depth: int) -> bool:
+    trial: list[str] = []
+    _subset(a, b, path, trial, depth)
+    return not trial
 
 
 def _constraining(schema: Mapping[str, Any]) -> bool:
