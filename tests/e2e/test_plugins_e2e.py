@@ -479,7 +479,7 @@ def test_cli_lists_shows_explains_and_changes_routing(
     assert "revision" in stdout
 
     code, stdout, stderr = _cli_in_process(
-        srv, capsys, "--json", "explain", "doc_search", "--subject", "u7"
+        srv, capsys, "explain", "doc_search", "--subject", "u7", "--json"
     )
     assert code == 0, stderr
     assert yaml.safe_load(stdout)["rule"] == "cli"
@@ -504,6 +504,12 @@ def test_cli_lists_shows_explains_and_changes_routing(
 
     code, _, stderr = _cli_in_process(srv, capsys, "--token", "wrong", "rollback", "doc_search")
     assert code == 1 and "401" in stderr
+
+
+def test_cli_reports_an_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["plugins", "--url", "http://127.0.0.1:9", "--timeout", "2", "list"])
+    assert code == 1
+    assert "cannot reach http://127.0.0.1:9/plugins/v1/gateways" in capsys.readouterr().err
 
 
 # -- the example package -----------------------------------------------------------------------

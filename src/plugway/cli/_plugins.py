@@ -42,7 +42,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
     parser.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
-    sub = parser.add_subparsers(dest="plugins_command", required=True)
+    # The same options are accepted after the sub-command too (``plugins show gw --json``);
+    # SUPPRESS keeps the group-level value unless the option is given there.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--token", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = _Sub(parser.add_subparsers(dest="plugins_command", required=True), common)
 
     p = sub.add_parser("list", help="list gateways with their contract and plugins")
     p.set_defaults(handler=_list)
@@ -61,7 +70,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=_explain)
 
     routing = sub.add_parser("routing", help="get or replace a gateway's routing")
-    rsub = routing.add_subparsers(dest="routing_command", required=True)
+    rsub = _Sub(routing.add_subparsers(dest="routing_command", required=True), common)
     p = rsub.add_parser("get", help="print the current routing")
     p.add_argument("gateway")
     p.set_defaults(handler=_routing_get)
@@ -81,6 +90,20 @@ def register(subparsers: Any) -> None:
         "--to", type=int, default=None, dest="revision", help="revision (default: previous)"
     )
     p.set_defaults(handler=_rollback)
+
+
+class _Sub:
+    """A sub-parser factory that gives every sub-command the common options."""
+
+    def __init__(self, actions: Any, common: argparse.ArgumentParser) -> None:
+        self._actions = actions
+        self._common = common
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._actions.add_parser(
+            name, parents=[self._common], **kwargs
+        )
+        return parser
 
 
 # -- HTTP ------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ __all__ = [
 _log = logging.getLogger("plugway.plugins.gateway")
 
 CONFIG_WHO = "config"
+_SHADOW_GRACE = 2.0  # seconds a stopping gateway waits for shadow calls still running
 CONFIG_FILE_WHO = "config-file"
 
 
@@ -579,8 +580,9 @@ class GatewayModule(Module):
             self._unsubscribe()
             self._unsubscribe = None
         if self._gateway is not None:
+            # Shadow results are never needed: give them a moment, never hold the stop up.
             with contextlib.suppress(Exception):
-                await self._gateway.drain_shadows()
+                await asyncio.wait_for(self._gateway.drain_shadows(), timeout=_SHADOW_GRACE)
         if self._manager is not None:
             self._manager.discard(self.gateway_name)
             self._manager.close()
