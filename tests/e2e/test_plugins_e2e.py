@@ -379,6 +379,14 @@ def test_a_plugin_that_raises_or_hangs_is_served_by_its_fallback_and_trips_its_b
         # Other rules are untouched by the faulty one.
         other = http.get("/doc-search/v1/search", params={"q": "fine"}).json()
         assert other["plugin"] == TFIDF
+        # Without a fallback the failure reaches the caller as a problem naming gateway and plugin.
+        _put_routing(http, {"rules": [{"name": "alone", "target": {"plugin": FAULTY}}]})
+        r = http.get("/doc-search/v1/search", params={"q": "boom"})
+        assert r.status_code == 503
+        problem = r.json()
+        assert problem["code"] == "gateway.call_failed"
+        assert problem["gateway"] == "doc_search" and problem["plugin"] == FAULTY
+        assert r.headers["content-type"].startswith("application/problem+json")
 
 
 # -- config file -------------------------------------------------------------------------------

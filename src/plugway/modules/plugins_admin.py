@@ -47,18 +47,27 @@ class _GatewayProblem(ProblemError):
     """A problem document that also names the gateway and plugin that failed."""
 
     def __init__(
-        self, status: int, code: str, detail: str, *, gateway: str | None, plugin: str | None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        gateway: str | None,
+        plugin: str | None,
+        attempts: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(
             status, code, detail, headers={"Retry-After": "1"} if status == 503 else None
         )
         self.gateway = gateway
         self.plugin = plugin
+        self.attempts = attempts
 
     def to_dict(self, instance: str | None = None) -> dict[str, Any]:
         doc = super().to_dict(instance)
         doc["gateway"] = self.gateway
         doc["plugin"] = self.plugin
+        doc["attempts"] = [{"plugin": p, "error": e} for p, e in self.attempts]
         return doc
 
 
@@ -68,7 +77,12 @@ def problem_from_plugin_error(exc: PluginError) -> ProblemError:
         return _GatewayProblem(503, "gateway.no_plugin", str(exc), gateway=exc.gateway, plugin=None)
     if isinstance(exc, GatewayCallError):
         return _GatewayProblem(
-            503, "gateway.call_failed", str(exc), gateway=exc.gateway, plugin=exc.plugin
+            503,
+            "gateway.call_failed",
+            str(exc),
+            gateway=exc.gateway,
+            plugin=exc.plugin,
+            attempts=exc.attempts,
         )
     if isinstance(exc, RoutingConfigError):
         errors = [
