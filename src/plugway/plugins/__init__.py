@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._gateway import Gateway, PluginStatus
 from ._gateway_module import (
+    BreakerConfig,
     GatewayManager,
     GatewayModule,
     GatewaySettings,
@@ -71,6 +72,7 @@ __all__ = [
     "N_BUCKETS",
     "PLUGINS_GROUP",
     "PLUGIN_BASE_TYPE_ID",
+    "BreakerConfig",
     "BreakerSettings",
     "BreakerState",
     "CallSeries",

@@ -54,6 +54,7 @@ from ._routing import parse_routing
 from ._spec import PluginSpec, error_path
 
 __all__ = [
+    "BreakerConfig",
     "GatewayManager",
     "GatewayModule",
     "GatewaySettings",
