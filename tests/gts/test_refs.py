@@ -15,7 +15,12 @@ from plugway.gts import (
     check_schema_document,
     collect_gts_refs,
 )
-from plugway.gts._refs import MAX_DOCUMENT_DEPTH, MAX_SCHEMA_DEPTH, iter_subschemas
+from plugway.gts._refs import (
+    MAX_DOCUMENT_DEPTH,
+    MAX_SCHEMA_DEPTH,
+    iter_subschemas,
+    unsafe_regex_reason,
+)
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 BASE = "gts.x.shop.orders.order.v1~"
@@ -265,3 +270,41 @@ class TestInstanceDocument:
     def test_non_object_instance_is_refused(self) -> None:
         with pytest.raises(GtsError):
             check_instance_document("text")  # type: ignore[arg-type]
+
+
+class TestRegexSafety:
+    @pytest.mark.parametrize(
+        "pattern",
+        ["(a+)+$", r"^(\w+\s?)*$", r"^(\d+)*$", "^(a*b*)*$", "(.*a){12}", "^(a+a)+$"],
+    )
+    def test_catastrophic_patterns_are_refused(self, pattern: str) -> None:
+        assert unsafe_regex_reason(pattern) is not None
+        doc = schema(properties={"v": {"type": "string", "pattern": pattern}})
+        with pytest.raises(GtsSchemaError, match="backtrack"):
+            check_schema_document(doc, strict=False)
+        doc = schema(patternProperties={pattern: {"type": "string"}})
+        with pytest.raises(GtsSchemaError, match="patternProperties"):
+            check_schema_document(doc, strict=False)
+
+    @pytest.mark.parametrize(
+        "pattern",
+        [
+            "^[a-z]+$",
+            r"^([a-z]+\.)*[a-z]+$",
+            "^[a-z0-9]+(-[a-z0-9]+)*$",
+            r"^(\d{1,3}\.){3}\d{1,3}$",
+            "^(foo|bar)*$",
+            r"^\d{3}-\d{4}$",
+        ],
+    )
+    def test_ordinary_patterns_pass(self, pattern: str) -> None:
+        assert unsafe_regex_reason(pattern) is None
+        check_schema_document(schema(properties={"v": {"pattern": pattern}}), strict=True)
+
+    @pytest.mark.parametrize("pattern", ["(", "[a-", 5])
+    def test_invalid_patterns_are_refused(self, pattern: object) -> None:
+        assert unsafe_regex_reason(pattern) is not None
+
+    def test_a_property_named_pattern_is_not_a_regex(self) -> None:
+        doc = schema(properties={"pattern": {"type": "string"}, "x": {"const": {"pattern": "("}}})
+        check_schema_document(doc, strict=True)

@@ -473,3 +473,10 @@ def test_deep_but_legal_nesting_compiles_and_reports_the_path(keyword: str) -> N
             value = {"x": value}
         with pytest.raises(GtsValidationError, match=r"at (x\.){29}x:"):
             validator.validate(value)
+
+
+def test_catastrophic_pattern_is_refused_before_it_runs() -> None:
+    t = "gts.x.shop.redos.thing.v1~"
+    docs = {t: {"$id": f"gts://{t}", "properties": {"v": {"type": "string", "pattern": "(a+)+$"}}}}
+    with pytest.raises(GtsValidationError, match="backtrack"):
+        validate_instance({"v": "a" * 40 + "!"}, t, docs.get)

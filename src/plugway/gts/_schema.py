@@ -26,6 +26,7 @@ from plugway.gts._refs import (
     format_pointer,
     gts_ref_target,
     is_abstract,
+    unsafe_regex_reason,
 )
 from plugway.gts._xref import XrefCheck, XrefCompiler, resolve_xref
 
@@ -147,11 +148,16 @@ class _Bundler:
                     self.rewrite(v, doc, base, (*path, key, i)) for i, v in enumerate(value)
                 ]
             elif key in _MAP and isinstance(value, Mapping):
+                if key == "patternProperties":
+                    for regex in value:
+                        _refuse_unsafe_regex(regex, path)
                 out[key] = {
                     name: self.rewrite(sub, doc, base, (*path, key, name))
                     for name, sub in value.items()
                 }
             else:
+                if key == "pattern":
+                    _refuse_unsafe_regex(value, path)
                 out[key] = value
         return out
 
@@ -176,6 +182,14 @@ class _Bundler:
 #: emits nested Python blocks per level, and Python refuses more than 20 nested blocks; a
 #: ``$ref`` target becomes a function of its own, which starts the nesting afresh.
 _HOIST_EVERY = 6
+
+
+def _refuse_unsafe_regex(regex: Any, path: tuple[str | int, ...]) -> None:
+    reason = unsafe_regex_reason(regex)
+    if reason:
+        raise GtsValidationError(
+            f"regular expression {shorten(str(regex))!r} at {format_pointer(path)} {reason}"
+        )
 
 
 class _Stripper:
