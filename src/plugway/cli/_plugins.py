@@ -190,7 +190,7 @@ def _show(args: argparse.Namespace) -> int:
             f"revision:  {gw.get('revision')}",
             "",
         ]
-        rows = [("PLUGIN", "VENDOR", "PRIORITY", "VERSION", "HEALTH", "CIRCUIT")]
+        rows = [("PLUGIN", "VENDOR", "PRIORITY", "VERSION", "HEALTH", "CIRCUIT", "DEFAULTED")]
         for p in gw.get("plugins", []):
             rows.append(
                 (
@@ -200,9 +200,17 @@ def _show(args: argparse.Namespace) -> int:
                     str(p.get("version", "")),
                     str(p.get("health", "")),
                     str(p.get("circuit", "")),
+                    ", ".join(p.get("defaulted") or ()) or "-",
                 )
             )
         lines.append(_table(rows))
+        for label, key in (("warnings", "warnings"), ("left out", "failures")):
+            items = gw.get(key) or []
+            if items:
+                lines.append(f"{label}:")
+                lines.extend(f"  {_one_line(i)}" for i in items)
+        if gw.get("config_error"):
+            lines.append(f"config file: {gw['config_error']}")
         lines.append("")
         lines.append("routing:")
         lines.append(_indent(yaml.safe_dump(gw.get("routing"), sort_keys=False).rstrip()))
@@ -302,6 +310,12 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def _one_line(item: Any) -> str:
+    if isinstance(item, Mapping):
+        return f"{item.get('name', '?')} ({item.get('stage', '?')}): {item.get('error', '')}"
+    return str(item)
 
 
 def _indent(text: str) -> str:
