@@ -160,3 +160,74 @@ def test_attr_selector_parsing_of_any_text_raises_only_gts_error(text: str) -> N
         GtsAttrSelector.parse(text)
     except GtsError as exc:
         assert str(exc)
+
+
+def _same_segment(pattern_piece: str, candidate_piece: str) -> bool:
+    """Reference rule: names and major equal; a minor written in the pattern must be equal."""
+    p, c = pattern_piece.split("."), candidate_piece.split(".")
+    if p[:5] != c[:5]:
+        return False
+    return len(p) == 5 or (len(c) == 6 and p[5] == c[5])
+
+
+def reference_match(pattern: str, candidate: str) -> bool:
+    """OP#4 restated token by token, independent of the compiled matcher."""
+    wildcard = pattern.endswith("*")
+    p_pieces = (pattern[:-1] if wildcard else pattern)[4:].split("~")
+    c_pieces = candidate[4:].split("~")  # a type id ends with an empty piece
+    last = p_pieces.pop()
+    for i, piece in enumerate(p_pieces):
+        if i >= len(c_pieces) - 1 or not _same_segment(piece, c_pieces[i]):
+            return False
+    k = len(p_pieces)
+    if wildcard:
+        rest = "~".join(c_pieces[k:])
+        return rest.startswith(last) and len(rest) > len(last)
+    if not last:
+        return True
+    if len(c_pieces) != k + 1:
+        return False
+    return _same_segment(last, c_pieces[k]) if "." in last else last == c_pieces[k]
+
+
+@st.composite
+def variants(draw: st.DrawFn, text: str) -> str:
+    """A valid id near ``text``: minors added, dropped or changed, majors bumped, tails cut."""
+    pieces = text[4:].split("~")
+    out = []
+    for piece in pieces:
+        toks = piece.split(".")
+        if len(toks) >= 5:
+            action = draw(st.sampled_from(["keep", "keep", "drop_minor", "set_minor", "bump"]))
+            if action == "drop_minor":
+                toks = toks[:5]
+            elif action == "set_minor":
+                toks = [*toks[:5], str(draw(st.integers(0, 3)))]
+            elif action == "bump":
+                toks[4] = f"v{int(toks[4][1:]) + 1}"
+        out.append(".".join(toks))
+    if draw(st.booleans()) and len(out) > 2:
+        out = [*out[: draw(st.integers(1, len(out) - 1))], ""]  # cut to a type id
+    candidate = "gts." + "~".join(out)
+    return candidate if is_valid_gts_id(candidate) else text
+
+
+@settings(max_examples=300)
+@given(gts_ids(), st.data())
+def test_compiled_matching_agrees_with_the_reference_rule(
+    case: tuple[str, object, str], data: st.DataObject
+) -> None:
+    text = case[0]
+    cuts = [i + 1 for i, ch in enumerate(text) if ch in ".~" and i + 1 < len(text)]
+    use_wildcard = data.draw(st.booleans())
+    pattern_text = text[: data.draw(st.sampled_from(cuts))] + "*" if use_wildcard else text
+    if not is_valid_gts_pattern(pattern_text):
+        return
+    pattern = GtsPattern.parse(pattern_text)
+    for _ in range(4):
+        candidate = data.draw(variants(text))
+        expected = reference_match(pattern_text, candidate)
+        assert pattern.matches(candidate) is expected, (pattern_text, candidate)
+        assert pattern.matches(GtsId.parse(candidate)) is expected
+        if expected:
+            assert candidate.startswith(pattern.prefix)
