@@ -81,6 +81,11 @@ def test_id_part(expr: str, count: int) -> None:
         ("gts.acme.shop.*[state=missing, kind=retail]", []),
         ("gts.acme.shop.*[total=10]", ["o_1"]),
         ("gts.acme.shop.*[total=2.5]", ["o_2"]),
+        ("gts.acme.shop.*[total=10.0]", ["o_1"]),
+        ("gts.acme.shop.*[total=2.50]", ["o_2"]),
+        ("gts.acme.shop.*[total=ten]", []),
+        ("gts.acme.shop.*[total=nan]", []),
+        ("gts.acme.shop.*[paid=1]", []),  # booleans are not numbers here
         ("gts.acme.shop.*[paid=true]", ["o_2"]),
         ("gts.acme.shop.*[paid=false]", ["o_1"]),
         ("gts.acme.shop.*[owner.name=ann]", ["o_3"]),

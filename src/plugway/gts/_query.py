@@ -11,8 +11,9 @@ Grammar (spec §3.3, widened as the conformance tests do):
   them is ignored; ``value`` may be double-quoted (``\\"`` and ``\\\\`` escapes) or bare,
   and both spellings mean the same; a bare ``*`` means "the attribute is present";
 - ``name`` is an attribute path as in OP#11 (``status``, ``payload.kind``, ``items[0].sku``);
-- a value that is a GTS wildcard pattern (``gts.x.core.*``) matches by OP#4, any other
-  value matches a string equal to it or a scalar whose JSON text equals it.
+- a value that is a GTS wildcard pattern (``gts.x.core.*``) matches strings by OP#4; any
+  other value matches an equal string, a number of equal value, or ``true``/``false``/``null``
+  spelled as in JSON. Arrays and objects only match ``*``.
 """
 
 from __future__ import annotations
@@ -54,9 +55,21 @@ class GtsQueryFilter:
             if self.pattern is not None:
                 return self.pattern.matches(actual)
             return actual == self.value
-        if actual is None or isinstance(actual, bool | int | float):
+        if actual is None or isinstance(actual, bool):
             return json.dumps(actual) == self.value
+        if isinstance(actual, int | float):
+            # numbers compare by value: "10" matches 10 and 10.0, "2.50" matches 2.5
+            number = _number(self.value)
+            return number is not None and actual == number
         return False
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value else None  # "nan" never equals anything
 
 
 @dataclass(frozen=True, slots=True)
