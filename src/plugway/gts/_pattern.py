@@ -123,7 +123,7 @@ def _compile(text: str) -> GtsPattern:
     if star < 0:
         if not is_valid_gts_id(text):
             raise _error(text, diagnose_id(text))
-        literal, partial = text, None
+        literal = text
     else:
         if star != len(text) - 1:
             raise _error(text, "'*' must be the last character and appear only once")
@@ -142,7 +142,7 @@ def _compile(text: str) -> GtsPattern:
             reason = _diagnose_partial(partial[:-1], len(pieces) + 1)
             if reason:
                 raise _error(text, reason)
-    return _build(text, literal, star >= 0, partial)
+    return _build(text, literal, star >= 0)
 
 
 def _diagnose_partial(head: str, index: int) -> str | None:
@@ -159,7 +159,7 @@ def _diagnose_partial(head: str, index: int) -> str | None:
     return None
 
 
-def _build(text: str, literal: str, wildcard: bool, partial: str | None) -> GtsPattern:
+def _build(text: str, literal: str, wildcard: bool) -> GtsPattern:
     """Compile to a startswith / equality test, or a regex when minors are optional."""
     body = literal[len(GTS_PREFIX) :]
     pieces = body.split("~")
