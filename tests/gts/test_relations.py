@@ -73,6 +73,16 @@ def test_instance_points_at_its_type_and_at_ids_it_carries() -> None:
     assert [r.path for r in graph.relations if r.kind == "value"] == ["$.links[0]"]
 
 
+def test_malformed_refs_met_on_the_way_are_reported() -> None:
+    bad = _Entity(
+        ROOT, True, None, {"$id": f"gts://{ROOT}", "allOf": [{"$ref": "gts.x.raw.ref.t.v1~"}]}
+    )
+    graph = resolve_relationships(ROOT, _world(bad).get)
+    assert graph.broken == () and len(graph.problems) == 1
+    data = graph.to_dict()
+    assert data["ok"] is False and "gts:// scheme" in data["error"]
+
+
 def test_unknown_root() -> None:
     graph = resolve_relationships(ROOT, {}.get)
     assert not graph.found

@@ -408,7 +408,8 @@ def _resolve(args: argparse.Namespace) -> int:
         for rel in graph.relations:
             mark = "" if rel.resolved else "  BROKEN"
             lines.append(f"  {rel.source} -[{rel.kind} {rel.path}]-> {rel.target}{mark}")
-        return _emit(args, data, lines, not graph.broken)
+        lines.extend(f"  PROBLEM: {p}" for p in graph.problems)
+        return _emit(args, data, lines, bool(data["ok"]))
 
     return _with_store(args, run)
 

@@ -85,6 +85,8 @@ class RelationshipGraph:
     found: bool
     entities: tuple[str, ...]
     relations: tuple[Relation, ...]
+    #: Malformed ``$ref`` values met on the way (they name no entity, so they are no edge).
+    problems: tuple[str, ...] = ()
 
     @property
     def broken(self) -> tuple[str, ...]:
@@ -96,19 +98,21 @@ class RelationshipGraph:
 
     def to_dict(self) -> dict[str, Any]:
         broken = self.broken
-        error = ""
+        errors: list[str] = []
         if not self.found:
-            error = f"entity {self.gts_id} is not registered"
-        elif broken:
-            error = "broken references: " + ", ".join(broken)
+            errors.append(f"entity {self.gts_id} is not registered")
+        if broken:
+            errors.append("broken references: " + ", ".join(broken))
+        errors.extend(self.problems)
         return {
             "id": self.gts_id,
             "found": self.found,
-            "ok": self.found and not broken,
+            "ok": not errors,
             "entities": list(self.entities),
             "relationships": [r.to_dict() for r in self.relations],
             "broken_references": list(broken),
-            "error": error,
+            "problems": list(self.problems),
+            "error": "; ".join(errors),
         }
 
 
@@ -192,16 +196,19 @@ def resolve_relationships(
         return RelationshipGraph(gts_id, False, (), ())
     seen: dict[str, None] = {root.gts_id: None}
     relations: list[Relation] = []
+    problems: list[str] = []
     queue: deque[_Entity] = deque([root])
     while queue and len(seen) <= limit:
         entity = queue.popleft()
+        if entity.is_type:
+            problems.extend(ref_problems(entity.content))
         for target, kind, path in _edges(entity):
             found = lookup(target)
             relations.append(Relation(entity.gts_id, target, kind, path, found is not None))
             if found is not None and found.gts_id not in seen:
                 seen[found.gts_id] = None
                 queue.append(found)
-    return RelationshipGraph(gts_id, True, tuple(seen), tuple(relations))
+    return RelationshipGraph(gts_id, True, tuple(seen), tuple(relations), tuple(problems))
 
 
 def _edges(entity: _Entity) -> Iterator[tuple[str, RelationKind, str]]:
