@@ -252,7 +252,9 @@ class TestFailures:
         with pytest.raises(GtsValidationError, match=EVENT):
             validate_instance(placed_instance(), PLACED, {PLACED: placed_schema()}.get, cache)
 
-    @pytest.mark.parametrize("bad", ["not an id", "gts.x.shop.events.event.v1~x.a.b.c.v1", 7])
+    @pytest.mark.parametrize(
+        "bad", ["not an id", "gts.x.shop.events.event.v1~x.a.b.c.v1", 7, ["x"]]
+    )
     def test_bad_type_id_is_refused(self, cache: InstanceValidatorCache, bad: Any) -> None:
         with pytest.raises(GtsValidationError):
             validate_instance({}, bad, NOTHING.get, cache)

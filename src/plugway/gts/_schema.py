@@ -457,7 +457,10 @@ class InstanceValidatorCache:
         return type_id in self._entries
 
     def validator(self, type_id: str, resolver: SchemaResolver) -> InstanceValidator:
-        found = self._entries.get(type_id)
+        try:
+            found = self._entries.get(type_id)
+        except TypeError:  # unhashable: certainly not a type id
+            raise GtsValidationError(f"{shorten(repr(type_id))} is not a GTS type id") from None
         if found is not None:
             return found
         generation = self._generation
