@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugway.gts import GtsValidationError, check_no_final_ancestor, validate_type_derivation
 from plugway.gts._derivation import find_ref_cycle, type_chain
@@ -354,3 +356,36 @@ def test_root_type_may_be_left_to_the_parent(reg: Registry) -> None:
     reg.ok(L2)
     reg[L2]["allOf"][1]["type"] = "array"
     reg.fails(L2, "type")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["maxLength", "maximum", "maxItems", "minLength", "minimum", "minItems"]),
+    st.integers(0, 50),
+    st.integers(0, 50),
+)
+def test_bounds_pass_exactly_when_tightened(keyword: str, parent: int, child: int) -> None:
+    reg = Registry()
+    kind = {"Length": "string", "Items": "array"}.get(keyword[3:], "number")
+    reg.base(properties={"v": {"type": kind, keyword: parent}})
+    reg.child(L2, props(v={"type": kind, keyword: child}))
+    tighter = child <= parent if keyword.startswith("max") else child >= parent
+    if tighter:
+        reg.ok(L2)
+    else:
+        reg.fails(L2, f"properties.v.{keyword}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcdef"), min_size=1, max_size=6, unique=True),
+    st.lists(st.sampled_from("abcdef"), min_size=1, max_size=6, unique=True),
+)
+def test_enum_passes_exactly_when_a_subset(parent: list[str], child: list[str]) -> None:
+    reg = Registry()
+    reg.base(properties={"v": {"type": "string", "enum": parent}})
+    reg.child(L2, props(v={"type": "string", "enum": child}))
+    if set(child) <= set(parent):
+        reg.ok(L2)
+    else:
+        reg.fails(L2, "properties.v.enum")
