@@ -79,13 +79,14 @@ class TestPrefix:
         with pytest.raises(GtsValidationError, match="not a valid GTS id"):
             reg.check(CAP, {"id": f"{CAP}NOT-VALID"})
 
-    def test_value_must_be_a_string(self, reg: Registry) -> None:
-        reg["gts.x.hub.loose.thing.v1~"] = {
-            "$id": "gts://gts.x.hub.loose.thing.v1~",
-            "properties": {"ref": {"x-gts-ref": "gts.*"}},
-        }
-        with pytest.raises(GtsValidationError, match="string"):
-            reg.check("gts.x.hub.loose.thing.v1~", {"ref": 42})
+    def test_only_strings_are_references(self, reg: Registry) -> None:
+        t = "gts.x.hub.loose.thing.v1~"
+        reg.add(t, properties={"ref": {"type": ["string", "null"], "x-gts-ref": "gts.*"}})
+        reg.check(t, {"ref": None})
+        with pytest.raises(GtsValidationError, match="at ref"):
+            reg.check(t, {"ref": 42})
+        with pytest.raises(GtsValidationError, match="not a valid GTS id"):
+            reg.check(t, {"ref": "plain"})
 
     def test_type_field_must_name_the_schema_itself(self, reg: Registry) -> None:
         mod = "gts.x.hub.mods.module.v1~"
