@@ -109,6 +109,7 @@ class GtsStore:
         return iter(tuple(self._entities.values()))
 
     def entity(self, gts_id: str) -> GtsEntity | None:
+        """The stored entity itself (no copy): treat its ``content`` as read-only."""
         return self._entities.get(gts_id)
 
     def get(self, gts_id: str) -> dict[str, Any] | None:
@@ -158,8 +159,9 @@ class GtsStore:
         self._validators.clear()
 
     def _put(self, entity: GtsEntity) -> None:
+        previous = self._entities.get(entity.gts_id)
         self._entities[entity.gts_id] = entity
-        if entity.is_type:
+        if entity.is_type or (previous is not None and previous.is_type):
             self._validators.invalidate(entity.gts_id)
 
     def _prepare(self, doc: Mapping[str, Any], *, validate: bool) -> GtsEntity:
@@ -171,7 +173,7 @@ class GtsStore:
         ext = extract_id(doc)
         content = copy.deepcopy(dict(doc))
         if ext.is_type:
-            return self._prepare_schema(content, ext.id, ext.type_id, validate=validate)
+            return self._prepare_schema(content, ext.id, validate=validate)
         if not ext.id:
             raise GtsValidationError(
                 "instance has no id: none of the id fields (id, gtsId, gts_id, ...) holds a value"
@@ -194,7 +196,7 @@ class GtsStore:
         return entity
 
     def _prepare_schema(
-        self, content: dict[str, Any], gts_id: str | None, parent: str | None, *, validate: bool
+        self, content: dict[str, Any], gts_id: str | None, *, validate: bool
     ) -> GtsEntity:
         check_schema_document(content, strict=validate)
         if not gts_id:
