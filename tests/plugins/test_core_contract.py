@@ -321,3 +321,17 @@ def test_named_plugin_instances_are_distinct() -> None:
     a, b = Named("a"), Named("b")
     assert ECHO.bind(spec("a"), a).impl is a
     assert ECHO.bind(spec("b"), b).impl is b
+
+
+def test_generated_schema_and_instances_go_through_the_types_registry() -> None:
+    from plugway.registry import RegistryValidationError, TypesRegistry, open_backend
+
+    registry = TypesRegistry(open_backend("memory"))
+    registry.register(ECHO.type_schema())
+    registry.register(PluginSpec(pid("good"), "x", 1, {"prefix": "p"}).instance_document())
+    registry.register(PluginSpec(pid("bad"), "x", 1, {"boost": -3}).instance_document())
+    with pytest.raises(RegistryValidationError) as info:
+        registry.switch_to_ready()
+    assert [p.gts_id for p in info.value.problems] == [pid("bad")]
+    assert "properties.boost" in str(info.value)
+    registry.close()
