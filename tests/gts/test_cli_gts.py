@@ -66,15 +66,16 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_validate_id(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "validate-id", V10, "gts.x.cli.*")
     assert code == 0 and f"{V10}: valid" in out and "valid pattern" in out
-    code, out, _ = run(capsys, "validate-id", "--json", "gts.x.Cli.a.b.v1~")
+    code, out, _ = run(capsys, "validate-id", "--json", V10, "gts.x.Cli.a.b.v1~")
     assert code == 1
     data = json.loads(out)
-    assert data["valid"] is False and "Invalid GTS identifier" in data["error"]
+    assert data["ok"] is False and [r["valid"] for r in data["results"]] == [True, False]
+    assert "Invalid GTS identifier" in data["results"][1]["error"]
 
 
 def test_parse_id_and_uuid(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "parse-id", "--json", GOOD)
-    data = json.loads(out)
+    data = json.loads(out)["results"][0]
     assert code == 0 and data["is_type"] is False
     assert [s["type"] for s in data["segments"]] == ["event", "placed", "good"]
     code, out, _ = run(capsys, "parse-id", V10)

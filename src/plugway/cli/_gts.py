@@ -193,7 +193,7 @@ def _validate_id(args: argparse.Namespace) -> int:
         for r in results
     ]
     ok = all(r["valid"] for r in results)
-    return _emit(args, results if len(results) > 1 else results[0], lines, ok)
+    return _emit(args, {"ok": ok, "results": results}, lines, ok)
 
 
 def _segment(seg: Any) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def _parse_id(args: argparse.Namespace) -> int:
         if gid.uuid_tail:
             lines.append(f"  uuid tail: {gid.uuid_tail}")
     ok = all(r["ok"] for r in results)
-    return _emit(args, results if len(results) > 1 else results[0], lines, ok)
+    return _emit(args, {"ok": ok, "results": results}, lines, ok)
 
 
 def _match(args: argparse.Namespace) -> int:
@@ -263,7 +263,7 @@ def _uuid(args: argparse.Namespace) -> int:
             results.append({"id": text, "uuid": None, "error": str(exc)})
     lines = [f"{r['id']}: {r['uuid'] or 'INVALID: ' + r['error']}" for r in results]
     ok = all(r["uuid"] for r in results)
-    return _emit(args, results if len(results) > 1 else results[0], lines, ok)
+    return _emit(args, {"ok": ok, "results": results}, lines, ok)
 
 
 def _extract(args: argparse.Namespace) -> int:
