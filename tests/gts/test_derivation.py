@@ -389,3 +389,22 @@ def test_enum_passes_exactly_when_a_subset(parent: list[str], child: list[str]) 
         reg.ok(L2)
     else:
         reg.fails(L2, "properties.v.enum")
+
+
+def test_recursive_data_type_is_not_a_cycle(reg: Registry) -> None:
+    reg.base()
+    reg.child(
+        L2,
+        props(
+            children={"type": "array", "items": {"$ref": f"gts://{L2}"}},
+            parent={"$ref": f"gts://{L2}"},
+        ),
+    )
+    assert find_ref_cycle(L2, reg.get) is None
+    reg.ok(L2)
+
+
+def test_cycle_through_a_trait_schema_counts(reg: Registry) -> None:
+    reg.base()
+    reg.child(L2, {"x-gts-traits-schema": {"type": "object", "allOf": [{"$ref": f"gts://{L2}"}]}})
+    assert find_ref_cycle(L2, reg.get) == [L2, L2]

@@ -28,9 +28,10 @@ from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SchemaResolver,
     check_schema_document,
-    collect_gts_refs,
     gts_ref_target,
     is_final,
+    iter_subschemas,
+    schema_type_id,
 )
 from plugway.gts._xref import resolve_xref, xref_prefix
 
@@ -133,8 +134,52 @@ def check_no_final_ancestor(type_id: str, resolver: SchemaResolver) -> None:
             )
 
 
+_DESCENDING = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "dependencies",
+        "additionalProperties",
+        "items",
+        "additionalItems",
+        "contains",
+        "propertyNames",
+    }
+)
+_NAMED = frozenset({"definitions", "$defs", "allOf", "anyOf", "oneOf"})
+
+
+def _descends(path: tuple[str | int, ...]) -> bool:
+    """Whether a subschema at ``path`` applies to a part of the instance, not the whole."""
+    i = 0
+    while i < len(path):
+        key = path[i]
+        if key in _DESCENDING:
+            return True
+        i += 2 if key in _NAMED else 1
+    return False
+
+
+def _composition_refs(doc: Mapping[str, Any]) -> list[str]:
+    """``gts://`` targets ``doc`` applies to the same instance (not to a part of it)."""
+    found: set[str] = set()
+    for path, node in iter_subschemas(doc, label=f"schema {schema_type_id(doc)}"):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not _descends(path):
+            target = gts_ref_target(ref)
+            if target is not None:
+                found.add(target)
+    return sorted(found)
+
+
 def find_ref_cycle(type_id: str, resolver: SchemaResolver) -> list[str] | None:
-    """A ``gts://`` ``$ref`` cycle reachable from ``type_id`` (as a list of ids), or None."""
+    """A ``gts://`` ``$ref`` cycle reachable from ``type_id`` (as a list of ids), or None.
+
+    Only references that apply to the same instance count (``allOf``, ``not``, trait
+    schemas...): a cycle of those never terminates. A reference under ``properties`` or
+    ``items`` describes a smaller part of the instance each time round, so a recursive data
+    type (a tree of nodes) is not a cycle.
+    """
     on_path: list[str] = []
     on_path_set: set[str] = set()
     done: set[str] = set()
@@ -147,7 +192,7 @@ def find_ref_cycle(type_id: str, resolver: SchemaResolver) -> list[str] | None:
                     f"{type_id} reaches more than {MAX_REF_GRAPH} schemas through $ref"
                 )
             doc = resolver(node)
-            refs = sorted(collect_gts_refs(doc)) if isinstance(doc, Mapping) else []
+            refs = _composition_refs(doc) if isinstance(doc, Mapping) else []
             on_path.append(node)
             on_path_set.add(node)
             stack[-1] = (node, refs)
