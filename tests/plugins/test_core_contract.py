@@ -142,6 +142,11 @@ def test_a_conforming_plugin_binds_and_extra_defaulted_parameters_are_fine() -> 
         async def echo(self, ctx: SecurityContext, text: str, loud: bool = False) -> str:
             return text.upper() if loud else text
 
+    class OtherCtxName:
+        async def echo(self, context: SecurityContext, text: str) -> str:
+            return text
+
+    assert ECHO.bind(spec("ctx"), OtherCtxName()).methods["echo"] is not None
     inst = ECHO.bind(spec("ok", priority=7), WithOptional())
     assert inst.id == pid("ok") and inst.priority == 7 and inst.vendor == "x"
     assert inst.version == ContractVersion(1, 0)

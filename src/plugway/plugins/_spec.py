@@ -142,8 +142,11 @@ def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> Non
                 )
             p = have_positional[pos_index]
             pos_index += 1
-            if c.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and (
-                p.name != c.name or p.kind is not c.kind
+            # the context (position 1) is always passed positionally: its name is free
+            if (
+                pos_index > 1
+                and c.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+                and (p.name != c.name or p.kind is not c.kind)
             ):
                 raise PluginContractError(
                     plugin,
