@@ -267,3 +267,19 @@ def test_union_types_and_boolean_schemas() -> None:
     assert is_subschema({"type": "integer"}, any_of) == []
     assert is_subschema({"type": "boolean"}, any_of) != []
     assert is_subschema(any_of, {"type": "string"}) != []
+
+
+def test_exploding_schemas_are_refused_quickly() -> None:
+    # Each level refers to the next one from ten properties: 10**30 paths if expanded naively.
+    docs: dict[str, Any] = {}
+    for level in range(30):
+        nxt = {"$ref": f"gts://gts.x.boom.l{level + 1}.t.v1~"} if level < 29 else {"type": "string"}
+        docs[f"gts.x.boom.l{level}.t.v1~"] = {
+            "$id": f"gts://gts.x.boom.l{level}.t.v1~",
+            "properties": {f"p{i}": nxt for i in range(10)},
+        }
+    old = {"$id": f"gts://{OLD}", "allOf": [{"$ref": "gts://gts.x.boom.l0.t.v1~"}]}
+    new = {"$id": f"gts://{NEW}", "allOf": [{"$ref": "gts://gts.x.boom.l0.t.v1~"}]}
+    report = check_compatibility(OLD, NEW, {**docs, OLD: old, NEW: new}.get)
+    assert not report.is_fully_compatible
+    assert "too large" in report.error or any("too large" in e for e in report.backward_errors)

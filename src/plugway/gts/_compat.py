@@ -23,6 +23,7 @@ from plugway.gts._ids import GtsId
 
 __all__ = [
     "MAX_SCHEMA_DEPTH",
+    "MAX_SCHEMA_NODES",
     "CompatibilityReport",
     "SchemaResolver",
     "check_compatibility",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Nesting depth above which a schema is refused instead of walked (no stack exhaustion).
 MAX_SCHEMA_DEPTH = 64
+#: Subschemas one comparison may visit; bigger (or exploding) schemas are refused, not walked.
+MAX_SCHEMA_NODES = 50_000
 
 #: Looks a GTS type id (canonical, without ``gts://``) up; ``None`` when it is unknown.
 SchemaResolver = Callable[[str], Mapping[str, Any] | None]
@@ -95,6 +98,10 @@ class _Flattener:
     def __init__(self, root: Mapping[str, Any], resolve: SchemaResolver) -> None:
         self._resolve = resolve
         self._root_id = _strip_gts(str(root.get("$id", "")))
+        # A target reached through many refs is flattened once (diamonds stay linear) ...
+        self._memo: dict[str, Any] = {}
+        # ... and the whole expansion has a size budget, so no schema makes this slow.
+        self._budget = MAX_SCHEMA_NODES
 
     def flatten(
         self, node: Any, depth: int, stack: tuple[str, ...], root: Mapping[str, Any] | None = None
@@ -103,6 +110,12 @@ class _Flattener:
             raise GtsSchemaError(f"schema {self._root_id or '<anonymous>'} is nested too deeply")
         if not isinstance(node, Mapping):
             return node
+        self._budget -= 1
+        if self._budget < 0:
+            raise GtsSchemaError(
+                f"schema {self._root_id or '<anonymous>'} expands to more than"
+                f" {MAX_SCHEMA_NODES} subschemas"
+            )
         doc_root = root if root is not None else node
         out: dict[str, Any] = {}
         ref = node.get("$ref")
@@ -111,16 +124,16 @@ class _Flattener:
             if key in stack:
                 chain = " -> ".join((*stack, key))
                 raise GtsSchemaError(f"cyclic $ref in schema {self._root_id}: {chain}")
-            out = _merge(out, self.flatten(target, depth + 1, (*stack, key), target_root))
+            if key not in self._memo:
+                self._memo[key] = self.flatten(target, depth + 1, (*stack, key), target_root)
+            out = _merge(out, self._memo[key])
         for part in node.get("allOf", ()) if isinstance(node.get("allOf"), list) else ():
             out = _merge(out, self.flatten(part, depth + 1, stack, doc_root))
         own: dict[str, Any] = {}
         for key, value in node.items():
             if key in ("$ref", "allOf"):
                 continue
-            if key in ("properties", "patternProperties", "definitions", "$defs") and isinstance(
-                value, Mapping
-            ):
+            if key in ("properties", "patternProperties") and isinstance(value, Mapping):
                 own[key] = {
                     k: self.flatten(v, depth + 1, stack, doc_root) for k, v in value.items()
                 }
@@ -224,11 +237,31 @@ def is_subschema(a: Any, b: Any) -> list[str]:
     Enum rules follow the spec table (see module docstring).
     """
     errors: list[str] = []
-    _subset(a, b, "$", errors, 0)
+    try:
+        _subset(a, b, "$", errors, 0, _Budget())
+    except _OverBudget:
+        errors.append(f"$: schemas too large to compare (more than {MAX_SCHEMA_NODES} steps)")
     return errors
 
 
-def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
+class _OverBudget(Exception):
+    pass
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_SCHEMA_NODES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _OverBudget
+
+
+def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, budget: _Budget) -> None:
+    budget.spend()
     if depth > MAX_SCHEMA_DEPTH:
         errors.append(f"{path}: schema nested too deeply to compare")
         return
@@ -249,7 +282,12 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
         if isinstance(a_map.get(key), list) and key not in b:
             for i, branch in enumerate(a_map[key]):
                 _subset(
-                    _merge(_without(a_map, key), branch), b, f"{path}.{key}[{i}]", errors, depth + 1
+                    _merge(_without(a_map, key), branch),
+                    b,
+                    f"{path}.{key}[{i}]",
+                    errors,
+                    depth + 1,
+                    budget,
                 )
             return
     for key in ("anyOf", "oneOf"):
@@ -257,7 +295,7 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
             if a_map.get(key) == b[key]:
                 continue
             branches = b[key] if isinstance(b[key], list) else []
-            if not any(_fits(a_map, br, path, depth + 1) for br in branches):
+            if not any(_fits(a_map, br, path, depth + 1, budget) for br in branches):
                 errors.append(f"{path}: matches none of the {key} branches")
                 return
 
@@ -272,11 +310,11 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int) -> None:
     ref_b, ref_a = b.get("$ref"), a_map.get("$ref")
     if isinstance(ref_b, str) and not _same_ref(ref_a, ref_b):
         errors.append(f"{path}: $ref changed from {ref_a!r} to {ref_b!r}")
-    _check_object(a_map, b, path, errors, depth)
+    _check_object(a_map, b, path, errors, depth, budget)
     if "items" in b and isinstance(b["items"], Mapping | bool):
         a_items = a_map.get("items", True)
         if isinstance(a_items, Mapping | bool):
-            _subset(a_items, b["items"], f"{path}[]", errors, depth + 1)
+            _subset(a_items, b["items"], f"{path}[]", errors, depth + 1, budget)
 
 
 def _accepts_nothing(a: Mapping[str, Any]) -> bool:
@@ -286,9 +324,9 @@ def _accepts_nothing(a: Mapping[str, Any]) -> bool:
     return not enum or ("const" in a and not any(_same_value(a["const"], v) for v in enum))
 
 
-def _fits(a: Any, b: Any, path: str, depth: int) -> bool:
+def _fits(a: Any, b: Any, path: str, depth: int, budget: _Budget) -> bool:
     trial: list[str] = []
-    _subset(a, b, path, trial, depth)
+    _subset(a, b, path, trial, depth, budget)
     return not trial
 
 
@@ -394,7 +432,12 @@ def _num(v: Any) -> float | None:
 
 
 def _check_object(
-    a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors: list[str], depth: int
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    path: str,
+    errors: list[str],
+    depth: int,
+    budget: _Budget,
 ) -> None:
     a_props = a.get("properties") if isinstance(a.get("properties"), Mapping) else {}
     b_props = b.get("properties") if isinstance(b.get("properties"), Mapping) else {}
@@ -403,7 +446,7 @@ def _check_object(
     b_closed = b.get("additionalProperties") is False
     for name, sub in b_props.items():
         if name in a_props:
-            _subset(a_props[name], sub, f"{path}.{name}", errors, depth + 1)
+            _subset(a_props[name], sub, f"{path}.{name}", errors, depth + 1, budget)
     if b_closed:
         if not a_closed:
             errors.append(f"{path}: content model closed (additionalProperties: false)")
