@@ -210,7 +210,8 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
     """Registration-time checks of a schema document; raises ``GtsSchemaError``.
 
     Always: ``x-gts-final``/``x-gts-abstract`` are booleans and not both true, every
-    ``x-gts-ref`` is well-formed, nesting is bounded. With ``strict`` (validated
+    ``x-gts-ref`` is well-formed, every regex is valid and cannot backtrack catastrophically,
+    nesting is bounded. With ``strict`` (validated
     registration) also: ``$id`` is ``gts://<type id>``, every ``$ref`` is local or
     ``gts://<type id>``, modifiers sit only at the top level, ``x-gts-traits`` is an object
     and ``x-gts-traits-schema`` an object schema.
