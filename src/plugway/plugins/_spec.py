@@ -52,6 +52,11 @@ class PluginSpec:
     properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, hash=False)
     contract_version: ContractVersion | str | None = None
 
+    def __post_init__(self) -> None:
+        # a value: later edits to the caller's dict must not change a registered plugin
+        if self.properties is not _EMPTY:
+            object.__setattr__(self, "properties", MappingProxyType(dict(self.properties)))
+
     def instance_document(self) -> dict[str, Any]:
         """The GTS instance document for the registry (validated there against the contract)."""
         return {
