@@ -408,3 +408,14 @@ def test_cycle_through_a_trait_schema_counts(reg: Registry) -> None:
     reg.base()
     reg.child(L2, {"x-gts-traits-schema": {"type": "object", "allOf": [{"$ref": f"gts://{L2}"}]}})
     assert find_ref_cycle(L2, reg.get) == [L2, L2]
+
+
+@pytest.mark.parametrize(("limit", "ok"), [(50, True), (500, False)])
+def test_local_definitions_are_followed(reg: Registry, limit: int, ok: bool) -> None:
+    reg.base(properties={"code": {"type": "string", "maxLength": 100}})
+    reg.child(L2, props(code={"$ref": "#/definitions/Code"}))
+    reg[L2]["definitions"] = {"Code": {"type": "string", "maxLength": limit}}
+    if ok:
+        reg.ok(L2)
+    else:
+        reg.fails(L2, "properties.code.maxLength")
