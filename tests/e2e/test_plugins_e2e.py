@@ -196,6 +196,12 @@ def test_broken_plugin_packages_are_reported_and_the_rest_runs(srv: ServerProces
     with srv.client() as http:
         health = http.get("/health")
         assert health.status_code == 200, health.text
+        assert health.json()["status"] == "degraded"
+        reported = health.json()["components"]["gts.x.core.plugins.health.v1~"]
+        assert {f["name"] for f in reported["discovery_failures"]} >= {
+            "broken_ranker",
+            "no_search_ranker",
+        }
         gws = http.get("/plugins/v1/gateways").json()
         failures = {f["name"]: f for f in gws["discovery_failures"]}
         assert failures["broken_ranker"]["stage"] == "import"

@@ -27,7 +27,7 @@ from plugway.plugins import (
     RoutingRevision,
     SecurityContext,
 )
-from plugway.server import FieldProblem, MetricsSource, ProblemError, bearer_guard
+from plugway.server import FieldProblem, HealthSource, MetricsSource, ProblemError, bearer_guard
 
 __all__ = [
     "PluginsAdminConfig",
@@ -389,11 +389,7 @@ def _bulk(gw: Any, body: BulkExplainRequest) -> dict[str, Any]:
 
 
 def _register_health(hub: ClientHub) -> None:
-    """Contribute to /health when the server offers a HealthSource hook (see NOTES)."""
-    try:
-        from plugway.server import HealthSource  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """Report plugins left out and each gateway's state in /health."""
 
     def health() -> Mapping[str, Any]:
         manager = hub.try_get(GatewayManager)

@@ -247,8 +247,12 @@ class GatewayManager:
         return render_prometheus(self.metrics)
 
     def health(self) -> dict[str, Any]:
-        """What ``/health`` shows about plugins: the plugins left out, each gateway's state."""
+        """What ``/health`` shows about plugins: the plugins left out, each gateway's state;
+        ``degraded`` when a plugin package was left out or a routing edit was refused."""
+        gateways = self.gateways()
+        degraded = bool(self.catalog.failures) or any(g.config_error for g in gateways)
         return {
+            "status": "degraded" if degraded else "ok",
             "discovery_failures": [f.to_dict() for f in self.catalog.failures],
             "gateways": {
                 g.gateway_name: {
@@ -257,7 +261,7 @@ class GatewayManager:
                     "open_circuits": [p.id for p in g.plugin_status() if p.circuit == "open"],
                     "config_error": g.config_error,
                 }
-                for g in self.gateways()
+                for g in gateways
             },
         }
 

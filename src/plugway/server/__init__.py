@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plugway.server._app import (
     METRICS_CONTENT_TYPE,
+    HealthSource,
     MetricsSource,
     bearer_guard,
     create_app,
@@ -42,6 +43,7 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_PREFIX",
     "FieldProblem",
+    "HealthSource",
     "MetricsSource",
     "ProblemCode",
     "ProblemDocument",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -20,13 +20,18 @@ from plugway.server._problems import ProblemCode, ProblemError, install_problem_
 
 __all__ = [
     "METRICS_CONTENT_TYPE",
+    "HealthSource",
     "MetricsSource",
     "bearer_guard",
     "create_app",
     "render_metrics",
 ]
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
+
 _log = logging.getLogger("plugway.server")
+S = TypeVar("S")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -46,13 +51,26 @@ class MetricsSource(Protocol):
     def __call__(self) -> str: ...
 
 
-def _collect_sources(hub: ClientHub) -> list[tuple[str, MetricsSource]]:
-    sources: list[tuple[str, MetricsSource]] = []
-    unscoped = hub.try_get(MetricsSource)
+@runtime_checkable
+class HealthSource(Protocol):
+    """A callable that reports a component's state for ``/health`` as a JSON-able mapping.
+
+    Register one per component under a GTS id scope, e.g.
+    ``hub.register_scoped(HealthSource, "gts.x.core.plugins.health.v1~", report)``; ``/health``
+    shows it under ``components.<scope>``. A report with ``"status": "degraded"`` makes the whole
+    answer ``degraded`` (still 200): something was left out, the rest serves.
+    """
+
+    def __call__(self) -> Mapping[str, Any]: ...
+
+
+def _collect_sources(hub: ClientHub, iface: TypeForm[S]) -> list[tuple[str, S]]:
+    sources: list[tuple[str, S]] = []
+    unscoped = hub.try_get(iface)
     if unscoped is not None:
         sources.append(("", unscoped))
-    for scope in sorted(hub.scopes(MetricsSource)):
-        source = hub.try_get_scoped(MetricsSource, scope)
+    for scope in sorted(hub.scopes(iface)):
+        source = hub.try_get_scoped(iface, scope)
         if source is not None:
             sources.append((scope, source))
     return sources
@@ -88,7 +106,7 @@ def _builtin_metrics(runtime: Runtime) -> str:
 def render_metrics(runtime: Runtime) -> str:
     """The full ``/metrics`` text: the server's own gauges, then every registered source."""
     parts = [_builtin_metrics(runtime)]
-    for scope, source in _collect_sources(runtime.hub):
+    for scope, source in _collect_sources(runtime.hub, MetricsSource):
         try:
             text = source()
         except Exception as exc:
@@ -110,7 +128,17 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         {"entry_point": f.entry_point, "value": f.value, "error": f.error}
         for f in runtime.discovery_failures
     ]
-    status = "unavailable" if not healthy else "degraded" if left_out else "ok"
+    components: dict[str, Any] = {}
+    for scope, source in _collect_sources(runtime.hub, HealthSource):
+        try:
+            components[scope or "default"] = dict(source())
+        except Exception as exc:
+            _log.error("health source %r failed", scope or "<unscoped>", exc_info=exc)
+            components[scope or "default"] = {"status": "degraded", "error": str(exc)}
+    degraded = bool(left_out) or any(
+        isinstance(c, Mapping) and c.get("status") == "degraded" for c in components.values()
+    )
+    status = "unavailable" if not healthy else "degraded" if degraded else "ok"
     body: dict[str, Any] = {
         "status": status,
         "registry": {"ready": ready},
@@ -118,6 +146,8 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     }
     if left_out:
         body["left_out"] = left_out
+    if components:
+        body["components"] = components
     return (200 if healthy else 503), body
 
 
