@@ -548,6 +548,8 @@ def test_the_example_package_is_discovered_only_once_installed(
             "install",
             "-q",
             "--no-deps",
+            # The build backend comes from the dev extras, so the test needs no package index.
+            "--no-build-isolation",
             "--target",
             str(target),
             str(source),
