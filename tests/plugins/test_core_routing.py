@@ -196,6 +196,12 @@ def test_strict_compile_refuses_unknown_targets_with_paths() -> None:
     assert len(lax.warnings) == 6
     d = lax.decide(SecurityContext("t", "u"))
     assert d.plugin_id == pid("a") and d.rule_index == 1  # rule 0 skipped; split keeps a only
+    promoted = compile_(
+        {"rules": [{"target": {"plugin": "gone"}, "fallback": [{"vendor": "other"}]}]},
+        strict=False,
+    )
+    assert promoted.decide(SecurityContext()).plugin_id == pid("c")
+    assert "first available fallback serves" in promoted.explain(SecurityContext()).reason
 
 
 def test_rollout_sends_a_share_and_lets_the_rest_fall_through() -> None:

@@ -97,6 +97,7 @@ class _Rule:
     table: tuple[Decision, ...] = ()
     points: int = 0
     skipped: str | None = None  # why this rule never applies (non-strict compile)
+    note: str = ""  # how compilation adapted the rule (non-strict compile)
 
 
 def _key_of(ctx: SecurityContext, key: str) -> str:
@@ -171,7 +172,7 @@ class Router:
             matched = "matched" if r.rule.match is not None else "applies to all"
             if r.rule.target is not None and r.decision is not None:
                 chosen = r.decision
-                reason = f"{label} {matched}; fixed target {r.rule.target.label}"
+                reason = f"{label} {matched}; fixed target {r.rule.target.label}{r.note}"
             elif r.key is not None:
                 key = _key_of(ctx, r.key)
                 if not key:
@@ -366,6 +367,9 @@ class _Compiler:
                 if not chain:
                     return _Rule(i, r, salt, state, None, skipped="target has no plugin")
                 primary, chain = chain[0], chain[1:]
+                note = " (it has no plugin: the first available fallback serves)"
+                d = self.decision(primary, r, i, chain, shadow)
+                return _Rule(i, r, salt, state, None, d, note=note)
             return _Rule(i, r, salt, state, None, self.decision(primary, r, i, chain, shadow))
         if r.split is not None:
             resolved: list[str | None] = []
