@@ -170,13 +170,20 @@ def test_keyword_parameters_and_defaults_must_match() -> None:
             return []
 
     class Fine:
-        async def find(self, ctx: SecurityContext, q: str, *, limit: int = 5) -> list[str]:
+        async def find(self, ctx: SecurityContext, q: str, *, limit: int = 10) -> list[str]:
             return [q] * limit
 
     with pytest.raises(PluginContractError, match="lacks keyword parameter 'limit'"):
         contract.bind(PluginSpec(sid, "x"), NoLimit())
+
+    class OtherDefault:
+        async def find(self, ctx: SecurityContext, q: str, *, limit: int = 5) -> list[str]:
+            return []
+
     with pytest.raises(PluginContractError, match="needs a default"):
         contract.bind(PluginSpec(sid, "x"), NoDefault())
+    with pytest.raises(PluginContractError, match="'limit' defaults to 5, the contract to 10"):
+        contract.bind(PluginSpec(sid, "x"), OtherDefault())
     assert contract.bind(PluginSpec(sid, "x"), Fine()).methods["find"] is not None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from plugins_core_support import ECHO, Failing, FakeClock, Hanging, Named, pid, spec
@@ -15,7 +15,9 @@ from plugway.plugins import (
     GatewayCallError,
     Metrics,
     NoPluginAvailableError,
+    PluginContract,
     PluginContractError,
+    PluginSpec,
     RoutingConfigError,
     SecurityContext,
     UnknownPluginError,
@@ -395,3 +397,39 @@ async def test_the_plugin_that_serves_is_the_one_explain_names() -> None:
         assert pid(name) == gw.explain(ctx).plugin_id == gw.decide(ctx).plugin_id
         served.add(name)
     assert served == set(names)
+
+
+class Wide(Protocol):
+    async def m(
+        self, ctx: SecurityContext, a: int, /, b: int = 2, *rest: int, c: int, d: int = 4, **kw: int
+    ) -> tuple[Any, ...]: ...
+
+
+WIDE = PluginContract(Wide, type_id="gts.x.core.modkit.plugin.v1~x.test.wide.plugin.v1.0~")
+
+
+class WideImpl:
+    async def m(
+        self,
+        ctx: SecurityContext,
+        a: int,
+        /,
+        b: int = 2,
+        *rest: int,
+        c: int,
+        d: int = 4,
+        **kw: int,
+    ) -> tuple[Any, ...]:
+        return (a, b, rest, c, d, kw)
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+async def test_every_parameter_kind_passes_through_both_paths(timeout: float | None) -> None:
+    gw: Gateway[Wide] = Gateway("wide", WIDE, routing={"timeout": timeout} if timeout else None)
+    gw.add_plugin(PluginSpec(WIDE.instance_id("x.test.w.plugin.v1"), "x"), WideImpl())
+    for _ in range(70):  # crosses the sampled (careful) path too
+        assert await gw.client.m(CTX, 1, c=3) == (1, 2, (), 3, 4, {})
+        assert await gw.client.m(CTX, 1, 5, 6, 7, c=3, d=8, z=9) == (1, 5, (6, 7), 3, 8, {"z": 9})
+        assert await gw.call("m", CTX, 1, c=3, e=1) == (1, 2, (), 3, 4, {"e": 1})
+    with pytest.raises(TypeError):
+        await gw.client.m(CTX, 1)  # type: ignore[call-arg]  # mypy sees it too

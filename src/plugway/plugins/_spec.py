@@ -119,6 +119,30 @@ class PluginInstance(Generic[P]):
         return self.spec.priority
 
 
+def _check_default(
+    plugin: str, method: str, want: inspect.Parameter, have: inspect.Parameter
+) -> None:
+    """A contract default must be the plugin's default too: callers may omit the argument
+    through the gateway (which passes the contract's default) or call the plugin directly."""
+    if want.default is inspect.Parameter.empty:
+        return
+    if have.default is inspect.Parameter.empty:
+        raise PluginContractError(
+            plugin, method, f"parameter {have.name!r} needs a default as in the contract"
+        )
+    try:
+        same = bool(have.default == want.default)
+    except Exception:
+        same = have.default is want.default
+    if not same:
+        raise PluginContractError(
+            plugin,
+            method,
+            f"parameter {have.name!r} defaults to {have.default!r}, the contract to "
+            f"{want.default!r}",
+        )
+
+
 def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> None:
     try:
         impl_sig = inspect.signature(fn)
@@ -159,10 +183,7 @@ def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> Non
                     f"parameter {pos_index} is {p.name!r} ({_KIND_TEXT[p.kind]}), contract has "
                     f"{c.name!r} ({_KIND_TEXT[c.kind]})",
                 )
-            if c.default is not inspect.Parameter.empty and p.default is inspect.Parameter.empty:
-                raise PluginContractError(
-                    plugin, m.name, f"parameter {p.name!r} needs a default as in the contract"
-                )
+            _check_default(plugin, m.name, c, p)
             used.add(p.name)
         elif c.kind is inspect.Parameter.KEYWORD_ONLY:
             p_kw = have_by_name.get(c.name)
@@ -175,10 +196,7 @@ def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> Non
                 raise PluginContractError(
                     plugin, m.name, f"lacks keyword parameter {c.name!r} of the contract"
                 )
-            if c.default is not inspect.Parameter.empty and p_kw.default is inspect.Parameter.empty:
-                raise PluginContractError(
-                    plugin, m.name, f"parameter {c.name!r} needs a default as in the contract"
-                )
+            _check_default(plugin, m.name, c, p_kw)
             used.add(p_kw.name)
         elif c.kind is inspect.Parameter.VAR_POSITIONAL and not have_var_pos:
             raise PluginContractError(plugin, m.name, f"lacks *{c.name} of the contract")
