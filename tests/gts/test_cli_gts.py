@@ -144,6 +144,12 @@ def test_query_attr_resolve(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and out.strip() == '"a1"'
     code, _, _ = run(capsys, "attr", GOOD + "@payload.none", str(world))
     assert code == 1
+    code, out, _ = run(capsys, "get", GOOD, str(world))
+    assert code == 0 and json.loads(out)["payload"]["total"] == 3
+    code, out, _ = run(capsys, "get", "--yaml", GOOD, str(world))
+    assert code == 0 and "status: active" in out and "total: 3" in out
+    code, _, err = run(capsys, "get", GOOD + "x", str(world))
+    assert code == 1 and "not among" in err
     code, out, _ = run(capsys, "resolve", GOOD, str(world))
     assert code == 0 and f"-[type $]-> {V10}" in out
     (world / "orphan.json").write_text(json.dumps({"id": "gts.x.cli.ghost.t.v1~x.a._.b.v1"}))

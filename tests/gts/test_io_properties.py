@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugway.gts import GtsError
-from plugway.gts._io import load_documents
+from plugway.gts._io import dump_document, load_documents
 
 _json = st.recursive(
     st.none()
@@ -40,3 +40,10 @@ def test_any_text_gives_documents_or_a_gts_error(text: str, filename: str) -> No
 def test_json_objects_round_trip_through_json_and_yaml(doc: dict[str, Any]) -> None:
     assert load_documents(json.dumps(doc)) == [doc]
     assert load_documents(json.dumps(doc), filename="same.yaml") == [doc], "JSON is YAML"
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=st.dictionaries(st.text(max_size=40), _json, max_size=4))
+def test_dumped_documents_load_back_unchanged(doc: dict[str, Any]) -> None:
+    assert load_documents(dump_document(doc, fmt="yaml"), filename="d.yaml") == [doc]
+    assert load_documents(dump_document(doc), filename="d.json") == [doc]

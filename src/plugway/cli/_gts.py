@@ -20,6 +20,7 @@ from plugway.gts import (
     GtsId,
     GtsPattern,
     GtsStore,
+    dump_document,
     extract_id,
     load_documents,
 )
@@ -69,6 +70,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("new_type_id")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
     p = command("cast", "cast an instance to another minor version (OP#9)", _cast)
+    p.add_argument("--yaml", action="store_true", help="print the cast document as YAML")
     p.add_argument("instance_id")
     p.add_argument("to_type_id")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
@@ -78,6 +80,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=100, help="at most this many results")
     p = command("attr", "read one attribute, ID@path (OP#11)", _attr)
     p.add_argument("selector", metavar="ID@PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
+    p = command("get", "print one loaded entity by id", _get)
+    p.add_argument("--yaml", action="store_true", help="print the document as YAML")
+    p.add_argument("gts_id")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
     p = command("resolve", "relationships of an entity and broken references (OP#7)", _resolve)
     p.add_argument("gts_id")
@@ -359,7 +365,7 @@ def _cast(args: argparse.Namespace) -> int:
             return _fail(args, str(exc))
         if args.json:
             return _emit(args, result.to_dict(), [], True)
-        print(json.dumps(result.casted_entity, indent=2))
+        print(dump_document(result.casted_entity, fmt="yaml" if args.yaml else "json"), end="")
         return _OK
 
     return _with_store(args, run)
@@ -394,6 +400,17 @@ def _attr(args: argparse.Namespace) -> int:
         if not data.get("resolved"):
             return _fail(args, data.get("error") or f"{args.selector}: not resolved")
         return _emit(args, {"selector": args.selector, **data}, lines, True)
+
+    return _with_store(args, run)
+
+
+def _get(args: argparse.Namespace) -> int:
+    def run(store: GtsStore, _problems: list[dict[str, Any]]) -> int:
+        doc = store.get(args.gts_id)
+        if doc is None:
+            return _fail(args, f"entity {args.gts_id} is not among the loaded documents")
+        print(dump_document(doc, fmt="yaml" if args.yaml else "json"), end="")
+        return _OK
 
     return _with_store(args, run)
 

@@ -26,7 +26,7 @@ from ._ids import (
     gts_uuid,
     is_valid_gts_id,
 )
-from ._io import DOCUMENT_SUFFIXES, GtsDocumentError, load_documents
+from ._io import DOCUMENT_SUFFIXES, GtsDocumentError, dump_document, load_documents
 from ._pattern import GtsPattern, is_valid_gts_pattern
 from ._query import GtsQuery, GtsQueryFilter
 from ._refs import (
@@ -95,6 +95,7 @@ __all__ = [
     "check_schema_document",
     "collect_gts_refs",
     "compile_instance_validator",
+    "dump_document",
     "effective_schema",
     "effective_traits",
     "extract_id",

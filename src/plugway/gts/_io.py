@@ -17,7 +17,13 @@ import yaml
 
 from plugway.gts._errors import GtsError
 
-__all__ = ["DOCUMENT_SUFFIXES", "MAX_LOAD_DEPTH", "GtsDocumentError", "load_documents"]
+__all__ = [
+    "DOCUMENT_SUFFIXES",
+    "MAX_LOAD_DEPTH",
+    "GtsDocumentError",
+    "dump_document",
+    "load_documents",
+]
 
 #: File name endings that hold GTS documents.
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -43,8 +49,7 @@ class _JsonShapedLoader(yaml.SafeLoader):
 # Plain scalars resolve by the YAML 1.2 core schema (what JSON means), not YAML 1.1: no
 # timestamps, no yes/no/on/off booleans, no octal "010" or sexagesimal "1:20", and "1e-05" is a
 # float. Everything else stays a string.
-_JsonShapedLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in (
+_CORE_RESOLVERS = (
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
     ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", list("-+0123456789")),
@@ -54,8 +59,18 @@ for _tag, _pattern, _first in (
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         list("-+0123456789."),
     ),
-):
+)
+_JsonShapedLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in _CORE_RESOLVERS:
     _JsonShapedLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    """SafeDumper that also quotes strings the loader above would read as another type."""
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    _QuotingDumper.add_implicit_resolver(_tag, re.compile(_pattern), _first)
 
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
@@ -135,3 +150,20 @@ def _check_shape(doc: Any, where: str) -> None:
             raise GtsDocumentError(f"{where}: {node!r} is not a JSON value (not finite)")
         elif not isinstance(node, str | int | float | bool) and node is not None:
             raise GtsDocumentError(f"{where}: {type(node).__name__} is not a JSON value")
+
+
+def dump_document(doc: Mapping[str, Any], *, fmt: str = "json") -> str:
+    """Render one document as JSON or YAML text that ``load_documents`` reads back unchanged.
+
+    YAML output quotes every string a YAML 1.1 reader could take for another type
+    (``"on"``, ``"2024-01-01"``...), so other tools read it the same way too.
+    """
+    _check_shape(doc, "document")
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        text = yaml.dump(
+            dict(doc), Dumper=_QuotingDumper, sort_keys=False, allow_unicode=False, width=2**16
+        )
+        return str(text)
+    raise GtsDocumentError(f"unknown document format {fmt!r} (expected 'json' or 'yaml')")
