@@ -7,7 +7,7 @@ import json
 import pytest
 
 from plugway.gts._errors import GtsError
-from plugway.gts._io import MAX_LOAD_DEPTH, GtsDocumentError, load_documents
+from plugway.gts._io import MAX_LOAD_DEPTH, GtsDocumentError, dump_document, load_documents
 
 SCHEMA = {
     "$id": "gts://gts.x.a.b.c.v1~",
@@ -92,3 +92,15 @@ def test_deep_nesting_is_refused_not_recursed() -> None:
     yaml_deep = "a: " + "[" * 5000 + "]" * 5000
     with pytest.raises(GtsError):
         load_documents(yaml_deep, filename="deep.yaml")
+
+
+def test_dump_document_quotes_what_could_be_misread() -> None:
+    doc = {"$id": "gts://gts.x.a.b.c.v1~", "a": "on", "b": "2024-01-01", "c": "0E0", "d": 1e-05}
+    text = dump_document(doc, fmt="yaml")
+    assert "a: 'on'" in text and "b: '2024-01-01'" in text and "c: '0E0'" in text
+    assert load_documents(text, filename="d.yaml") == [doc]
+    assert load_documents(dump_document(doc), filename="d.json") == [doc]
+    with pytest.raises(GtsDocumentError, match="unknown document format 'xml'"):
+        dump_document(doc, fmt="xml")
+    with pytest.raises(GtsDocumentError, match="not a JSON value"):
+        dump_document({"n": float("nan")})
