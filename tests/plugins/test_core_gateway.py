@@ -23,7 +23,7 @@ from plugway.plugins import (
     UnknownPluginError,
     render_prometheus,
 )
-from plugway.plugins._gateway import _entry_source
+from plugway.plugins._gateway import _entry_source, _within
 
 CTX = SecurityContext("t1", "u1")
 
@@ -433,3 +433,69 @@ async def test_every_parameter_kind_passes_through_both_paths(timeout: float | N
         assert await gw.call("m", CTX, 1, c=3, e=1) == (1, 2, (), 3, 4, {"e": 1})
     with pytest.raises(TypeError):
         await gw.client.m(CTX, 1)  # type: ignore[call-arg]  # mypy sees it too
+
+
+# -- the timed await (asyncio.timeout semantics, cheaper) ---------------------------------------
+
+
+async def _hang() -> None:
+    await asyncio.Event().wait()
+
+
+async def _value(v: int) -> int:
+    await asyncio.sleep(0)
+    return v
+
+
+async def test_within_returns_in_time_and_leaves_no_cancellation() -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    assert await _within(_value(3), 5) == 3
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # no stray cancellation is delivered later
+
+
+async def test_within_turns_its_own_expiry_into_timeout_error() -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    with pytest.raises(TimeoutError):
+        await _within(_hang(), 0.01)
+    assert task.cancelling() == 0
+    assert await _value(1) == 1
+
+
+async def test_within_lets_an_outside_cancellation_through() -> None:
+    started = asyncio.Event()
+
+    async def victim() -> None:
+        started.set()
+        await _within(_hang(), 60)
+
+    t = asyncio.create_task(victim())
+    await started.wait()
+    t.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await t
+
+
+async def test_nested_within_reports_the_deadline_that_fired() -> None:
+    with pytest.raises(TimeoutError):
+        await _within(_within(_hang(), 60), 0.01)  # the outer one fires
+    with pytest.raises(TimeoutError):
+        await _within(_within(_hang(), 0.01), 60)  # the inner one fires
+    assert await _within(_within(_value(2), 60), 60) == 2
+
+
+async def test_cancelling_a_timed_call_is_not_a_plugin_failure() -> None:
+    hang, backup = Hanging("h"), Named("q")
+    routing = {"timeout": 60, "vendor": "x", "fallback": [{"plugin": pid("q")}]}
+    gw = make(("h", hang, "x", 1), ("q", backup, "y", 2), routing=routing)
+    call = asyncio.create_task(gw.client.echo(CTX, "a"))
+    while hang.calls == 0:
+        await asyncio.sleep(0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    series = gw.metrics.series("echo", pid("h"), "default")
+    assert (series.errors, series.fallbacks, backup.calls) == (0, 0, 0)
+    assert gw.breaker(pid("h")).failures == 0

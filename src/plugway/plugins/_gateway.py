@@ -5,7 +5,9 @@ reads that attribute once, so a swap (routing change, plugin added or removed) n
 call already in flight, and no call fails because of a swap. The per-method entry points are
 generated with the exact parameters of the contract method (as ``dataclasses`` generates
 ``__init__``): the fast path -- clean breaker, no timeout, no shadow -- is a handful of attribute
-reads, one increment and the awaited plugin call inside a single ``try``.
+reads, one increment and the awaited plugin call inside a single ``try``. A configured timeout
+is enforced only on the careful path, by ``_within`` (``asyncio.timeout``'s semantics at about
+two thirds of its cost).
 """
 
 from __future__ import annotations
@@ -212,6 +214,50 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _Expiry:
+    """The timer callback of one timed call: cancel the calling task, remember it did."""
+
+    __slots__ = ("fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.fired = False
+
+    def __call__(self) -> None:
+        self.fired = True
+        self.task.cancel()
+
+
+async def _within(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    """Await ``coro`` for at most ``timeout`` seconds: ``asyncio.timeout`` semantics (Python 3.11:
+    cancel the task at the deadline, turn that cancellation -- and only that one -- into
+    TimeoutError) without its context-manager machinery, which costs more than the rest of a
+    gateway call."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task(loop)
+    if task is None:  # not inside a task (a bare coroutine driven by hand): the standard way
+        async with asyncio.timeout(timeout):
+            return await coro
+    cancelling = task.cancelling()
+    expiry = _Expiry(task)
+    handle = loop.call_at(loop.time() + timeout, expiry)
+    try:
+        result = await coro
+    except BaseException as exc:
+        handle.cancel()
+        if (
+            expiry.fired
+            and task.uncancel() <= cancelling
+            and isinstance(exc, asyncio.CancelledError)
+        ):
+            raise TimeoutError from exc
+        raise
+    handle.cancel()
+    if expiry.fired:
+        task.uncancel()
+    return result
+
+
 class Gateway(Generic[P]):
     """A gateway over plugins of one contract, with per-call routing, fallback and hot swap.
 
@@ -333,11 +379,7 @@ class Gateway(Generic[P]):
         coro = r.methods[st.index[method]](ctx, *args, **kwargs)  # TypeError: the caller's
         t0 = perf_counter_ns()
         try:
-            if st.timeout is None:
-                result = await coro
-            else:
-                async with asyncio.timeout(st.timeout):
-                    result = await coro
+            result = await (coro if st.timeout is None else _within(coro, st.timeout))
         except Exception as exc:
             s.observe_ns(perf_counter_ns() - t0)
             return await self._recover(st, r, method, ctx, args, kwargs, exc)
@@ -407,14 +449,10 @@ class Gateway(Generic[P]):
                 continue
             fs = self.metrics.series(self.name, pid, d.rule_label)
             fs.calls += 1
-            fn = inst.methods[method]
+            coro = inst.methods[method](ctx, *args, **kwargs)
             t0 = perf_counter_ns()
             try:
-                if st.timeout is None:
-                    result = await fn(ctx, *args, **kwargs)
-                else:
-                    async with asyncio.timeout(st.timeout):
-                        result = await fn(ctx, *args, **kwargs)
+                result = await (coro if st.timeout is None else _within(coro, st.timeout))
             except Exception as exc:
                 fs.observe_ns(perf_counter_ns() - t0)
                 if isinstance(exc, self._passthrough):
@@ -492,13 +530,9 @@ class Gateway(Generic[P]):
         if not brk.allow():
             s.shadow_errors += 1
             return
-        fn = inst.methods[method]
         try:
-            if st.timeout is None:
-                result = await fn(ctx, *args, **kwargs)
-            else:
-                async with asyncio.timeout(st.timeout):
-                    result = await fn(ctx, *args, **kwargs)
+            coro = inst.methods[method](ctx, *args, **kwargs)
+            result = await (coro if st.timeout is None else _within(coro, st.timeout))
         except Exception as exc:
             s.shadow_errors += 1
             if not isinstance(exc, self._passthrough):
