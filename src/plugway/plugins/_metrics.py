@@ -2,8 +2,8 @@
 
 Updating a metric on the call path is an integer increment on a preallocated slot object; the
 text is only built when ``/metrics`` is scraped. Latency is measured on every call that takes a
-gateway's careful path (timeout configured, shadow, failures, breaker not clean) and on every
-64th call of its fast path, so the histogram is a sample while the call counters are exact.
+gateway's careful path (shadow, breaker not clean, no plugin) and on every 64th call of its fast
+path, so the histogram is a sample while the call counters are exact.
 """
 
 from __future__ import annotations
