@@ -237,7 +237,7 @@ async def _within(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
     gateway call."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task(loop)
-    if task is None:  # not inside a task (a bare coroutine driven by hand): the standard way
+    if task is None:  # a coroutine driven by hand: let asyncio.timeout refuse it in its words
         async with asyncio.timeout(timeout):
             return await coro
     cancelling = task.cancelling()
