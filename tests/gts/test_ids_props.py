@@ -46,7 +46,7 @@ def gts_ids(draw: st.DrawFn) -> tuple[str, list[tuple[str, str, str, str, int, i
     return text, parts, kind
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(gts_ids())
 def test_generated_ids_round_trip(case: tuple[str, list[tuple[object, ...]], str]) -> None:
     text, parts, kind = case
@@ -65,7 +65,7 @@ def test_generated_ids_round_trip(case: tuple[str, list[tuple[object, ...]], str
     assert gid.uuid() == uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, "gts"), text)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(gts_ids(), st.data())
 def test_patterns_cut_from_an_id_match_it_and_share_the_prefix(
     case: tuple[str, list[tuple[object, ...]], str], data: st.DataObject
@@ -86,7 +86,7 @@ def test_patterns_cut_from_an_id_match_it_and_share_the_prefix(
     assert text.startswith(pattern.prefix)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(gts_ids())
 def test_an_id_used_as_pattern_matches_itself(case: tuple[str, object, str]) -> None:
     text = case[0]
@@ -115,7 +115,7 @@ junk = (
 )
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None)
 @given(junk)
 def test_id_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
     try:
@@ -128,7 +128,7 @@ def test_id_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
         assert str(gid) == text
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None)
 @given(junk)
 def test_pattern_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
     try:
@@ -140,7 +140,7 @@ def test_pattern_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
         assert pattern.matches(text) is pattern.matches(text)
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None)
 @given(
     junk | st.builds(lambda a, b: f"gts.a.*[{a}={b}]", st.text(max_size=20), st.text(max_size=20))
 )
@@ -153,7 +153,7 @@ def test_query_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
         assert query.matches({"a": "b"}, "gts.a.b.c.d.v1~") in (True, False)
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None)
 @given(junk | st.builds(lambda p: f"gts.a.b.c.d.v1~e.f.g.h.v1@{p}", st.text(max_size=30)))
 def test_attr_selector_parsing_of_any_text_raises_only_gts_error(text: str) -> None:
     try:
@@ -212,7 +212,7 @@ def variants(draw: st.DrawFn, text: str) -> str:
     return candidate if is_valid_gts_id(candidate) else text
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(gts_ids(), st.data())
 def test_compiled_matching_agrees_with_the_reference_rule(
     case: tuple[str, object, str], data: st.DataObject
