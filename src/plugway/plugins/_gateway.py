@@ -113,7 +113,7 @@ async def {name}({params}):
     _pw_s.calls = _pw_n
     if _pw_r.slow or _pw_r.breaker.failures or not _pw_n & {mask}:
         return await _pw_gw._careful(_pw_st, _pw_r, {method}, {ctx}, {args}, {kwargs})
-    _pw_c = _pw_r.methods[{index}]({callargs})  # a TypeError here is the caller's, not the plugin's
+    _pw_c = {invoke}  # a TypeError here is the caller's, not the plugin's
     if _pw_st.timeout is not None:
         _pw_c = _pw_within(_pw_c, _pw_st.timeout)
     try:
@@ -123,9 +123,10 @@ async def {name}({params}):
 """
 
 _GENERIC_HEAD = """\
-    _pw_i = _pw_index.get(_pw_m)
-    if _pw_i is None:
-        raise _pw_gw._unknown(_pw_m)
+    try:
+        _pw_i = _pw_index[_pw_m]
+    except KeyError:
+        raise _pw_gw._unknown(_pw_m) from None
 """
 
 
@@ -139,8 +140,10 @@ def _generic_source() -> str:
         method="_pw_m",
         args="args",
         kwargs="kwargs",
-        callargs="ctx, *args, **kwargs",
-        index="_pw_i",
+        invoke=(
+            "_pw_r.methods[_pw_i](ctx, *args, **kwargs) if kwargs "
+            "else _pw_r.methods[_pw_i](ctx, *args)"
+        ),
         mask=LATENCY_SAMPLE_MASK,
     )
 
@@ -203,8 +206,7 @@ def _entry_source(name: str, m: ContractMethod, index: int, ns: dict[str, Any]) 
         method="_pw_m",
         args="(" + "".join(f"{a}, " for a in pos) + ")",
         kwargs="{" + ", ".join(kw) + "}",
-        callargs=", ".join(call),
-        index=index,
+        invoke=f"_pw_r.methods[{index}]({', '.join(call)})",
         mask=LATENCY_SAMPLE_MASK,
     )
 
