@@ -239,3 +239,18 @@ def _mixed_router() -> Router:
 def test_bucket_helpers_are_in_range() -> None:
     h = key_hash(salt_state("x"), "k")
     assert 0 <= bucket_of(h) < N_BUCKETS and 0 <= rollout_bucket(h) < 10_000
+
+
+_STICKY: list[Router] = []
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.text(min_size=1, max_size=40))
+def test_any_key_is_sticky_across_independent_compiles(key: str) -> None:
+    if not _STICKY:
+        _STICKY.extend(split_router({"a": 3, "b": 2, "c": 1}) for _ in range(2))
+    one, two = _STICKY
+    ctx = SecurityContext("t", key)
+    first = one.decide(ctx)
+    assert first is one.decide(ctx)  # same call, same preallocated decision
+    assert two.decide(SecurityContext("other-tenant", key)).plugin_id == first.plugin_id
