@@ -262,6 +262,11 @@ def test_security_context_is_frozen_and_checked() -> None:
         ctx.attributes["x"] = "y"  # type: ignore[index]
     with pytest.raises(InvalidContextError, match="strings"):
         SecurityContext(None, "u")  # type: ignore[arg-type]
+    with pytest.raises(InvalidContextError, match="not valid Unicode"):
+        SecurityContext("\ud800", "u")
+    with pytest.raises(InvalidContextError, match="attribute 'a' is not valid Unicode"):
+        SecurityContext("t", "u", {"a": "x\udfff"})
+    assert SecurityContext("tenant-é", "ü").tenant_id == "tenant-é"
     with pytest.raises(InvalidContextError, match="'bad'"):
         SecurityContext("t", "u", {"bad": None})  # type: ignore[dict-item]
     assert ctx.with_attributes(k="v").attributes == {"region": "eu", "n": "3", "k": "v"}

@@ -13,6 +13,15 @@ __all__ = ["SecurityContext"]
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def _check_text(what: str, value: str) -> None:
+    """Routing hashes keys as UTF-8: refuse text that has none (lone surrogates from JSON)."""
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidContextError(f"{what} is not valid Unicode text: {value!r}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityContext:
     """Who calls, for which tenant, with which request attributes.
@@ -32,6 +41,8 @@ class SecurityContext:
                 f"tenant_id and subject_id must be strings, got {self.tenant_id!r}, "
                 f"{self.subject_id!r}"
             )
+        _check_text("tenant_id", self.tenant_id)
+        _check_text("subject_id", self.subject_id)
         attrs = self.attributes
         if attrs is not _EMPTY:
             clean: dict[str, str] = {}
@@ -39,6 +50,7 @@ class SecurityContext:
                 if not isinstance(key, str):
                     raise InvalidContextError(f"attribute names must be strings, got {key!r}")
                 if isinstance(value, str):
+                    _check_text(f"attribute {key!r}", value)
                     clean[key] = value
                 elif isinstance(value, int | float):  # numbers read as their text (like headers)
                     clean[key] = str(value)
