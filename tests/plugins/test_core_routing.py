@@ -271,3 +271,9 @@ def test_security_context_is_frozen_and_checked() -> None:
         SecurityContext("t", "u", {"bad": None})  # type: ignore[dict-item]
     assert ctx.with_attributes(k="v").attributes == {"region": "eu", "n": "3", "k": "v"}
     assert SecurityContext("t", "u", {"a": "1"}) == SecurityContext("t", "u", {"a": "1"})
+
+
+def test_text_that_is_not_unicode_is_refused_with_its_path() -> None:
+    odd = "r\ud800"  # a lone surrogate, as a JSON body may carry
+    doc = {"rules": [{"name": odd, "target": {"vendor": odd}}]}
+    assert paths(doc) == {"rules[0].name", "rules[0].target.vendor"}

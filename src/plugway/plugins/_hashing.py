@@ -43,7 +43,7 @@ _TWO64 = float(1 << 64)
 
 def salt_state(salt: str) -> int:
     """The CRC-32 state after the salt: hashing ``key`` from it equals hashing ``salt + key``."""
-    return zlib.crc32(salt.encode() + b"\x00")
+    return zlib.crc32(salt.encode("utf-8", "surrogatepass") + b"\x00")
 
 
 def key_hash(state: int, key: str) -> int:
@@ -67,7 +67,8 @@ def variant_uniforms(salt: str, label: str) -> array[float]:
 
     SHAKE-256 is an extendable-output hash: one call gives the 65,536 stable 64-bit draws.
     """
-    raw = hashlib.shake_256(f"{salt}\x00{label}".encode()).digest(8 * N_BUCKETS)
+    seed = f"{salt}\x00{label}".encode("utf-8", "surrogatepass")  # any text a document holds
+    raw = hashlib.shake_256(seed).digest(8 * N_BUCKETS)
     words = array("Q")
     words.frombytes(raw)
     if sys.byteorder == "big":
