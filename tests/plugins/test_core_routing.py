@@ -273,7 +273,16 @@ def test_security_context_is_frozen_and_checked() -> None:
     assert SecurityContext("t", "u", {"a": "1"}) == SecurityContext("t", "u", {"a": "1"})
 
 
-def test_text_that_is_not_unicode_is_refused_with_its_path() -> None:
+def test_text_that_is_not_unicode_never_breaks_compilation() -> None:
     odd = "r\ud800"  # a lone surrogate, as a JSON body may carry
-    doc = {"rules": [{"name": odd, "target": {"vendor": odd}}]}
-    assert paths(doc) == {"rules[0].name", "rules[0].target.vendor"}
+    assert paths({"rules": [{"name": odd, "target": {"vendor": "x"}}]}) == {"rules[0].name"}
+    split = {
+        "key": "subject_id",
+        "salt": odd,
+        "variants": [{"plugin": pid("a"), "weight": 1}, {"vendor": odd, "weight": 1}],
+    }
+    with pytest.raises(RoutingConfigError) as info:
+        compile_({"rules": [{"split": split}]})
+    assert [p.path for p in info.value.problems] == ["rules[0].split.variants[1].vendor"]
+    lax = compile_({"rules": [{"split": split}]}, strict=False)
+    assert lax.decide(SecurityContext("t", "u")).plugin_id == pid("a")
