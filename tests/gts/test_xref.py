@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugway.gts import GtsValidationError, InstanceValidatorCache, validate_instance
 from plugway.gts._xref import resolve_xref, xref_prefix
@@ -280,3 +282,25 @@ class TestOtherApplicators:
             reg.check(t, {"target": B1})
         with pytest.raises(GtsValidationError, match="requires target"):
             reg.check(t, {"note": "x"})
+
+
+_tokens = st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True)
+_segments = st.tuples(_tokens, _tokens, _tokens, _tokens, st.integers(0, 3)).map(
+    lambda t: f"{t[0]}.{t[1]}.{t[2]}.{t[3]}.v{t[4]}"
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_segments, _segments, _segments)
+def test_literal_x_gts_ref_is_a_prefix_rule(base: str, other: str, leaf: str) -> None:
+    target = f"gts.{base}~"
+    t = "gts.x.hub.prop.holder.v1~"
+    docs = {t: {"$id": f"gts://{t}", "properties": {"ref": {"x-gts-ref": target}}}}
+    for value in (f"gts.{base}~{leaf}", f"gts.{other}~{leaf}"):
+        expected = value.startswith(target)
+        try:
+            validate_instance({"ref": value}, t, docs.get)
+        except GtsValidationError:
+            assert not expected
+        else:
+            assert expected
