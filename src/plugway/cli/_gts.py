@@ -439,6 +439,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     from plugway.server import create_gts_app
 
+    print(
+        f"plugway gts serve: GTS conformance server on http://{args.host}:{args.port}"
+        " (in-memory store; Ctrl+C stops it)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uvicorn.run(create_gts_app(), host=args.host, port=args.port, log_level="warning")
     except KeyboardInterrupt:
