@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from plugway.modules.doc_search import (
     DOC_SEARCH_CONTRACT,
+    DocSearchPluginV1_0,
     Hit,
     SearchResult,
     default_corpus,
@@ -48,7 +49,9 @@ class CoverageRanker:
         return SearchResult(plugin_id=self._plugin_id, algorithm="coverage", hits=hits)
 
 
-def _build(setup: PluginSetup) -> CoverageRanker:
+# Typed with the 1.0 face of the contract, the version this plugin states: mypy --strict
+# (CI runs it over this package) thereby proves CoverageRanker satisfies it.
+def _build(setup: PluginSetup) -> DocSearchPluginV1_0:
     return CoverageRanker(
         setup.plugin_id, title_weight=float(setup.config.get("title_weight", 2.0))
     )

@@ -8,6 +8,7 @@ from plugway.modules.doc_search._contract import (
     DOC_SEARCH_TYPE_ID,
     DocSearchDefaults,
     DocSearchPlugin,
+    DocSearchPluginV1_0,
     DocSearchProperties,
     SearchResult,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DocSearchDefaults",
     "DocSearchModule",
     "DocSearchPlugin",
+    "DocSearchPluginV1_0",
     "DocSearchProperties",
     "Document",
     "Hit",

@@ -20,6 +20,7 @@ __all__ = [
     "DOC_SEARCH_TYPE_ID",
     "DocSearchDefaults",
     "DocSearchPlugin",
+    "DocSearchPluginV1_0",
     "DocSearchProperties",
     "SearchResult",
 ]
@@ -37,12 +38,20 @@ class SearchResult:
     hits: tuple[Hit, ...]
 
 
-class DocSearchPlugin(Protocol):
-    """Ranks the shipped corpus for a query."""
+class DocSearchPluginV1_0(Protocol):
+    """Ranks the shipped corpus for a query (the contract as of version 1.0).
+
+    A plugin written for 1.0 types its factory with this Protocol, so that mypy checks it
+    against the version it states; the gateway serves it the 1.1 methods from the defaults.
+    """
 
     async def search(self, ctx: SecurityContext, query: str, limit: int) -> SearchResult:
         """The best ``limit`` documents for ``query``, best first."""
         ...
+
+
+class DocSearchPlugin(DocSearchPluginV1_0, Protocol):
+    """Ranks the shipped corpus for a query."""
 
     async def suggest(self, ctx: SecurityContext, prefix: str, limit: int) -> list[str]:
         """Document titles completing ``prefix`` (added in contract 1.1)."""
