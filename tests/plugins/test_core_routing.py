@@ -56,7 +56,7 @@ def test_invalid_documents_are_refused_with_every_field_path() -> None:
         "rules[0].split.variants[0].weight",
         "rules[1].target",
         "rules[2].rollout.basis_points",
-        "rules[3].rollout",
+        "rules[3].rollout.percent",
         "rules[4].split.variants",
         "rules[5].typo",
         "rules[6].match",

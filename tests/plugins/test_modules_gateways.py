@@ -420,7 +420,7 @@ async def test_config_file_edits_are_applied_or_refused_whole(tmp_path: Path) ->
         bad = {"plugins": {"gateways": {"doc_search": {"routing": {"rules": [{"target": {}}]}}}}}
         config.write_text(yaml.safe_dump(bad) + "\n\n", encoding="utf-8")
         assert not mod.check_config_file(config)
-        assert "rules[0]" in mod.config_error
+        assert "plugins.gateways.doc_search.routing.rules[0].target:" in mod.config_error
         assert mod.gateway.revision == revision
         config.write_text("plugins: [not, a, mapping\n", encoding="utf-8")
         assert not mod.check_config_file(config)

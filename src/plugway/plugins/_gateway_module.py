@@ -417,14 +417,7 @@ class GatewayModule(Module):
             try:
                 parse_routing(self._settings.routing)
             except RoutingConfigError as exc:
-                prefix = f"plugins.gateways.{self.gateway_name}.routing"
-                raise RoutingConfigError(
-                    [
-                        RoutingProblem(f"{prefix}.{p.path}" if p.path else prefix, p.message)
-                        for p in exc.problems
-                    ],
-                    gateway=self.gateway_name,
-                ) from None
+                raise self._in_file(exc) from None
         self._register_schema(ctx.registry)
         for plugin in manager.catalog.report.for_contract(self.contract):
             self._install(ctx, plugin)
@@ -572,13 +565,24 @@ class GatewayModule(Module):
             self.apply_routing(doc, who=CONFIG_FILE_WHO, what=what)
             self.config_error = None
         except RoutingConfigError as exc:
-            self.config_error = str(exc)
+            # name each bad field where it is in the file: plugins.gateways.<gw>.routing.<path>
+            self.config_error = str(self._in_file(exc))
             _log.error(
                 "gateway %s: routing in the config file refused, the running routing keeps "
                 "serving: %s",
                 self.gateway_name,
-                exc,
+                self.config_error,
             )
+
+    def _in_file(self, exc: RoutingConfigError) -> RoutingConfigError:
+        prefix = f"plugins.gateways.{self.gateway_name}.routing"
+        return RoutingConfigError(
+            [
+                RoutingProblem(f"{prefix}.{p.path}" if p.path else prefix, p.message)
+                for p in exc.problems
+            ],
+            gateway=self.gateway_name,
+        )
 
     async def stop(self, ctx: ModuleContext) -> None:
         if self._unsubscribe is not None:

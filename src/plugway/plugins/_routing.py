@@ -130,14 +130,18 @@ class Rollout(_Model):
 
     _key = field_validator("key")(classmethod(lambda cls, v: _check_key(v)))
 
+    @field_validator("percent")
+    @classmethod
+    def _in_steps(cls, value: float | None) -> float | None:
+        # a field validator, so that the refusal names the field: rules[i].rollout.percent
+        if value is not None and not math.isclose(value * 100, round(value * 100), abs_tol=1e-6):
+            raise ValueError("'percent' moves in steps of 0.01")
+        return value
+
     @model_validator(mode="after")
     def _one_amount(self) -> Rollout:
         if (self.basis_points is None) == (self.percent is None):
             raise ValueError("give exactly one of 'basis_points' (0..10000) or 'percent'")
-        if self.percent is not None:
-            bp = self.percent * 100
-            if not math.isclose(bp, round(bp), abs_tol=1e-6):
-                raise ValueError("'percent' moves in steps of 0.01")
         return self
 
     @property
