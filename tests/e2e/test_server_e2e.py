@@ -62,6 +62,8 @@ def test_health_docs_and_metrics(server: ServerProcess) -> None:
         assert set(body["modules"].values()) == {"running"}
         docs = http.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert "https://" not in docs.text  # no CDN: the docs render offline
+        assert http.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
         spec = http.get("/openapi.json").json()
         assert "/types-registry/v1/entities/{gts_id}" in spec["paths"]
         metrics = http.get("/metrics")

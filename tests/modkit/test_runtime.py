@@ -373,6 +373,33 @@ async def test_env_override_reaches_the_module_config(tmp_path: Path) -> None:
     assert runtime.config_of("greeter") == GreeterConfig(times=3)
 
 
+async def test_bad_module_config_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    settings = parse_settings(
+        {"registry": {"backend": "memory"}, "data_dir": str(tmp_path)},
+        env={
+            "PLUGWAY__MODULES__GREETER__CONFIG__TIMES": "many",
+            "PLUGWAY__MODULES__GREETER__CONFIG__GRETING": "hi",
+        },
+    )
+
+    @module(name="greeter", config=GreeterConfig)
+    class GreeterModule(Module):
+        pass
+
+    with pytest.raises(ConfigError) as info:
+        Runtime(settings, [GreeterModule])
+    problems = {p.path: p.message for p in info.value.problems}
+    assert problems == {
+        "modules.greeter.config.greting": (
+            "unknown key (set by PLUGWAY__MODULES__GREETER__CONFIG__GRETING)"
+        ),
+        "modules.greeter.config.times": (
+            "Input should be a valid integer, unable to parse string as an integer"
+            " (got 'many') (set by PLUGWAY__MODULES__GREETER__CONFIG__TIMES)"
+        ),
+    }
+
+
 async def test_section_for_an_unknown_module_is_refused(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, {"ghost": {}, "gone": {"enabled": False}})
     with pytest.raises(ConfigError) as info:

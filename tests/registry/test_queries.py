@@ -105,12 +105,14 @@ def test_malformed_pattern_is_an_error_naming_it(populated: TypesRegistry, patte
     with pytest.raises(RegistryQueryError) as info:
         populated.list(EntityQuery(pattern=pattern))
     assert repr(pattern) in str(info.value)
+    assert info.value.field == "pattern"
 
 
 @pytest.mark.parametrize("cursor", ["", "garbage!", "eyJhIjogMX0", "W10"])
 def test_malformed_cursor_is_an_error(populated: TypesRegistry, cursor: str) -> None:
-    with pytest.raises(RegistryQueryError, match="cursor"):
+    with pytest.raises(RegistryQueryError, match="cursor") as info:
         populated.list(EntityQuery(cursor=cursor))
+    assert info.value.field == "cursor"
 
 
 def test_cursor_of_another_query_is_refused(populated: TypesRegistry) -> None:
@@ -134,8 +136,9 @@ def test_cursor_of_another_query_is_refused(populated: TypesRegistry) -> None:
     ],
 )
 def test_malformed_filters_are_errors(populated: TypesRegistry, kw: dict[str, object]) -> None:
-    with pytest.raises(RegistryQueryError):
+    with pytest.raises(RegistryQueryError) as info:
         populated.list(EntityQuery(**kw))  # type: ignore[arg-type]
+    assert info.value.field == next(iter(kw))
 
 
 def test_prefix_upper_bound() -> None:

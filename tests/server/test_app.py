@@ -4,12 +4,14 @@ and the registry's 503 while start-up is still in progress."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from _server_docs import ORDER_TYPE, type_doc
 from fastapi import APIRouter
 
@@ -110,6 +112,29 @@ async def test_module_routes_are_mounted_and_documented(
     docs = await c.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_docs_page_loads_every_asset_from_the_server_itself(
+    running: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    """/docs must render without internet access: no CDN URL, every asset served here."""
+    _, c = running
+    page = (await c.get("/docs")).text
+    assert "cdn." not in page and "https://" not in page
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert any(r.endswith("swagger-ui-bundle.js") for r in refs)
+    assert any(r.endswith("swagger-ui.css") for r in refs)
+    for ref in refs:
+        asset = await c.get(ref)
+        assert asset.status_code == 200, ref
+        assert len(asset.content) > 100, ref
+    assert "'/openapi.json'" in page
+    # Swagger UI 5 or later: earlier versions cannot render an OpenAPI 3.1 document
+    assert (await c.get("/openapi.json")).json()["openapi"].startswith("3.1")
+    major = re.search(r"swagger-ui-(\d+)\.", str(swagger_ui_bundle.swagger_ui_path))
+    assert major is not None and int(major.group(1)) >= 5
+    # a second docs page that needs a CDN would be a half-working surface: there is none
+    assert (await c.get("/redoc")).status_code == 404
 
 
 async def test_registry_routes_work_through_the_runtime(

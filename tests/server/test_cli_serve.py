@@ -52,3 +52,15 @@ def test_bad_port_argument(port: str, capsys: pytest.CaptureFixture[str]) -> Non
         main(["serve", "--port", port])
     assert exc.value.code == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_bad_module_config_from_the_environment_names_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLUGWAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PLUGWAY__MODULES__TYPES_REGISTRY__CONFIG__MAX_BATCH", "lots")
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "modules.types_registry.config.max_batch" in err
+    assert "(set by PLUGWAY__MODULES__TYPES_REGISTRY__CONFIG__MAX_BATCH)" in err
+    assert not (tmp_path / "data" / "registry.sqlite3").exists()

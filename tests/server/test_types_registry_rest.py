@@ -204,16 +204,20 @@ async def test_list_refuses_bad_input(client: httpx.AsyncClient) -> None:
         "message": "given more than once",
         "code": "repeated_parameter",
     }
-    _problem(
-        await client.get(f"{BASE}/entities", params={"pattern": "gts.acme.*.x"}),
-        400,
-        "registry.invalid_query",
-    )
-    _problem(
-        await client.get(f"{BASE}/entities", params={"cursor": "garbage"}),
-        400,
-        "registry.invalid_query",
-    )
+    # what only the registry can judge still names the offending parameter
+    for params, field in (
+        ({"pattern": "gts.acme.*.x"}, "query.pattern"),
+        ({"cursor": "garbage"}, "query.cursor"),
+        ({"vendor": "ACME"}, "query.vendor"),
+        ({"namespace": "a-b"}, "query.namespace"),
+    ):
+        body = _problem(
+            await client.get(f"{BASE}/entities", params=params),
+            400,
+            "registry.invalid_query",
+        )
+        assert [e["field"] for e in body["errors"]] == [field], params
+        assert repr(next(iter(params.values()))) in body["errors"][0]["message"]
 
 
 async def test_post_refuses_bad_bodies(client: httpx.AsyncClient) -> None:

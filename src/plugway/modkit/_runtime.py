@@ -330,7 +330,13 @@ class Runtime:
             try:
                 configs[name] = self._specs[name].config.model_validate(raw)
             except ValidationError as exc:
-                problems.extend(validation_problems(exc, prefix=f"modules.{name}.config"))
+                problems.extend(
+                    validation_problems(
+                        exc,
+                        prefix=f"modules.{name}.config",
+                        origins=self._settings.env_origins,
+                    )
+                )
         if problems:
             raise ConfigError(problems)
         return configs
@@ -415,6 +421,7 @@ class Runtime:
             outcomes.append(await self._stop_one(name))
         if self._owns_registry and self._registry is not None:
             self._registry.close()
+            _log.info("types registry closed")
         self._stop_outcomes = tuple(outcomes)
         return self._stop_outcomes
 

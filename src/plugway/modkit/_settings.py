@@ -18,10 +18,11 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from plugway.modkit._errors import ConfigError, ConfigProblem
 
@@ -94,6 +95,14 @@ class PlugwaySettings(_Section):
     config_path: Path | None = Field(default=None, exclude=True)
     """The file these settings were read from (set by ``load_settings``, never by the file
     itself): the plugins layer watches it for routing edits."""
+
+    _env_origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def env_origins(self) -> Mapping[str, str]:
+        """Dotted key -> the ``PLUGWAY__...`` variable that set it, so a problem found later
+        (a module's own config model) can name the variable too."""
+        return MappingProxyType(self._env_origins)
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -191,9 +200,11 @@ def parse_settings(
     if problems:
         raise ConfigError(problems, source)
     try:
-        return PlugwaySettings.model_validate(raw)
+        settings = PlugwaySettings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(validation_problems(exc, origins=origins), source) from None
+    settings._env_origins.update(origins)
+    return settings
 
 
 def validation_problems(

@@ -24,6 +24,7 @@ from plugway.registry import (
     EntityQuery,
     RegistrationResult,
     RegistryError,
+    RegistryQueryError,
     TypesRegistry,
 )
 from plugway.server import (
@@ -272,6 +273,17 @@ def build_router(
         )
         try:
             page = registry.list(query)
+        except RegistryQueryError as exc:
+            problem = problem_from_registry_error(exc)
+            if exc.field is not None:
+                name = "kind" if exc.field == "is_type" else exc.field
+                problem = ProblemError(
+                    problem.status,
+                    problem.code,
+                    problem.detail,
+                    errors=[FieldProblem(f"query.{name}", str(exc), problem.code)],
+                )
+            raise problem from exc
         except RegistryError as exc:
             raise problem_from_registry_error(exc) from exc
         return {

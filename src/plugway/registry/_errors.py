@@ -67,9 +67,16 @@ class RegistryValidationError(RegistryError):
 
 
 class RegistryQueryError(RegistryError):
-    """A malformed query (pattern, cursor, limit); never answered with an unfiltered list."""
+    """A malformed query (pattern, cursor, limit); never answered with an unfiltered list.
+
+    ``field`` names the offending :class:`EntityQuery` field (``"pattern"``, ``"cursor"``, …).
+    """
 
     code = "TYPES_REGISTRY_INVALID_QUERY"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RegistryNotFoundError(RegistryError):

@@ -21,15 +21,27 @@ def canonical_json(doc: Mapping[str, Any]) -> str:
     return _ENCODER.encode(doc)
 
 
+_SEGMENT_KEYS: dict[tuple[str, str, str], str] = {}
+_SEGMENT_KEYS_MAX = 65_536
+
+
+def _segment_key(vendor: str, package: str, namespace: str) -> str:
+    key = (vendor, package, namespace)
+    text = _SEGMENT_KEYS.get(key)
+    if text is None:
+        if len(_SEGMENT_KEYS) >= _SEGMENT_KEYS_MAX:
+            _SEGMENT_KEYS.clear()
+        text = _SEGMENT_KEYS[key] = f"v:{vendor}|p:{package}|n:{namespace}|"
+    return text
+
+
 def segments_key(gid: GtsId) -> str:
-    """``|v:<vendor>|p:<package>|n:<namespace>|…`` over every segment, for any-segment filters."""
-    parts = [""]
-    for seg in gid.segments:
-        parts.append(f"v:{seg.vendor}")
-        parts.append(f"p:{seg.package}")
-        parts.append(f"n:{seg.namespace}")
-    parts.append("")
-    return "|".join(parts)
+    """``|v:<vendor>|p:<package>|n:<namespace>|…`` over every segment, for any-segment filters.
+
+    Bulk loads repeat the same few (vendor, package, namespace) triples, so each triple's text
+    is built once and reused.
+    """
+    return "|" + "".join([_segment_key(s.vendor, s.package, s.namespace) for s in gid.segments])
 
 
 def normalize(doc: object) -> EntityRow:
@@ -57,10 +69,12 @@ def normalize(doc: object) -> EntityRow:
             f"give it a combined id such as {ext.type_id}{raw}",
             raw,
         )
-    try:
-        gid = GtsId.parse(raw)
-    except GtsError as exc:
-        raise RegistryInvalidEntityError(f"{raw}: invalid GTS id: {exc}", raw) from exc
+    gid = ext.gts_id  # already parsed by the extraction when the id is valid
+    if gid is None or gid.text != raw:
+        try:
+            gid = GtsId.parse(raw)
+        except GtsError as exc:
+            raise RegistryInvalidEntityError(f"{raw}: invalid GTS id: {exc}", raw) from exc
     if gid.is_type and not ext.is_type:
         raise RegistryInvalidEntityError(
             f"{gid.text}: a type id (ending in '~') needs a JSON Schema document with $schema",

@@ -42,13 +42,16 @@ def decode_cursor(q: EntityQuery, cursor: str) -> str:
         fp = data["f"]
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as exc:
         raise RegistryQueryError(
-            f"invalid cursor {cursor!r}: not a cursor of this registry"
+            f"invalid cursor {cursor!r}: not a cursor of this registry", "cursor"
         ) from exc
     if not isinstance(after, str) or not isinstance(fp, str):
-        raise RegistryQueryError(f"invalid cursor {cursor!r}: not a cursor of this registry")
+        raise RegistryQueryError(
+            f"invalid cursor {cursor!r}: not a cursor of this registry", "cursor"
+        )
     if fp != _fingerprint(q):
         raise RegistryQueryError(
-            f"invalid cursor {cursor!r}: it was issued for a query with different filters"
+            f"invalid cursor {cursor!r}: it was issued for a query with different filters",
+            "cursor",
         )
     return after
 
@@ -57,7 +60,7 @@ def parse_pattern(text: str) -> GtsPattern:
     try:
         return GtsPattern.parse(text)
     except GtsError as exc:
-        raise RegistryQueryError(f"invalid pattern {text!r}: {exc}") from exc
+        raise RegistryQueryError(f"invalid pattern {text!r}: {exc}", "pattern") from exc
 
 
 def to_scans(q: EntityQuery) -> list[ScanQuery]:
@@ -67,17 +70,21 @@ def to_scans(q: EntityQuery) -> list[ScanQuery]:
     for ``limit + 1`` rows: the extra one tells whether there is a next page.
     """
     if isinstance(q.limit, bool) or not isinstance(q.limit, int) or not 1 <= q.limit <= MAX_LIMIT:
-        raise RegistryQueryError(f"invalid limit {q.limit!r}: must be an integer in 1..{MAX_LIMIT}")
+        raise RegistryQueryError(
+            f"invalid limit {q.limit!r}: must be an integer in 1..{MAX_LIMIT}", "limit"
+        )
     if q.segment_scope not in ("primary", "any"):
         raise RegistryQueryError(
-            f"invalid segment_scope {q.segment_scope!r}: must be 'primary' or 'any'"
+            f"invalid segment_scope {q.segment_scope!r}: must be 'primary' or 'any'",
+            "segment_scope",
         )
     if q.is_type is not None and not isinstance(q.is_type, bool):
-        raise RegistryQueryError(f"invalid is_type {q.is_type!r}: must be a boolean")
+        raise RegistryQueryError(f"invalid is_type {q.is_type!r}: must be a boolean", "is_type")
     for name, value in (("vendor", q.vendor), ("package", q.package), ("namespace", q.namespace)):
         if value is not None and (not isinstance(value, str) or not _TOKEN.match(value)):
             raise RegistryQueryError(
-                f"invalid {name} {value!r}: must be a GTS token (lowercase letters, digits, '_')"
+                f"invalid {name} {value!r}: must be a GTS token (lowercase letters, digits, '_')",
+                name,
             )
     after = decode_cursor(q, q.cursor) if q.cursor is not None else None
     base = ScanQuery(
@@ -92,7 +99,7 @@ def to_scans(q: EntityQuery) -> list[ScanQuery]:
     if q.pattern is None:
         return [base]
     if not isinstance(q.pattern, str):
-        raise RegistryQueryError(f"invalid pattern {q.pattern!r}: must be a string")
+        raise RegistryQueryError(f"invalid pattern {q.pattern!r}: must be a string", "pattern")
     pattern = parse_pattern(q.pattern)
     scans: list[ScanQuery] = []
     for prefix in scan_prefixes(pattern):

@@ -12,8 +12,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
 from plugway.server._problems import ProblemCode, ProblemError, install_problem_handlers
@@ -34,6 +37,10 @@ _log = logging.getLogger("plugway.server")
 S = TypeVar("S")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Swagger UI's files are served by the app itself (from the swagger-ui-bundle package), so /docs
+# works on a machine without internet access; FastAPI's default page loads them from a CDN.
+_DOCS_ASSETS = "/docs/assets"
 
 # The phase in which a module counts as healthy; any other makes /health answer 503.
 _HEALTHY_PHASES = frozenset({ModulePhase.RUNNING.value})
@@ -173,6 +180,27 @@ def bearer_guard(token: str | None) -> Callable[[Request], None]:
     return guard
 
 
+def _install_docs(app: FastAPI, title: str) -> None:
+    """``/docs``: Swagger UI over ``/openapi.json``, every asset served locally."""
+    app.mount(
+        _DOCS_ASSETS,
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        assets = root + _DOCS_ASSETS
+        return get_swagger_ui_html(
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
+            title=f"{title} - API docs",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
+
+
 def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
     """Build the app: each REST-capable module's router, then /health, /healthz and /metrics.
 
@@ -181,9 +209,10 @@ def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
     """
     from plugway import __version__
 
-    app = FastAPI(title=title, version=__version__)
+    app = FastAPI(title=title, version=__version__, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    _install_docs(app, title)
 
     modules: Mapping[str, Any] = runtime.modules
     for name, module in modules.items():

@@ -222,16 +222,22 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     return problem_response(exc, _instance(request))
 
 
+def _field_problem(err: Mapping[str, Any]) -> FieldProblem:
+    loc = tuple(err.get("loc", ()))
+    code = str(err.get("type", "invalid"))
+    message = str(err.get("msg", "invalid value"))
+    if code == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+        # FastAPI puts the character offset where an item index would be (``body[2]``): name
+        # the body itself and say where the JSON breaks instead.
+        reason = (err.get("ctx") or {}).get("error")
+        where = f"at character {loc[1]}" + (f": {reason}" if reason else "")
+        return FieldProblem(field=str(loc[0]), message=f"{message} {where}", code=code)
+    return FieldProblem(field=field_path(loc), message=message, code=code)
+
+
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        FieldProblem(
-            field=field_path(tuple(err.get("loc", ()))),
-            message=str(err.get("msg", "invalid value")),
-            code=str(err.get("type", "invalid")),
-        )
-        for err in exc.errors()
-    ]
+    errors = [_field_problem(err) for err in exc.errors()]
     fields = ", ".join(e.field for e in errors) or "request"
     problem = ProblemError(
         400, ProblemCode.REQUEST_INVALID, f"invalid request: {fields}", errors=errors
