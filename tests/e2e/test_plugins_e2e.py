@@ -377,6 +377,11 @@ def test_a_plugin_that_raises_or_hangs_is_served_by_its_fallback_and_trips_its_b
         faulty = next(p for p in ds["plugins"] if p["id"] == FAULTY)
         assert faulty["circuit"] == "open"
         assert faulty["health"] == "failing"
+        explained = http.post(
+            "/plugins/v1/gateways/doc_search/explain", json={"attributes": {"mode": "faulty"}}
+        ).json()
+        assert explained["plugin"] == FAULTY and explained["circuit"] == "open"
+        assert explained["fallbacks"] == [BM25]
         # Open breaker: the faulty plugin is skipped, even for a query it would answer.
         r = http.get("/doc-search/v1/search", params={"q": "fine"}, headers=headers).json()
         assert r["plugin"] == BM25
@@ -498,6 +503,10 @@ def test_cli_lists_shows_explains_and_changes_routing(
     assert code == 0, stderr
     assert yaml.safe_load(stdout)["rule"] == "cli"
 
+    code, stdout, stderr = _cli_in_process(srv, capsys, "explain", "doc_search", "--subject", "u7")
+    assert code == 0, stderr
+    assert "rule:      cli (rule 0)" in stdout and "rule 0 'cli': chosen" in stdout
+
     code, stdout, _ = _cli_in_process(srv, capsys, "show", "doc_search")
     assert code == 0 and "closed" in stdout and "cli" in stdout
 
@@ -510,6 +519,14 @@ def test_cli_lists_shows_explains_and_changes_routing(
     code, stdout, stderr = _cli_in_process(srv, capsys, "rollback", "doc_search")
     assert code == 0, stderr
     assert "rolled back" in stdout
+
+    # an unnamed rule is still a rule, not the default route
+    routing.write_text(yaml.safe_dump({"rules": [{"target": {"plugin": TFIDF}}]}), "utf-8")
+    code, _, stderr = _cli_in_process(srv, capsys, "routing", "set", "doc_search", str(routing))
+    assert code == 0, stderr
+    code, stdout, stderr = _cli_in_process(srv, capsys, "explain", "doc_search")
+    assert code == 0, stderr
+    assert "rule:      (unnamed) (rule 0)" in stdout and TFIDF in stdout
 
     routing.write_text(yaml.safe_dump({"rules": [{"name": "bad", "target": {}}]}), "utf-8")
     code, _, stderr = _cli_in_process(srv, capsys, "routing", "set", "doc_search", str(routing))

@@ -229,14 +229,24 @@ def _explain(args: argparse.Namespace) -> int:
             attributes[key] = value
         body = {"tenant_id": args.tenant, "subject_id": args.subject, "attributes": attributes}
         data = _request(args, "POST", f"/gateways/{args.gateway}/explain", body)
+        index = data.get("rule_index")
+        if index is None:
+            rule = "(default route)"
+        else:
+            rule = f"{data.get('rule') or '(unnamed)'} (rule {index})"
         lines = [
             f"plugin:    {data.get('plugin')}",
-            f"rule:      {data.get('rule') if data.get('rule') is not None else '(default)'}",
+            f"rule:      {rule}",
             f"reason:    {data.get('reason', '')}",
             f"fallbacks: {', '.join(data.get('fallbacks') or []) or '-'}",
             f"shadow:    {data.get('shadow') or '-'}",
+            f"circuit:   {data.get('circuit') or '-'}",
             f"revision:  {data.get('revision')}",
         ]
+        steps = data.get("steps") or []
+        if steps:
+            lines.append("steps:")
+            lines.extend(f"  {step}" for step in steps)
         return data, "\n".join(lines)
 
     return _run(args, go)

@@ -121,6 +121,7 @@ def explanation_to_dict(exp: Explanation) -> dict[str, Any]:
         "steps": list(exp.steps),
         "fallbacks": list(exp.fallback),
         "shadow": exp.shadow,
+        "circuit": exp.circuit,
         "revision": exp.revision,
     }
 
