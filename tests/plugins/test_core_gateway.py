@@ -309,11 +309,43 @@ async def test_plugins_appearing_and_disappearing_reroute_without_a_revision() -
     assert gw.revision == rev
 
 
+async def test_a_recorded_plugin_change_is_a_revision_even_when_a_target_is_gone() -> None:
+    routing = {"rules": [{"name": "pin", "target": {"plugin": pid("b")}}]}
+    gw = make(("a", Named("a"), "x", 5), ("b", Named("b"), "x", 9), routing=routing)
+    before = gw.revision
+    gw.remove_plugin(pid("b"))  # what the registry sync does; the rule's target is now gone
+    rev = gw.record_plugin_change(who="registry", what="plugin b left")
+    assert rev.number == gw.revision == before + 1 == gw.explain(CTX).revision
+    assert (rev.who, rev.what, dict(rev.routing)) == ("registry", "plugin b left", routing)
+    assert await gw.client.echo(CTX, "x") == "a:x"
+    assert gw.router.warnings
+
+
 async def test_routing_change_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     gw = make(("a", Named("a"), "x", 1))
     with caplog.at_level(logging.INFO, logger="plugway.plugins"):
         gw.apply_routing({"vendor": "x"}, who="alice", what="pin vendor")
     assert any("revision 2 applied by alice (pin vendor)" in r.getMessage() for r in caplog.records)
+
+
+async def test_plugin_failures_and_plugin_set_changes_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    routing = {
+        "rules": [{"name": "r", "target": {"plugin": pid("p")}, "fallback": [{"plugin": pid("q")}]}]
+    }
+    gw = make(("p", Failing("p"), "x", 1), ("q", Failing("q"), "y", 2), routing=routing)
+    with caplog.at_level(logging.INFO, logger="plugway.plugins"):
+        with pytest.raises(GatewayCallError):
+            await gw.client.echo(CTX, "a")
+        gw.add_plugin(spec("n", "z", 3), Named("n"))
+        gw.remove_plugin(pid("n"))
+    messages = [r.getMessage() for r in caplog.records]
+    primary = [m for m in messages if f"plugin {pid('p')} failed in echo (rule r)" in m]
+    assert len(primary) == 1 and "gateway echo" in primary[0] and "p is broken" in primary[0]
+    assert any(f"fallback plugin {pid('q')} failed in echo" in m for m in messages)
+    assert any(f"plugin {pid('n')} added" in m for m in messages)
+    assert any(f"plugin {pid('n')} removed" in m for m in messages)
 
 
 async def test_explain_and_decide_through_the_gateway() -> None:

@@ -265,9 +265,16 @@ async def test_plugins_that_leave_and_join_the_registry_change_the_routing(
         assert ds["warnings"], "the dropped target should be reported"
         hit = (await http.get("/doc-search/v1/search", params={"q": "coffee"})).json()
         assert hit["plugin"] == BM25
+        history = (await http.get("/plugins/v1/gateways/doc_search/revisions")).json()
+        left = history["revisions"][0]
+        assert (left["who"], left["what"]) == ("registry", f"plugin {TFIDF} left")
+        assert left["routing"] == routing and history["current"] == left["revision"]
         runtime.registry.register(dict(doc))
         ds = (await http.get("/plugins/v1/gateways/doc_search")).json()
         assert TFIDF in {p["id"] for p in ds["plugins"]}
+        assert ds["revision"] == left["revision"] + 1
+        history = (await http.get("/plugins/v1/gateways/doc_search/revisions")).json()
+        assert history["revisions"][0]["what"] == f"plugin {TFIDF} joined"
         hit = (await http.get("/doc-search/v1/search", params={"q": "coffee"})).json()
         assert hit["plugin"] == TFIDF
         # An instance with no implementation in the hub is listed, never routed to.
@@ -275,6 +282,7 @@ async def test_plugins_that_leave_and_join_the_registry_change_the_routing(
         runtime.registry.register(ghost)
         ds = (await http.get("/plugins/v1/gateways/doc_search")).json()
         assert ds["registered_without_implementation"] == [ghost["id"]]
+        assert ds["revision"] == left["revision"] + 1  # the plugin set did not change
 
 
 async def test_the_doc_search_route_reports_a_problem_when_no_plugin_serves(

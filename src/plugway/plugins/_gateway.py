@@ -718,6 +718,26 @@ class Gateway(Generic[P]):
         )
         return rev
 
+    def record_plugin_change(self, *, who: str, what: str) -> RoutingRevision:
+        """Record a change of the plugin set as a revision: the same routing document under a
+        new number, so that history says who/what/when and explain names the routing that
+        actually serves. Never refused: targets whose plugin is gone are dropped (warnings)."""
+        with self._lock:
+            config = self._state.router.config
+            rev = self.store.append(self.name, config.document(), who=who, what=what)
+            router = Router.compile(
+                config,
+                list(self._instances.values()),
+                gateway=self.name,
+                revision=rev.number,
+                strict=False,
+            )
+            self._state = self._build(router)
+        log.info(
+            "gateway %s: routing revision %d recorded: %s (%s)", self.name, rev.number, what, who
+        )
+        return rev
+
     def rollback(self, number: int, *, who: str = "unknown") -> RoutingRevision:
         """Apply an older revision again, as a new revision (history is never rewritten)."""
         old = self.store.get(self.name, number)

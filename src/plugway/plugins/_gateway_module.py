@@ -69,6 +69,7 @@ _log = logging.getLogger("plugway.plugins.gateway")
 CONFIG_WHO = "config"
 _SHADOW_GRACE = 2.0  # seconds a stopping gateway waits for shadow calls still running
 CONFIG_FILE_WHO = "config-file"
+REGISTRY_WHO = "registry"
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -523,7 +524,7 @@ class GatewayModule(Module):
         )
         self._gateway = self._build(manager, config_routing, breaker)
         self._unsubscribe = ctx.registry.subscribe(self._on_registry_event)
-        self.resync()
+        self.resync(record=False)  # the plugins found at start-up: not a change
         self._reconcile_config(config_routing)
         self._file_routing = config_routing
         self._file_stamp = self._stamp(manager.config_file)
@@ -650,8 +651,12 @@ class GatewayModule(Module):
             )
         )
 
-    def resync(self) -> None:
-        """Make the gateway's plugin set match the registry + hub (atomic swap inside)."""
+    def resync(self, *, record: bool = True) -> None:
+        """Make the gateway's plugin set match the registry + hub (atomic swap inside).
+
+        With ``record`` (every sync after start-up), a changed plugin set is also recorded as a
+        routing revision (who: ``registry``), since it changes which plugin serves.
+        """
         if self._gateway is None:
             return
         with self._sync_lock:
@@ -665,9 +670,15 @@ class GatewayModule(Module):
             for plugin_id, error in refused:
                 self._report(plugin_id, "contract", str(error))
             after = {p.id for p in self._gateway.plugins}
-        for plugin_id in sorted(after - before):
+            joined, left = sorted(after - before), sorted(before - after)
+            if record and (joined or left):
+                what = "; ".join(
+                    [f"plugin {p} joined" for p in joined] + [f"plugin {p} left" for p in left]
+                )
+                self._gateway.record_plugin_change(who=REGISTRY_WHO, what=what)
+        for plugin_id in joined:
             _log.info("gateway %s: plugin %s joined", self.gateway_name, plugin_id)
-        for plugin_id in sorted(before - after):
+        for plugin_id in left:
             _log.info("gateway %s: plugin %s left", self.gateway_name, plugin_id)
 
     # -- config file watching -------------------------------------------------------------------
