@@ -553,6 +553,53 @@ def test_the_example_package_is_discovered_only_once_installed(
         ids = {p["id"] for p in http.get("/plugins/v1/gateways/doc_search").json()["plugins"]}
     assert COVERAGE not in ids
     target = tmp_path / "site"
+    target.mkdir()
+    (tmp_path / "srv").mkdir()
+    # The server starts with the (still empty) install folder on its path.
+    other = ServerProcess(
+        tmp_path / "srv", config={"server": {"admin_token": TOKEN}}, env={"PYTHONPATH": str(target)}
+    )
+    try:
+        other.start()
+        with other.client() as http:
+            ds = http.get("/plugins/v1/gateways/doc_search").json()
+            assert COVERAGE not in {p["id"] for p in ds["plugins"]}
+            before = ds["revision"]
+        _pip_install_example(tmp_path, target)
+        # Installed while the server runs: a rescan finds it, no restart, no change to plugway.
+        out = _cli(other, "rescan")
+        assert out.returncode == 0, out.stderr
+        assert "1 plugin(s) added" in out.stdout and COVERAGE in out.stdout
+        with other.client() as http:
+            ds = http.get("/plugins/v1/gateways/doc_search").json()
+            coverage = next(p for p in ds["plugins"] if p["id"] == COVERAGE)
+            assert coverage["version"] == "1.0" and coverage["defaulted"] == ["suggest"]
+            assert coverage["entry_point"] == "coverage_ranker"
+            assert ds["revision"] == before + 1
+            history = http.get("/plugins/v1/gateways/doc_search/revisions").json()
+            assert history["revisions"][0]["who"] == "registry"
+            assert history["revisions"][0]["what"] == f"plugin {COVERAGE} joined"
+            _put_routing(http, {"rules": [{"name": "new", "target": {"plugin": COVERAGE}}]})
+            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
+            assert hit["plugin"] == COVERAGE and hit["algorithm"] == "coverage"
+            sug = http.get("/doc-search/v1/suggest", params={"prefix": "Espr"}).json()
+            assert sug["suggestions"] == ["Espresso extraction"]
+            again = http.post(
+                "/plugins/v1/discovery/rescan", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()
+            assert again["found"] == [] and again["added"] == []
+        # ... and at the next start-up it is found through its entry point as well.
+        other.restart()
+        with other.client() as http:
+            ds = http.get("/plugins/v1/gateways/doc_search").json()
+            assert COVERAGE in {p["id"] for p in ds["plugins"]}
+            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
+            assert hit["plugin"] == COVERAGE
+    finally:
+        other.close()
+
+
+def _pip_install_example(tmp_path: Path, target: Path) -> None:
     # Build from a copy: an in-tree build would leave egg-info in examples/ that later
     # discoveries in other processes could pick up from a source checkout on sys.path.
     source = tmp_path / "example-src"
@@ -576,21 +623,3 @@ def test_the_example_package_is_discovered_only_once_installed(
         timeout=300,
     )
     assert pip.returncode == 0, pip.stdout + pip.stderr
-    (tmp_path / "srv").mkdir()
-    other = ServerProcess(
-        tmp_path / "srv", config={"server": {"admin_token": TOKEN}}, env={"PYTHONPATH": str(target)}
-    )
-    try:
-        other.start()
-        with other.client() as http:
-            ds = http.get("/plugins/v1/gateways/doc_search").json()
-            coverage = next(p for p in ds["plugins"] if p["id"] == COVERAGE)
-            assert coverage["version"] == "1.0" and coverage["defaulted"] == ["suggest"]
-            assert coverage["entry_point"] == "coverage_ranker"
-            _put_routing(http, {"rules": [{"name": "new", "target": {"plugin": COVERAGE}}]})
-            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
-            assert hit["plugin"] == COVERAGE and hit["algorithm"] == "coverage"
-            sug = http.get("/doc-search/v1/suggest", params={"prefix": "Espr"}).json()
-            assert sug["suggestions"] == ["Espresso extraction"]
-    finally:
-        other.close()

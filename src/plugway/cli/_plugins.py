@@ -91,6 +91,11 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(handler=_rollback)
 
+    p = sub.add_parser(
+        "rescan", help="find plugin packages installed since the server started (no restart)"
+    )
+    p.set_defaults(handler=_rescan)
+
 
 class _Sub:
     """A sub-parser factory that gives every sub-command the common options."""
@@ -307,6 +312,21 @@ def _rollback(args: argparse.Namespace) -> int:
             f"routing of {args.gateway} rolled back to revision {data.get('restored')} "
             f"(now revision {data.get('revision')})"
         )
+
+    return _run(args, go)
+
+
+def _rescan(args: argparse.Namespace) -> int:
+    def go(args: argparse.Namespace) -> tuple[Any, str]:
+        data = _request(args, "POST", "/discovery/rescan", None, mutating=True)
+        added = data.get("added") or []
+        lines = [f"{len(added)} plugin(s) added"]
+        lines.extend(f"  {a.get('gateway')}: {a.get('plugin_id')} ({a.get('name')})" for a in added)
+        failures = data.get("failures") or []
+        if failures:
+            lines.append("left out:")
+            lines.extend(f"  {_one_line(f)}" for f in failures)
+        return data, "\n".join(lines)
 
     return _run(args, go)
 

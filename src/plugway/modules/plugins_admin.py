@@ -281,6 +281,14 @@ class PluginsAdminModule(Module):
                 "failures": [f.to_dict() for f in catalog.failures],
             }
 
+        @router.post(
+            "/discovery/rescan",
+            dependencies=write,
+            summary="Find plugin packages installed since start-up and route to them",
+        )
+        def rescan() -> dict[str, Any]:
+            return self._manager().rescan()
+
         @router.get("/gateways/{name}", dependencies=read, summary="One gateway in full")
         def get_gateway(name: str) -> dict[str, Any]:
             return self._describe(self._gateway(name), full=True)

@@ -13,6 +13,7 @@ left out; the other plugins run. The failures are kept in the process-wide
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -299,6 +300,31 @@ class PluginCatalog:
     def failures(self) -> tuple[DiscoveryFailure, ...]:
         """Every plugin left out so far (discovery first, then binding failures)."""
         return self._failures
+
+    def rescan(self, group: str = PLUGINS_GROUP) -> tuple[DiscoveredPlugin, ...]:
+        """Scan the entry points again and return the plugins that are new since the last scan.
+
+        This is how a package installed while the server runs is found without a restart.
+        Plugins found before stay as they are (an imported module is not reloaded); the
+        discovery failures are replaced by the new scan's, later (gateway) failures are kept.
+        """
+        importlib.invalidate_caches()  # see distributions installed since start-up
+        report = discover_plugins(group)
+        with self._lock:
+            names = {p.name for p in self.report.plugins}
+            ids = {p.plugin_id for p in self.report.plugins}
+            new = tuple(p for p in report.plugins if p.name not in names and p.plugin_id not in ids)
+            self.report = DiscoveryReport(
+                tuple(sorted((*self.report.plugins, *new), key=lambda p: p.name)),
+                report.failures,
+            )
+            later = [
+                f
+                for f in self._failures
+                if f.stage in ("setup", "contract", "registration") and f not in report.failures
+            ]
+            self._failures = (*report.failures, *later)
+        return new
 
     def report_failure(self, failure: DiscoveryFailure) -> None:
         """Record (and log) a plugin that a gateway had to leave out; repeats are kept once."""

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,7 +44,13 @@ from plugway.registry import (
 from ._breaker import BreakerSettings
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._discovery import DiscoveredPlugin, DiscoveryFailure, PluginCatalog, PluginSetup
+from ._discovery import (
+    DiscoveredPlugin,
+    DiscoveryFailure,
+    PluginCatalog,
+    PluginSetup,
+    same_contract_family,
+)
 from ._errors import PluginError, RoutingConfigError, RoutingProblem
 from ._gateway import Gateway
 from ._metrics import Metrics, render_prometheus
@@ -243,6 +249,27 @@ class GatewayManager:
     def gateways(self) -> tuple[GatewayModule, ...]:
         return tuple(self._gateways[n] for n in sorted(self._gateways))
 
+    def rescan(self) -> dict[str, Any]:
+        """Find plugin packages installed since start-up and start routing to them (no
+        restart): each new plugin is built, registered, joins its gateway and is recorded as
+        a routing revision; the ones that fail are reported like at start-up."""
+        new = self.catalog.rescan()
+        added: list[dict[str, str]] = []
+        for gateway in self.gateways():
+            for name, plugin_id in gateway.install_discovered(new):
+                added.append(
+                    {"name": name, "plugin_id": plugin_id, "gateway": gateway.gateway_name}
+                )
+        if new:
+            _log.info(
+                "rescan: %d new plugin entry point(s), %d plugin(s) added", len(new), len(added)
+            )
+        return {
+            "found": [p.name for p in new],
+            "added": added,
+            "failures": [f.to_dict() for f in self.catalog.failures],
+        }
+
     def render_metrics(self) -> str:
         """Prometheus text of every gateway's calls, errors, fallbacks, shadows and latency."""
         return render_prometheus(self.metrics)
@@ -324,6 +351,7 @@ class GatewayModule(Module):
         self._file_routing: Mapping[str, Any] | None = None
         self.config_error: str | None = None
         self.missing_implementations: tuple[str, ...] = ()
+        self._ctx: ModuleContext | None = None
 
     # -- public face used by the admin API ----------------------------------------------------
 
@@ -410,6 +438,7 @@ class GatewayModule(Module):
             self.gateway_name = ctx.name
         self._registry = ctx.registry
         self._hub = ctx.hub
+        self._ctx = ctx
         manager = GatewayManager.shared(ctx)
         self._manager = manager
         self._settings = manager.settings.gateways.get(self.gateway_name, GatewaySettings())
@@ -488,6 +517,25 @@ class GatewayModule(Module):
         ctx.hub.register_scoped(self.contract.protocol, spec.id, impl, replace=True)
         self._sources[spec.id] = plugin
         self._declared_versions[spec.id] = decl.contract_version
+
+    def install_discovered(self, plugins: Iterable[DiscoveredPlugin]) -> list[tuple[str, str]]:
+        """Build and register plugins of this gateway's contract found after start-up; they
+        join the routing at once. Returns (entry point name, plugin id) of each one added."""
+        ctx = self._ctx
+        if ctx is None or self._gateway is None:
+            return []
+        added: list[tuple[str, str]] = []
+        for plugin in plugins:
+            if plugin.plugin_id in self._sources or not same_contract_family(
+                plugin.declaration.contract, self.contract
+            ):
+                continue
+            self._install(ctx, plugin)
+            if plugin.plugin_id in self._sources:
+                added.append((plugin.name, plugin.plugin_id))
+        if added:
+            self.resync()  # the instances are in the registry, the implementations in the hub
+        return added
 
     def _register_schema(self, registry: TypesRegistry) -> None:
         schema = self.contract.type_schema()
