@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -89,7 +91,12 @@ def test_same_key_same_plugin_across_compiles_and_processes() -> None:
         f"print(json.dumps(assign(split_router({weights!r}), KEYS[:200])))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],  # the code names tests/plugins from the root
+        env={**os.environ, "PYTHONHASHSEED": "random"},  # hash() would differ: must not matter
     ).stdout
     assert json.loads(out) == here
 
