@@ -278,6 +278,27 @@ async def test_registry_validation_failure_after_init(tmp_path: Path) -> None:
     assert runtime.state == "failed"
 
 
+async def test_every_registry_problem_is_logged_even_when_the_message_is_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    @module(name="orders")
+    class Orders(Module):
+        async def init(self, ctx: ModuleContext) -> None:
+            ctx.registry.register(ORDER_SCHEMA)
+            for i in range(30):
+                ctx.registry.register({"id": f"{ORDER_T}acme.shop.orders.bad{i}.v1", "total": "x"})
+
+    runtime = Runtime(make_settings(tmp_path), [Orders])
+    with (
+        caplog.at_level(logging.ERROR, logger="plugway.modkit.runtime"),
+        pytest.raises(RegistryActivationError, match="and 10 more"),
+    ):
+        await runtime.start()
+    logged = caplog.text
+    for i in range(30):
+        assert f"acme.shop.orders.bad{i}.v1: " in logged
+
+
 # -- context, hub, registry ----------------------------------------------------------------
 
 

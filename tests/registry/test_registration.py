@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from plugway.registry import (
     PLUGIN_BASE_TYPE_ID,
+    Entity,
     EntityRow,
     MemoryBackend,
     RegistryConflictError,
@@ -181,3 +183,43 @@ def test_deeply_nested_document_is_refused_cleanly(registry: TypesRegistry) -> N
         node = node["x"]
     with pytest.raises(RegistryInvalidEntityError, match="deep"):
         registry.register(doc)
+
+
+def test_bulk_results_decode_the_stored_entity_only_when_read(
+    registry: TypesRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk caller that never reads ``entity`` (the REST face) pays no second JSON decode."""
+    registry.register(order("o0"))
+    decoded: list[str] = []
+    real = EntityRow.to_entity
+
+    def counting(self: EntityRow, revision: int) -> Entity:
+        decoded.append(self.gts_id)
+        return real(self, revision)
+
+    monkeypatch.setattr(EntityRow, "to_entity", counting)
+    results = registry.register_many([order("o1"), order("o0"), order("o1"), {"bad": 1}])
+    assert decoded == []
+    assert [r.ok for r in results] == [True, True, True, False]
+    first = results[0].entity
+    assert first is not None and first == registry.get(order("o1")["id"])
+    assert results[0].entity is first  # decoded once, then kept
+    assert results[2].entity == first  # the in-batch duplicate has the same entity
+    again = results[1].entity
+    assert again is not None and not results[1].created and again.content == order("o0")
+    assert results[3].entity is None
+    first.content["total"] = 99  # type: ignore[index]
+    assert registry.get(order("o1")["id"]).content["total"] == 10
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        results[0].ok = False
+    assert results[0] == results[0] and results[0] != results[1]
+    assert "o1" in repr(results[0])
+
+
+def test_listeners_get_the_entity_with_the_event(registry: TypesRegistry) -> None:
+    seen: list[RegistryEvent] = []
+    registry.subscribe(seen.append)
+    (result,) = registry.register_many([order("o1")])
+    (event,) = seen
+    assert event.entity is not None and event.entity == result.entity
+    assert event.entity.content == order("o1")

@@ -224,6 +224,9 @@ class Runtime:
             try:
                 registry.switch_to_ready()
             except RegistryValidationError as exc:
+                # The message shortens a long list; the log keeps every problem.
+                for problem in exc.problems:
+                    _log.error("types registry: %s", problem)
                 raise RegistryActivationError(
                     f"the types registry refused to switch to ready after init: {exc}"
                 ) from exc

@@ -10,6 +10,7 @@ leaves the registry exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -49,7 +50,8 @@ class _Item:
     doc: Mapping[str, Any] | None = None
     error: RegistryError | None = None
     created: bool = False
-    entity: Entity | None = None
+    stored: StoredRow | None = None  # what the registry holds for this id after the call
+    entity: Entity | None = None  # built only when someone needs it (a listener, register())
 
 
 def _gts_refs(node: object) -> Iterator[str]:
@@ -128,8 +130,10 @@ class TypesRegistry:
         (item,) = self._register([doc])
         if item.error is not None:
             raise item.error
-        assert item.entity is not None
-        return item.entity
+        if item.entity is not None:
+            return item.entity
+        assert item.stored is not None
+        return item.stored.row.to_entity(item.stored.revision)
 
     def register_many(self, docs: Sequence[Mapping[str, Any]]) -> list[RegistrationResult]:
         """Register a batch in one transaction; one result per item, in input order.
@@ -154,6 +158,8 @@ class TypesRegistry:
                     )
                 )
             else:
+                stored = item.stored
+                assert stored is not None
                 out.append(
                     RegistrationResult(
                         gts_id=gid,
@@ -162,6 +168,7 @@ class TypesRegistry:
                         error=None,
                         code=None,
                         entity=item.entity,
+                        load=functools.partial(stored.row.to_entity, stored.revision),
                     )
                 )
         return out
@@ -190,11 +197,9 @@ class TypesRegistry:
                 if old is not None:
                     if old.content != it.row.content:
                         it.error = RegistryConflictError(gid)
-                    elif earlier is not None:
-                        it.entity = None  # filled in once the batch is written
-                        it.created = False
-                    else:
-                        it.entity = old.to_entity(old_rev)
+                    elif earlier is None:
+                        it.stored = StoredRow(old, old_rev)
+                    # else: an in-batch duplicate, filled in once the batch is written
                     continue
                 if self._ready:
                     problem = self._admit(it.row, it.doc)
@@ -212,13 +217,17 @@ class TypesRegistry:
                     assert it.row is not None
                     self._discard(it.row.gts_id)
                 raise
+            notify = bool(self._listeners)  # no listener: no entity to build for an event
             for it, rev in zip(new_items, revs, strict=True):
                 assert it.row is not None
-                it.entity = it.row.to_entity(rev)
-                events.append(RegistryEvent("registered", it.row.gts_id, it.entity, rev))
-            for it in items:  # in-batch duplicates share the first item's entity
-                if it.error is None and it.entity is None and it.row is not None:
-                    it.entity = pending[it.row.gts_id].entity
+                it.stored = StoredRow(it.row, rev)
+                if notify:
+                    it.entity = it.row.to_entity(rev)
+                    events.append(RegistryEvent("registered", it.row.gts_id, it.entity, rev))
+            for it in items:  # in-batch duplicates share the first item's stored row
+                if it.error is None and it.stored is None and it.row is not None:
+                    first = pending[it.row.gts_id]
+                    it.stored, it.entity = first.stored, first.entity
         self._emit(events)
         return items
 
