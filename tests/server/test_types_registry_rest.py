@@ -253,3 +253,11 @@ async def test_writes_need_the_admin_token_when_one_is_set(registry: TypesRegist
         assert ok.status_code == 201
         # Reads stay open.
         assert (await c.get(f"{BASE}/entities/{ORDER_TYPE}")).status_code == 200
+        # OpenAPI says which routes take the token, so /docs offers "Authorize" for them
+        spec = (await c.get("/openapi.json")).json()
+        scheme = spec["components"]["securitySchemes"]["admin_token"]
+        assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+        paths = spec["paths"]
+        assert paths[f"{BASE}/entities"]["post"]["security"] == [{"admin_token": []}]
+        assert "security" not in paths[f"{BASE}/entities"]["get"]
+        assert "security" not in paths[f"{BASE}/entities/{{gts_id}}"]["get"]

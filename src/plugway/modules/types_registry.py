@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugway.gts import gts_uuid, is_valid_gts_id
@@ -28,6 +29,7 @@ from plugway.registry import (
     TypesRegistry,
 )
 from plugway.server import (
+    ADMIN_BEARER,
     FieldProblem,
     ProblemCode,
     ProblemError,
@@ -195,7 +197,11 @@ def build_router(
             raise _not_ready()
         return registry
 
-    def write_guard(request: Request) -> None:
+    def write_guard(
+        request: Request,
+        _declared: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_BEARER)] = None,
+    ) -> None:
+        # ``_declared`` only puts the bearer scheme in OpenAPI; the guard reads the header.
         bearer_guard(limits().admin_token)(request)
 
     router = APIRouter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plugway.server._app import (
+    ADMIN_BEARER,
     METRICS_CONTENT_TYPE,
     HealthSource,
     MetricsSource,
@@ -37,6 +38,7 @@ from plugway.server._serve import (
 )
 
 __all__ = [
+    "ADMIN_BEARER",
     "ADMIN_TOKEN_FILE",
     "DATA_DIR_ENV",
     "METRICS_CONTENT_TYPE",

@@ -16,12 +16,14 @@ import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
 from plugway.server._problems import ProblemCode, ProblemError, install_problem_handlers
 
 __all__ = [
+    "ADMIN_BEARER",
     "METRICS_CONTENT_TYPE",
     "HealthSource",
     "MetricsSource",
@@ -156,6 +158,16 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     if components:
         body["components"] = components
     return (200 if healthy else 503), body
+
+
+ADMIN_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="admin_token",
+    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
+    "`admin-token` in the data folder).",
+)
+"""Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*). Add it to a
+guarded route with ``Security(ADMIN_BEARER)``; the check itself is :func:`bearer_guard`."""
 
 
 def bearer_guard(token: str | None) -> Callable[[Request], None]:
