@@ -248,6 +248,10 @@ def test_sigterm_stops_http_then_modules_in_reverse_order(server: ServerProcess)
     assert stopped == list(reversed(started))
     assert log.index("received SIGTERM") < log.index("HTTP server stopped")
     assert log.index("HTTP server stopped") < log.index(f"module '{stopped[0]}' stopped")
+    # the database is closed after the last module, cleanly: WAL checkpointed into the file
+    assert log.index(f"module '{stopped[-1]}' stopped") < log.index("types registry closed")
+    wal = server.data_dir / "registry.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
     assert log.rstrip().endswith("plugway stopped (exit code 0)")
 
 
