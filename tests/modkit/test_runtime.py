@@ -421,6 +421,23 @@ async def test_bad_module_config_from_the_environment_names_the_variable(tmp_pat
     }
 
 
+async def test_unknown_sections_and_bad_module_configs_are_reported_together(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, {"ghost": {}, "greeter": {"config": {"times": "many"}}})
+
+    @module(name="greeter", config=GreeterConfig)
+    class GreeterModule(Module):
+        pass
+
+    with pytest.raises(ConfigError) as info:
+        Runtime(settings, [GreeterModule])
+    assert [p.path for p in info.value.problems] == [
+        "modules.ghost",
+        "modules.greeter.config.times",
+    ]
+
+
 async def test_section_for_an_unknown_module_is_refused(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, {"ghost": {}, "gone": {"enabled": False}})
     with pytest.raises(ConfigError) as info:

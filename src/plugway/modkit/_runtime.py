@@ -118,10 +118,13 @@ class Runtime:
         self._specs = _specs_of(modules)
         self._state: RuntimeState = "created"
 
-        enabled = self._check_sections()
+        # Every config problem (sections and each module's own config) is reported at once.
+        enabled, problems = self._check_sections()
+        self._configs = self._validate_configs(enabled, problems)
+        if problems:
+            raise ConfigError(problems)
         self._check_deps(enabled)
         self._order = topological_order({name: self._specs[name].deps for name in enabled})
-        self._configs = self._validate_configs()
         self._instances: dict[str, Module] = {}
         for name in self._order:
             try:
@@ -292,8 +295,8 @@ class Runtime:
 
     # -- construction checks ---------------------------------------------------------------
 
-    def _check_sections(self) -> list[str]:
-        """Config sections must name known modules; returns the enabled modules, sorted."""
+    def _check_sections(self) -> tuple[list[str], list[ConfigProblem]]:
+        """Config sections must name known modules; the enabled modules (sorted) and problems."""
         problems = []
         failed = {f.entry_point for f in self._failures}
         for name, section in sorted(self._settings.modules.items()):
@@ -304,9 +307,7 @@ class Runtime:
                         f"modules.{name}", f"no module named '{name}' is installed (known: {known})"
                     )
                 )
-        if problems:
-            raise ConfigError(problems)
-        return sorted(n for n in self._specs if self._settings.module(n).enabled)
+        return sorted(n for n in self._specs if self._settings.module(n).enabled), problems
 
     def _check_deps(self, enabled: list[str]) -> None:
         active = set(enabled)
@@ -325,10 +326,12 @@ class Runtime:
                     )
                 raise UnknownDependencyError(name, dep, "no such module is installed")
 
-    def _validate_configs(self) -> dict[str, BaseModel]:
+    def _validate_configs(
+        self, enabled: list[str], problems: list[ConfigProblem]
+    ) -> dict[str, BaseModel]:
+        """Each enabled module's config through its own model; problems are appended."""
         configs: dict[str, BaseModel] = {}
-        problems: list[ConfigProblem] = []
-        for name in self._order:
+        for name in enabled:
             raw = self._settings.module(name).config
             try:
                 configs[name] = self._specs[name].config.model_validate(raw)
@@ -340,8 +343,6 @@ class Runtime:
                         origins=self._settings.env_origins,
                     )
                 )
-        if problems:
-            raise ConfigError(problems)
         return configs
 
     # -- start-up helpers ------------------------------------------------------------------

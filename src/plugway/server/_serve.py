@@ -23,8 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+import yaml
 
-from plugway.modkit import DATA_DIR_ENV, ModkitError, PlugwaySettings, Runtime, load_settings
+from plugway.modkit import (
+    DATA_DIR_ENV,
+    ENV_PREFIX,
+    ConfigError,
+    ConfigProblem,
+    ModkitError,
+    PlugwaySettings,
+    Runtime,
+    load_settings,
+    parse_settings,
+)
 from plugway.server._app import create_app
 from plugway.server._problems import ServerError
 
@@ -269,6 +280,36 @@ def _configure_logging(level: int) -> None:
     root.setLevel(level)
 
 
+def _module_config_problems(
+    config_path: Path | None, env: Mapping[str, str], known: tuple[ConfigProblem, ...]
+) -> list[ConfigProblem]:
+    """The modules' own config problems, checked with the core settings left at defaults.
+
+    Module configs are validated by the modules' models, which need valid settings to run;
+    without this second look, a file with a bad ``server.port`` and a bad module key would
+    report the module key only on the next run. Best effort: anything unreadable was reported.
+    """
+    modules: object = {}
+    if config_path is not None:
+        try:
+            raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return []
+        modules = raw.get("modules") if isinstance(raw, dict) else None
+    module_env = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX + "MODULES__")}
+    try:
+        settings = parse_settings(
+            {"modules": modules or {}, "registry": {"backend": "memory"}}, env=module_env
+        )
+        Runtime(settings)
+    except ConfigError as exc:
+        seen = {p.path for p in known}
+        return [p for p in exc.problems if p.path.startswith("modules.") and p.path not in seen]
+    except ModkitError:
+        return []
+    return []
+
+
 def run_server(
     config_path: Path | None = None,
     *,
@@ -283,7 +324,11 @@ def run_server(
     """
     environ = os.environ if env is None else env
     level = _log_level(environ)
-    prepared = resolve_settings(config_path, environ, host=host, port=port)
+    try:
+        prepared = resolve_settings(config_path, environ, host=host, port=port)
+    except ConfigError as exc:
+        more = _module_config_problems(config_path, environ, exc.problems)
+        raise ConfigError([*exc.problems, *more], exc.source) from None
     # Constructing the runtime validates every module's config before anything is opened.
     runtime = Runtime(prepared.settings)
     _configure_logging(level)
