@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI, Query
@@ -61,7 +63,7 @@ def _app() -> FastAPI:
 
 
 @pytest.fixture
-async def client() -> httpx.AsyncClient:
+async def client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
@@ -89,7 +91,9 @@ async def test_problem_error_renders_with_errors_and_headers(client: httpx.Async
 
 async def test_query_validation_names_the_field(client: httpx.AsyncClient) -> None:
     body = _is_problem(await client.get("/typed?limit=0"), 400, ProblemCode.REQUEST_INVALID)
-    assert [e["field"] for e in body["errors"]] == ["query.limit"]  # type: ignore[index,union-attr]
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert [e["field"] for e in errors] == ["query.limit"]
     body = _is_problem(await client.get("/typed"), 400, ProblemCode.REQUEST_INVALID)
     assert body["errors"][0]["code"] == "missing"  # type: ignore[index]
 
