@@ -285,6 +285,16 @@ async def test_plugins_that_leave_and_join_the_registry_change_the_routing(
         assert ds["revision"] == left["revision"] + 1  # the plugin set did not change
 
 
+async def test_doc_search_refuses_a_limit_above_its_maximum_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as (_, http):
+        r = await http.get("/doc-search/v1/search", params={"q": "x", "limit": 100_000})
+        assert r.status_code == 400
+        assert [e["field"] for e in r.json()["errors"]] == ["query.limit"]
+        assert (await http.get("/doc-search/v1/search", params={"q": "x", "limit": 3})).is_success
+
+
 async def test_the_doc_search_route_reports_a_problem_when_no_plugin_serves(
     tmp_path: Path,
 ) -> None:

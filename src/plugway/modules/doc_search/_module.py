@@ -18,7 +18,7 @@ from plugway.modules.doc_search._contract import DOC_SEARCH_CONTRACT, SearchResu
 from plugway.modules.doc_search._corpus import default_corpus
 from plugway.modules.plugins_admin import context_from_headers, problem_from_plugin_error
 from plugway.plugins import GatewayModule, PluginError
-from plugway.server import ProblemError
+from plugway.server import FieldProblem, ProblemError
 
 __all__ = ["DocSearchConfig", "DocSearchModule"]
 
@@ -56,8 +56,12 @@ class DocSearchModule(GatewayModule):
             limit: int | None = Query(default=None, ge=1),
         ) -> dict[str, Any]:
             if limit is not None and limit > self._config.max_limit:
+                message = f"limit must be at most {self._config.max_limit}"
                 raise ProblemError(
-                    400, "request.invalid", f"limit must be at most {self._config.max_limit}"
+                    400,
+                    "request.invalid",
+                    message,
+                    errors=[FieldProblem("query.limit", message, "less_than_equal")],
                 )
             ctx = context_from_headers(request)
             gw = self.gateway
