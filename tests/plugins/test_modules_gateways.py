@@ -340,6 +340,15 @@ async def test_admin_api_errors_are_problems(tmp_path: Path) -> None:
         assert {"bm25_ranker", "static_tenants"} <= {p["name"] for p in r.json()["plugins"]}
 
 
+async def test_admin_changes_declare_the_bearer_token_in_openapi(tmp_path: Path) -> None:
+    async with running(tmp_path) as (_, http):
+        paths = (await http.get("/openapi.json")).json()["paths"]
+    gateway = "/plugins/v1/gateways/{name}"
+    assert paths[f"{gateway}/routing"]["put"]["security"] == [{"admin_token": []}]
+    assert paths[f"{gateway}/rollback"]["post"]["security"] == [{"admin_token": []}]
+    assert "security" not in paths["/plugins/v1/gateways"]["get"]
+
+
 async def test_bulk_explain_follows_any_context_key(tmp_path: Path) -> None:
     routing = {
         "rules": [

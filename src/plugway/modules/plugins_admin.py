@@ -9,9 +9,10 @@ also feeds ``/metrics`` (per gateway, plugin and rule) and ``/health`` (plugins 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugway.modkit import ClientHub, Module, ModuleContext, module
@@ -27,7 +28,14 @@ from plugway.plugins import (
     RoutingRevision,
     SecurityContext,
 )
-from plugway.server import FieldProblem, HealthSource, MetricsSource, ProblemError, bearer_guard
+from plugway.server import (
+    ADMIN_BEARER,
+    FieldProblem,
+    HealthSource,
+    MetricsSource,
+    ProblemError,
+    bearer_guard,
+)
 
 __all__ = [
     "PluginsAdminConfig",
@@ -217,7 +225,13 @@ class PluginsAdminModule(Module):
             )
         return gw
 
-    def _guard_write(self, request: Request) -> None:
+    def _guard_write(
+        self,
+        request: Request,
+        _declared: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_BEARER)] = None,
+    ) -> None:
+        # ``_declared`` only puts the bearer scheme in OpenAPI (/docs: Authorize); the guard
+        # reads the header itself.
         bearer_guard(self._token)(request)
 
     def _guard_read(self, request: Request) -> None:
