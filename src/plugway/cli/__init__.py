@@ -15,7 +15,11 @@ _GROUPS = ("plugway.cli._serve", "plugway.cli._gts", "plugway.cli._plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="plugway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="plugway",
+        description="plugway: gateways with typed, routed, hot-swappable plugins over a GTS "
+        "registry.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _GROUPS:
         try:
