@@ -262,6 +262,14 @@ async def _within(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
     return result
 
 
+def _count_failure(series: CallSeries, brk: CircuitBreaker, exc: Exception) -> None:
+    """A plugin raised or timed out: count it (timeouts too) and tell its breaker."""
+    series.errors += 1
+    if isinstance(exc, TimeoutError):
+        series.timeouts += 1
+    brk.record_failure()
+
+
 class Gateway(Generic[P]):
     """A gateway over plugins of one contract, with per-call routing, fallback and hot swap.
 
@@ -409,17 +417,10 @@ class Gateway(Generic[P]):
         exc: Exception,
     ) -> Any:
         """The primary plugin raised or timed out: count it, trip its breaker, try the chain."""
-        brk = r.breaker
         d = r.decision
-        if isinstance(exc, self._passthrough):
-            if brk.failures:
-                brk.record_success()
+        if self._passes_through(exc, r.breaker):
             raise exc
-        s = r.series
-        s.errors += 1
-        if isinstance(exc, TimeoutError):
-            s.timeouts += 1
-        brk.record_failure()
+        _count_failure(r.series, r.breaker, exc)
         log.warning(
             "gateway %s: plugin %s failed in %s (rule %s): %s",
             self.name,
@@ -431,6 +432,15 @@ class Gateway(Generic[P]):
         return await self._fallback(
             st, r, method, ctx, args, kwargs, [(str(d.plugin_id), _describe(exc))], exc
         )
+
+    def _passes_through(self, exc: Exception, brk: CircuitBreaker) -> bool:
+        """A contract's own error (e.g. "tenant not found") is an answer, not a plugin failure:
+        it reaches the caller, never a fallback, and counts as a success for the breaker."""
+        if not isinstance(exc, self._passthrough):
+            return False
+        if brk.failures:
+            brk.record_success()
+        return True
 
     async def _fallback(
         self,
@@ -463,14 +473,9 @@ class Gateway(Generic[P]):
                 result = await (coro if st.timeout is None else _within(coro, st.timeout))
             except Exception as exc:
                 fs.observe_ns(perf_counter_ns() - t0)
-                if isinstance(exc, self._passthrough):
-                    if brk.failures:
-                        brk.record_success()
+                if self._passes_through(exc, brk):
                     raise
-                fs.errors += 1
-                if isinstance(exc, TimeoutError):
-                    fs.timeouts += 1
-                brk.record_failure()
+                _count_failure(fs, brk, exc)
                 log.warning(
                     "gateway %s: fallback plugin %s failed in %s: %s",
                     self.name,
