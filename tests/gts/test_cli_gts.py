@@ -113,11 +113,40 @@ def test_validate_folder_reports_each_entity(
     assert code == 1 and f"{BAD}: FAILED (instance)" in out and "1 invalid" in out
     code, out, _ = run(capsys, "validate", "--json", str(world / "bad.json"))
     assert code == 1 and json.loads(out)["invalid"] == 1
+    # A file that does not parse is one failed result; the other files are still validated.
     (world / "broken.yml").write_text("a: [1, 2")
-    code, _, err = run(capsys, "validate", str(world))
-    assert code == 1 and "broken.yml" in err
+    code, out, _ = run(capsys, "validate", str(world))
+    assert code == 1 and "broken.yml: FAILED (document)" in out and "2 invalid" in out
+    assert f"{GOOD}: ok (instance)" in out
     code, _, err = run(capsys, "validate", str(world / "missing"))
     assert code == 1 and "no such file" in err
+
+
+def test_folder_without_documents_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("not a document")
+    code, _, err = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and "no .json/.yaml/.yml files" in err
+
+
+def test_skipped_documents_are_named(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (world / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    code, out, err = run(capsys, "query", "gts.x.cli.*[status=active]", str(world))
+    assert code == 0 and out.split() == [GOOD]
+    assert "skipped" in err and "deep.json" in err and "nested too deeply" in err
+
+
+def test_help_is_for_users(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["gts", "--help"])
+    text = capsys.readouterr().out
+    assert "--json" in text and ".yaml" in text
+    assert "Why here" not in text and "I/O" not in text
+
+
+def test_long_id_is_shortened_in_human_output(capsys: pytest.CaptureFixture[str]) -> None:
+    long_id = "gts." + "a" * 10_000
+    code, out, _ = run(capsys, "validate-id", long_id)
+    assert code == 1 and "10004 characters long" in out and len(out) < 500
 
 
 def test_compat_and_cast(world: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -283,3 +283,14 @@ def test_exploding_schemas_are_refused_quickly() -> None:
     report = check_compatibility(OLD, NEW, {**docs, OLD: old, NEW: new}.get)
     assert not report.is_fully_compatible
     assert "too large" in report.error or any("too large" in e for e in report.backward_errors)
+
+
+def test_enum_comparison_matches_values_not_positions() -> None:
+    # Long enums are compared as sets of values; 1 and 1.0 are one value, 1 and true are two.
+    old = _schema(OLD, {"n": {"enum": [*range(5000), True]}})
+    same = _schema(NEW, {"n": {"enum": [True, *[float(i) for i in reversed(range(5000))]]}})
+    assert _flags(_compare(old, same)) == (True, True, True)
+    grown = _schema(NEW, {"n": {"enum": [*range(5000), True, 1.5, False]}})
+    report = _compare(old, grown)
+    assert not report.is_backward_compatible and report.is_forward_compatible
+    assert "[1.5, False] added" in " ".join(report.backward_errors)

@@ -17,6 +17,7 @@ from plugway.gts import (
 )
 from plugway.gts._refs import (
     MAX_DOCUMENT_DEPTH,
+    MAX_ENUM_VALUES,
     MAX_SCHEMA_DEPTH,
     iter_subschemas,
     unsafe_regex_reason,
@@ -275,7 +276,19 @@ class TestInstanceDocument:
 class TestRegexSafety:
     @pytest.mark.parametrize(
         "pattern",
-        ["(a+)+$", r"^(\w+\s?)*$", r"^(\d+)*$", "^(a*b*)*$", "(.*a){12}", "^(a+a)+$"],
+        [
+            "(a+)+$",
+            r"^(\w+\s?)*$",
+            r"^(\d+)*$",
+            "^(a*b*)*$",
+            "(.*a){12}",
+            "^(a+a)+$",
+            # alternatives that start alike, or optional parts, inside a repeat
+            "(a|a)+$",
+            "(?:a|a?)+b",
+            "(a|b|ab)*c",
+            "^(a?){25}a{25}$",
+        ],
     )
     def test_catastrophic_patterns_are_refused(self, pattern: str) -> None:
         assert unsafe_regex_reason(pattern) is not None
@@ -295,6 +308,9 @@ class TestRegexSafety:
             r"^(\d{1,3}\.){3}\d{1,3}$",
             "^(foo|bar)*$",
             r"^\d{3}-\d{4}$",
+            r"^(https?|ftp)://[^ ]+$",
+            r"^(\d+(\.\d+)?,)*\d+$",
+            r"^(?:[01]\d|2[0-3]):[0-5]\d$",
         ],
     )
     def test_ordinary_patterns_pass(self, pattern: str) -> None:
@@ -308,3 +324,12 @@ class TestRegexSafety:
     def test_a_property_named_pattern_is_not_a_regex(self) -> None:
         doc = schema(properties={"pattern": {"type": "string"}, "x": {"const": {"pattern": "("}}})
         check_schema_document(doc, strict=True)
+
+
+def test_an_enum_longer_than_the_limit_is_refused_naming_its_place() -> None:
+    doc = schema(properties={"e": {"enum": list(range(MAX_ENUM_VALUES + 1))}})
+    with pytest.raises(GtsSchemaError, match=r"enum at #/properties/e lists 10001 values"):
+        check_schema_document(doc, strict=False)
+    check_schema_document(
+        schema(properties={"e": {"enum": list(range(MAX_ENUM_VALUES))}}), strict=True
+    )

@@ -482,3 +482,21 @@ def test_catastrophic_pattern_is_refused_before_it_runs() -> None:
     docs = {t: {"$id": f"gts://{t}", "properties": {"v": {"type": "string", "pattern": "(a+)+$"}}}}
     with pytest.raises(GtsValidationError, match="backtrack"):
         validate_instance({"v": "a" * 40 + "!"}, t, docs.get)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_cyclic_gts_refs_are_named_not_recursed_into(length: int) -> None:
+    ids = [f"gts.x.cyc.n{i}.t.v1~" for i in range(length)]
+    docs = {
+        t: {
+            "$id": f"gts://{t}",
+            "$schema": DRAFT7,
+            "allOf": [{"$ref": f"gts://{ids[(i + 1) % length]}"}],
+        }
+        for i, t in enumerate(ids)
+    }
+    with pytest.raises(
+        GtsValidationError,
+        match="cyclic \\$ref: " + " -> ".join([*ids, ids[0]]).replace(".", "\\."),
+    ):
+        validate_instance({"id": ids[0] + "x.a.b.c.v1"}, ids[0], docs.get)

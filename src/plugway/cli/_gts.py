@@ -1,8 +1,7 @@
 """``plugway gts ...``: the GTS operations from a shell, and the conformance server.
 
 Why here and not in plugway.gts: the gts layer does no I/O, so reading files and folders,
-printing and exit codes live in the command line. Every sub-command prints a human line per
-result by default, a JSON document with ``--json``, and exits non-zero on any failure.
+printing and exit codes live in the command line.
 """
 
 from __future__ import annotations
@@ -22,12 +21,20 @@ from plugway.gts import (
     GtsStore,
     dump_document,
     extract_id,
+    id_or_pattern_error,
     load_documents,
 )
+from plugway.gts._ids import shorten
 
 __all__ = ["register"]
 
 _OK, _FAILED, _USAGE = 0, 1, 2
+
+_DESCRIPTION = (
+    "GTS (Global Type System) operations on ids, patterns and files or folders of "
+    ".json/.yaml/.yml documents, and the conformance server. Every command prints one "
+    "line per result, a JSON document with --json, and exits with 1 on any failure."
+)
 
 
 class _InputError(Exception):
@@ -38,7 +45,7 @@ def register(subparsers: Any) -> None:
     gts = subparsers.add_parser(
         "gts",
         help="GTS (Global Type System) operations and the conformance server",
-        description=__doc__,
+        description=_DESCRIPTION,
     )
     sub = gts.add_subparsers(dest="gts_command", required=True)
 
@@ -145,28 +152,49 @@ def _files(paths: Sequence[Path]) -> Iterator[Path]:
             raise _InputError(f"{path}: no such file or folder")
 
 
-def _documents(paths: Sequence[Path]) -> list[tuple[str, dict[str, Any]]]:
+def _documents(
+    paths: Sequence[Path], problems: list[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every document of every file; a file that cannot be read or parsed is added to
+    ``problems`` and the others are still loaded. No file at all is an error."""
     out: list[tuple[str, dict[str, Any]]] = []
-    for path in _files(paths):
+    files = list(_files(paths))
+    if not files:
+        names = ", ".join(str(p) for p in paths)
+        raise _InputError(f"no {'/'.join(DOCUMENT_SUFFIXES)} files in {names}")
+    for path in files:
         try:
             text = path.read_text(encoding="utf-8")
+            docs = load_documents(text, filename=str(path))
         except (OSError, UnicodeDecodeError) as exc:
-            raise _InputError(f"{path}: cannot read: {exc}") from exc
-        for doc in load_documents(text, filename=str(path)):
-            out.append((str(path), doc))
+            problems.append({"source": str(path), "ok": False, "error": f"cannot read: {exc}"})
+            continue
+        except GtsError as exc:
+            problems.append({"source": str(path), "ok": False, "error": str(exc)})
+            continue
+        out.extend((str(path), doc) for doc in docs)
     return out
 
 
 def _load_store(paths: Sequence[Path]) -> tuple[GtsStore, list[dict[str, Any]]]:
-    """Register every document (leniently); registration failures are returned, not raised."""
+    """Register every document (leniently); load and registration failures are returned."""
     store = GtsStore()
     problems: list[dict[str, Any]] = []
-    for source, doc in _documents(paths):
+    for source, doc in _documents(paths, problems):
         try:
             store.register(doc)
         except GtsError as exc:
             problems.append({"source": source, "ok": False, "error": str(exc)})
     return store, problems
+
+
+def _warn(args: argparse.Namespace, problems: list[dict[str, Any]]) -> None:
+    """Documents left out of the store are never skipped silently."""
+    for problem in problems:
+        print(
+            f"plugway gts {args.gts_command}: skipped {problem['source']}: {problem['error']}",
+            file=sys.stderr,
+        )
 
 
 def _with_store(
@@ -176,6 +204,8 @@ def _with_store(
         store, problems = _load_store(args.paths)
     except (_InputError, GtsError) as exc:
         return _fail(args, str(exc))
+    if args.gts_command != "validate":  # validate reports them as results of its own
+        _warn(args, problems)
     return run(store, problems)
 
 
@@ -185,33 +215,16 @@ def _with_store(
 def _validate_id(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     for text in args.ids:
-        wildcard = "*" in text
-        try:
-            GtsPattern.parse(text) if wildcard else GtsId.parse(text)
-        except GtsError as exc:
-            results.append({"id": text, "valid": False, "is_wildcard": wildcard, "error": str(exc)})
-        else:
-            results.append({"id": text, "valid": True, "is_wildcard": wildcard, "error": ""})
+        error = id_or_pattern_error(text)
+        results.append({"id": text, "valid": not error, "is_wildcard": "*" in text, "error": error})
     lines = [
-        f"{r['id']}: valid{' pattern' if r['is_wildcard'] else ''}"
+        f"{shorten(r['id'])}: valid{' pattern' if r['is_wildcard'] else ''}"
         if r["valid"]
-        else f"{r['id']}: INVALID: {r['error']}"
+        else f"{shorten(r['id'])}: INVALID: {r['error']}"
         for r in results
     ]
     ok = all(r["valid"] for r in results)
     return _emit(args, {"ok": ok, "results": results}, lines, ok)
-
-
-def _segment(seg: Any) -> dict[str, Any]:
-    return {
-        "vendor": seg.vendor,
-        "package": seg.package,
-        "namespace": seg.namespace,
-        "type": seg.type,
-        "ver_major": seg.ver_major,
-        "ver_minor": seg.ver_minor,
-        "is_type": seg.is_type,
-    }
 
 
 def _parse_id(args: argparse.Namespace) -> int:
@@ -222,9 +235,9 @@ def _parse_id(args: argparse.Namespace) -> int:
             gid = GtsId.parse(text)
         except GtsError as exc:
             results.append({"id": text, "ok": False, "error": str(exc), "segments": []})
-            lines.append(f"{text}: INVALID: {exc}")
+            lines.append(f"{shorten(text)}: INVALID: {exc}")
             continue
-        segs = [_segment(s) for s in gid.segments]
+        segs = [s._asdict() for s in gid.segments]
         results.append(
             {
                 "id": text,
@@ -255,7 +268,7 @@ def _match(args: argparse.Namespace) -> int:
     except GtsError as exc:
         return _fail(args, str(exc))
     results = [{"candidate": c, "match": pattern.matches(c)} for c in args.candidates]
-    lines = [f"{r['candidate']}: {'match' if r['match'] else 'no match'}" for r in results]
+    lines = [f"{shorten(r['candidate'])}: {'match' if r['match'] else 'no match'}" for r in results]
     payload = {"pattern": args.pattern, "results": results}
     return _emit(args, payload, lines, all(r["match"] for r in results))
 
@@ -267,17 +280,17 @@ def _uuid(args: argparse.Namespace) -> int:
             results.append({"id": text, "uuid": str(GtsId.parse(text).uuid()), "error": ""})
         except GtsError as exc:
             results.append({"id": text, "uuid": None, "error": str(exc)})
-    lines = [f"{r['id']}: {r['uuid'] or 'INVALID: ' + r['error']}" for r in results]
+    lines = [f"{shorten(r['id'])}: {r['uuid'] or 'INVALID: ' + r['error']}" for r in results]
     ok = all(r["uuid"] for r in results)
     return _emit(args, {"ok": ok, "results": results}, lines, ok)
 
 
 def _extract(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
     try:
-        docs = _documents(args.paths)
+        docs = _documents(args.paths, results)
     except (_InputError, GtsError) as exc:
         return _fail(args, str(exc))
-    results: list[dict[str, Any]] = []
     for source, doc in docs:
         try:
             ext = extract_id(doc)

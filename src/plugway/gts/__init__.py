@@ -27,7 +27,7 @@ from ._ids import (
     is_valid_gts_id,
 )
 from ._io import DOCUMENT_SUFFIXES, GtsDocumentError, dump_document, load_documents
-from ._pattern import GtsPattern, is_valid_gts_pattern
+from ._pattern import GtsPattern, id_or_pattern_error, is_valid_gts_pattern
 from ._query import GtsQuery, GtsQueryFilter
 from ._refs import (
     SCHEMA_ONLY_KEYWORDS,
@@ -100,6 +100,7 @@ __all__ = [
     "effective_traits",
     "extract_id",
     "gts_uuid",
+    "id_or_pattern_error",
     "is_subschema",
     "is_valid_gts_id",
     "is_valid_gts_pattern",

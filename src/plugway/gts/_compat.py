@@ -20,6 +20,7 @@ from typing import Any
 
 from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsSchemaError
 from plugway.gts._ids import GtsId
+from plugway.gts._refs import canonical_json
 
 __all__ = [
     "MAX_SCHEMA_DEPTH",
@@ -207,7 +208,8 @@ def _merge(a: Any, b: Any) -> Any:
         elif key in _LOWER_BOUNDS and _is_number(old) and _is_number(value):
             out[key] = max(old, value)
         elif key == "enum" and isinstance(old, list) and isinstance(value, list):
-            out[key] = [v for v in old if v in value]
+            kept = {_value_key(v) for v in value}
+            out[key] = [v for v in old if _value_key(v) in kept]
         elif key == "type":
             out[key] = _merge_types(old, value)
         elif key in ("items", "not", "contains"):
@@ -409,7 +411,8 @@ def _check_values(a: Mapping[str, Any], b: Mapping[str, Any], path: str, errors:
                 errors.append(f"{path}: const {a['const']!r} not in enum {new_values!r}")
         elif isinstance(a.get("enum"), list):
             # Spec table: removing enum values is backward compatible, adding them is not.
-            added = [v for v in new_values if not any(_same_value(v, o) for o in a["enum"])]
+            old_keys = {_value_key(o) for o in a["enum"]}  # a set: enums may be long
+            added = [v for v in new_values if _value_key(v) not in old_keys]
             if added:
                 errors.append(f"{path}: enum values {added!r} added")
         else:
@@ -478,6 +481,17 @@ def _same_value(a: Any, b: Any) -> bool:
     if _is_number(a) and _is_number(b):
         return bool(a == b)
     return False
+
+
+def _value_key(v: Any) -> Any:
+    """A hashable key such that ``_value_key(a) == _value_key(b)`` iff ``_same_value(a, b)``
+    (for JSON values), so long enums are compared through sets, not pair by pair."""
+    if isinstance(v, str):
+        minorless = _minorless(v)
+        return ("id", minorless) if minorless is not None else ("str", v)
+    if _is_number(v):
+        return ("num", v)  # 1 and 1.0 are equal and hash alike
+    return ("json", canonical_json(v))
 
 
 def _same_ref(a: Any, b: str) -> bool:

@@ -17,7 +17,6 @@ neither add properties nor restate the object without closing it again.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SchemaResolver,
+    canonical_json,
     check_schema_document,
     gts_ref_target,
     is_final,
@@ -317,7 +317,8 @@ def _merge(a: Any, b: Any) -> Any:
             )
             out[key] = sorted(both) if len(both) != 1 else next(iter(both))
         elif key == "enum" and isinstance(old, list) and isinstance(value, list):
-            out[key] = [v for v in old if _contains(value, v)]
+            kept = {_canon(v) for v in value}  # a set: enums may be long
+            out[key] = [v for v in old if _canon(v) in kept]
         elif key in ("items", "additionalProperties", "additionalItems"):
             out[key] = _merge(old, value)
         elif key in ("allOf",) and isinstance(old, list) and isinstance(value, list):
@@ -341,16 +342,7 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _canon(v: Any) -> str:
-    try:
-        return json.dumps(v, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
-
-
-def _contains(values: list[Any], v: Any) -> bool:
-    key = _canon(v)
-    return any(_canon(x) == key for x in values)
+_canon = canonical_json
 
 
 # --- "is the child no looser than the ancestor?" -----------------------------------------------
@@ -360,14 +352,15 @@ class _Comparer:
     def __init__(self) -> None:
         self._accept_cache: dict[str, Callable[[Any], bool]] = {}
 
-    def accepts(self, schema: Any, value: Any) -> bool:
+    def acceptor(self, schema: Any) -> Callable[[Any], bool]:
+        """A compiled check of ``schema``; fetch it once, then test many values."""
         from plugway.gts._schema import compile_standalone
 
         key = _canon(schema)
         fn = self._accept_cache.get(key)
         if fn is None:
             fn = self._accept_cache[key] = compile_standalone(schema, label="ancestor schema")
-        return fn(value)
+        return fn
 
     def looser(self, c: Any, p: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
         """None when ``c`` is no looser than ``p``, else ``(path, reason)``."""
@@ -402,8 +395,9 @@ class _Comparer:
         if "const" in c or "enum" in c:
             values = [c["const"]] if "const" in c else c["enum"]
             if isinstance(values, list):
+                accepts = self.acceptor(p)
                 for v in values:
-                    if not self.accepts(p, v):
+                    if not accepts(v):
                         kw = "const" if "const" in c else "enum"
                         return _join(path, kw), f"value {_short(v)} is not allowed by the ancestor"
                 return None

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._errors import GtsPatternError
+from ._errors import GtsError, GtsPatternError
 from ._ids import (
     GTS_PREFIX,
     MAX_ID_LENGTH,
@@ -35,7 +35,7 @@ from ._ids import (
     shorten,
 )
 
-__all__ = ["GtsPattern", "is_valid_gts_pattern"]
+__all__ = ["GtsPattern", "id_or_pattern_error", "is_valid_gts_pattern"]
 
 _MAJOR_FULLMATCH = re.compile(rf"v{NUM_RE}").fullmatch
 _MINOR_ANY = rf"(?:\.{NUM_RE})?"
@@ -97,6 +97,19 @@ def is_valid_gts_pattern(text: str) -> bool:
     except GtsPatternError:
         return False
     return True
+
+
+def id_or_pattern_error(text: str) -> str:
+    """OP#1 as the command line and the conformance API report it: ``""`` when ``text`` is a
+    valid id (or, when it holds a ``*``, a valid pattern), else the reason it is not."""
+    try:
+        if "*" in text:
+            GtsPattern.parse(text)
+        else:
+            GtsId.parse(text)
+    except GtsError as exc:
+        return str(exc)
+    return ""
 
 
 def _is_valid_candidate(text: str) -> bool:

@@ -10,6 +10,7 @@ nested or self-similar document is refused with an error instead of exhausting t
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -19,10 +20,12 @@ from plugway.gts._ids import GTS_URI_PREFIX, GtsId, shorten
 
 __all__ = [
     "MAX_DOCUMENT_DEPTH",
+    "MAX_ENUM_VALUES",
     "MAX_SCHEMA_DEPTH",
     "MODIFIER_KEYWORDS",
     "SCHEMA_ONLY_KEYWORDS",
     "SchemaResolver",
+    "canonical_json",
     "check_instance_document",
     "check_schema_document",
     "collect_gts_refs",
@@ -40,6 +43,8 @@ SchemaResolver = Callable[[str], Mapping[str, Any] | None]
 
 #: Deepest nesting of subschemas accepted in one schema document.
 MAX_SCHEMA_DEPTH = 48
+#: Longest ``enum`` accepted: every value becomes code in a compiled validator.
+MAX_ENUM_VALUES = 10_000
 #: Deepest nesting of objects/arrays accepted in an instance document.
 MAX_DOCUMENT_DEPTH = 128
 
@@ -118,6 +123,17 @@ def iter_subschemas(
         children = list(_children(node, path))
         for child_path, child in reversed(children):
             stack.append((child_path, child, depth + 1))
+
+
+def canonical_json(value: Any) -> str:
+    """One text per JSON value (keys sorted), to compare or index ``const``/``enum``/defaults.
+
+    ``1`` and ``true`` stay different (Python's ``==`` would call them equal).
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
 
 
 def schema_type_id(schema: Mapping[str, Any]) -> str | None:
@@ -248,6 +264,11 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
             except GtsValidationError as exc:
                 raise GtsSchemaError(f"{label}: {exc}") from exc
         _check_patterns(node, where, label)
+        enum = node.get("enum")
+        if isinstance(enum, list) and len(enum) > MAX_ENUM_VALUES:
+            raise GtsSchemaError(
+                f"{label}: enum at {where} lists {len(enum)} values, the limit is {MAX_ENUM_VALUES}"
+            )
         if strict and "x-gts-traits" in node and not isinstance(node["x-gts-traits"], Mapping):
             raise GtsSchemaError(f"{label}: x-gts-traits at {where} must be an object of values")
         if strict and "x-gts-traits-schema" in node:
@@ -358,26 +379,76 @@ def _charset(op: Any, av: Any) -> frozenset[int] | None:
     return None
 
 
+def _consumable(items: Any) -> frozenset[int] | None:
+    """Every character a sequence may consume (None = unknown/any)."""
+    merged: set[int] = set()
+    for op, av in items:
+        if op is _rc.AT:
+            continue
+        if op is _rc.SUBPATTERN:
+            cs = _consumable(av[3])
+        elif op in _REPEATS:
+            cs = _consumable(av[2])
+        elif op is _rc.BRANCH:
+            cs = frozenset()
+            for branch in av[1]:
+                sub = _consumable(branch)
+                if sub is None:
+                    return None
+                cs |= sub
+        else:
+            cs = _charset(op, av)
+        if cs is None:
+            return None
+        merged |= cs
+    return frozenset(merged)
+
+
+def _first_set(items: Any) -> frozenset[int] | None:
+    """Characters a sequence can start with (None = unknown, or it may match nothing)."""
+    for op, av in items:
+        if op is _rc.AT:
+            continue
+        if op is _rc.SUBPATTERN:
+            return _first_set(av[3])
+        if op in _REPEATS:
+            return _first_set(av[2]) if av[0] >= 1 else None
+        if op is _rc.BRANCH:
+            sets = [_first_set(b) for b in av[1]]
+            merged: set[int] = set()
+            for cs in sets:
+                if cs is None:
+                    return None
+                merged |= cs
+            return frozenset(merged)
+        return _charset(op, av)
+    return None
+
+
+def _overlapping_branch(alternatives: Any) -> bool:
+    """Alternatives that can start alike (or match nothing) let a repeat split one text in
+    many ways, e.g. (a|a)+, (a|ab)*, (a|a?)+."""
+    seen: set[int] = set()
+    for alternative in alternatives:
+        cs = _first_set(alternative)
+        if cs is None or cs & seen:
+            return True
+        seen |= cs
+    return False
+
+
 def _inner_repeat_sets(items: Any, out: list[frozenset[int] | None]) -> None:
     for op, av in items:
         if op in _REPEATS:
-            _lo, hi, body = av
-            if hi > 1:
-                sets: list[frozenset[int] | None] = [
-                    _charset(b_op, b_av) for b_op, b_av in body
-                ] or [None]
-                merged: set[int] = set()
-                for cs in sets:
-                    if cs is None:
-                        out.append(None)
-                        break
-                    merged |= cs
-                else:
-                    out.append(frozenset(merged))
+            lo, hi, body = av
+            if hi > 1 or lo == 0:  # an optional part inside a repeat is as ambiguous as x*
+                out.append(_consumable(body) if body else None)
             _inner_repeat_sets(body, out)
         elif op is _rc.SUBPATTERN:
             _inner_repeat_sets(av[3], out)
         elif op is _rc.BRANCH:
+            if _overlapping_branch(av[1]):
+                out.append(None)
             for branch in av[1]:
                 _inner_repeat_sets(branch, out)
 

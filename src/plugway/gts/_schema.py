@@ -17,6 +17,7 @@ from typing import Any
 
 import fastjsonschema
 
+from plugway.gts._derivation import find_ref_cycle
 from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
 from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import (
@@ -286,7 +287,12 @@ class InstanceValidator:
             raise GtsValidationError(
                 f"instance of {self.type_id} is invalid at {path}: {message}"
             ) from None
-        except Exception as exc:  # RecursionError on deep input, odd non-JSON values...
+        except RecursionError:
+            raise GtsValidationError(
+                f"instance of {self.type_id} cannot be validated: the instance is nested too "
+                "deeply, or the schema applies itself again through a local $ref cycle"
+            ) from None
+        except Exception as exc:  # odd non-JSON values...
             raise GtsValidationError(
                 f"instance of {self.type_id} cannot be validated: {type(exc).__name__}"
             ) from None
@@ -370,6 +376,11 @@ def compile_instance_validator(type_id: str, resolver: SchemaResolver) -> Instan
     bundler = _Bundler(resolver)
     bundler.pin(type_id, "#")
     try:
+        # A cycle of gts:// references applied to the same instance would only surface as
+        # endless recursion while validating; name it now instead.
+        cycle = find_ref_cycle(type_id, resolver)
+        if cycle is not None:
+            raise GtsValidationError(f"{label}: cyclic $ref: {' -> '.join(cycle)}")
         root = bundler.rewrite(doc, doc, "#")
         std, xref = _finish(root, bundler, label, _dialect_for(doc))
     except GtsSchemaError as exc:

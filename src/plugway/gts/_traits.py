@@ -15,14 +15,19 @@ Ancestors declare trait schemas, descendants give values. Along ``S0 -> ... -> S
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from plugway.gts._errors import GtsValidationError
 from plugway.gts._ids import shorten
-from plugway.gts._refs import MAX_SCHEMA_DEPTH, SchemaResolver, gts_ref_target, is_abstract
+from plugway.gts._refs import (
+    MAX_SCHEMA_DEPTH,
+    SchemaResolver,
+    canonical_json,
+    gts_ref_target,
+    is_abstract,
+)
 
 __all__ = [
     "EffectiveTraits",
@@ -57,11 +62,7 @@ class _Level:
     values: dict[str, Any]
 
 
-def _canon(v: Any) -> str:
-    try:
-        return json.dumps(v, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
+_canon = canonical_json
 
 
 def _collect(

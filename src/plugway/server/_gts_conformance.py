@@ -24,6 +24,7 @@ from plugway.gts import (
     GtsPattern,
     GtsStore,
     extract_id,
+    id_or_pattern_error,
 )
 
 __all__ = ["create_gts_app"]
@@ -133,15 +134,8 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
 
     @app.get("/validate-id")
     async def validate_id(gts_id: str) -> dict[str, Any]:
-        is_wildcard = "*" in gts_id
-        try:
-            if is_wildcard:
-                GtsPattern.parse(gts_id)
-            else:
-                GtsId.parse(gts_id)
-        except GtsError as exc:
-            return {"id": gts_id, "valid": False, "error": str(exc), "is_wildcard": is_wildcard}
-        return {"id": gts_id, "valid": True, "error": "", "is_wildcard": is_wildcard}
+        error = id_or_pattern_error(gts_id)
+        return {"id": gts_id, "valid": not error, "error": error, "is_wildcard": "*" in gts_id}
 
     @app.post("/extract-id")
     async def extract(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
@@ -156,14 +150,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
                 "is_type": "$schema" in body,
                 "error": str(exc),
             }
-        return {
-            "id": ext.id,
-            "type_id": ext.type_id,
-            "selected_entity_field": ext.selected_entity_field,
-            "selected_type_id_field": ext.selected_type_id_field,
-            "is_type": ext.is_type,
-            "error": "",
-        }
+        return {**ext.to_dict(), "error": ""}
 
     @app.get("/parse-id")
     async def parse_id(gts_id: str) -> dict[str, Any]:
@@ -183,7 +170,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
                 out["is_type"] = gts_id.endswith("~")
             else:
                 gid = GtsId.parse(gts_id)
-                out["segments"] = [_segment_dict(s) for s in gid.segments]
+                out["segments"] = [s._asdict() for s in gid.segments]
                 out["is_type"] = gid.is_type
         except GtsError as exc:
             out["error"] = str(exc)
@@ -197,14 +184,10 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         try:
             compiled = GtsPattern.parse(pattern)
         except GtsError as exc:
-            return {**out, "error": _invalid("Invalid pattern", exc)}
-        try:
-            if "*" in candidate:
-                GtsPattern.parse(candidate)
-            else:
-                GtsId.parse(candidate)
-        except GtsError as exc:
-            return {**out, "error": _invalid("Invalid candidate", exc)}
+            return {**out, "error": _prefixed("Invalid pattern", str(exc))}
+        error = id_or_pattern_error(candidate)
+        if error:
+            return {**out, "error": _prefixed("Invalid candidate", error)}
         if compiled.matches(candidate):
             return {**out, "match": True, "error": ""}
         # The suite expects a reason whenever the answer is "no match".
@@ -314,21 +297,8 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
     return app
 
 
-def _invalid(prefix: str, exc: GtsError) -> str:
-    message = str(exc)
+def _prefixed(prefix: str, message: str) -> str:
     return message if message.startswith("Invalid") else f"{prefix}: {message}"
-
-
-def _segment_dict(seg: Any) -> dict[str, Any]:
-    return {
-        "vendor": seg.vendor,
-        "package": seg.package,
-        "namespace": seg.namespace,
-        "type": seg.type,
-        "ver_major": seg.ver_major,
-        "ver_minor": seg.ver_minor,
-        "is_type": seg.is_type,
-    }
 
 
 def _pattern_segments(pattern: GtsPattern) -> list[dict[str, Any]]:
@@ -344,7 +314,7 @@ def _pattern_segments(pattern: GtsPattern) -> list[dict[str, Any]]:
             gid = GtsId.parse("gts." + piece + "~")
         except GtsError:
             break
-        seg = _segment_dict(gid.segments[0])
+        seg = gid.segments[0]._asdict()
         seg["is_type"] = index < len(pieces) - 1
         out.append(seg)
     return out
