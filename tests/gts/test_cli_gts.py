@@ -171,8 +171,8 @@ def test_query_attr_resolve(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and "Invalid query" in err
     code, out, _ = run(capsys, "attr", GOOD + "@payload.items[0].sku", str(world))
     assert code == 0 and out.strip() == '"a1"'
-    code, _, _ = run(capsys, "attr", GOOD + "@payload.none", str(world))
-    assert code == 1
+    code, _, err = run(capsys, "attr", GOOD + "@payload.none", str(world))
+    assert code == 1 and f"{GOOD}@payload.none:" in err
     code, out, _ = run(capsys, "get", GOOD, str(world))
     assert code == 0 and json.loads(out)["payload"]["total"] == 3
     code, out, _ = run(capsys, "get", "--yaml", GOOD, str(world))

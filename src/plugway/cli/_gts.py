@@ -411,7 +411,8 @@ def _attr(args: argparse.Namespace) -> int:
         data = result.to_dict()
         lines = [json.dumps(data.get("value"))] if data.get("resolved") else []
         if not data.get("resolved"):
-            return _fail(args, data.get("error") or f"{args.selector}: not resolved")
+            reason = data.get("error") or "not resolved"
+            return _fail(args, f"{shorten(args.selector)}: {reason}")
         return _emit(args, {"selector": args.selector, **data}, lines, True)
 
     return _with_store(args, run)

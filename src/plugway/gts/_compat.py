@@ -20,7 +20,7 @@ from typing import Any
 
 from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsSchemaError
 from plugway.gts._ids import GtsId
-from plugway.gts._refs import canonical_json
+from plugway.gts._refs import canonical_json, follow_pointer
 
 __all__ = [
     "MAX_SCHEMA_DEPTH",
@@ -168,18 +168,12 @@ class _Flattener:
 
 
 def _json_pointer(doc: Mapping[str, Any], pointer: str, ref: str) -> Any:
-    node: Any = doc
     if pointer in ("", "/"):
-        return node
-    for raw in pointer.lstrip("/").split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, Mapping) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise GtsSchemaError(f"$ref {ref!r} does not resolve inside its document")
-    return node
+        return doc
+    try:
+        return follow_pointer(doc, "/" + pointer.lstrip("/"))
+    except LookupError:
+        raise GtsSchemaError(f"$ref {ref!r} does not resolve inside its document") from None
 
 
 def _merge(a: Any, b: Any) -> Any:

@@ -28,6 +28,7 @@ from plugway.gts._refs import (
     SchemaResolver,
     canonical_json,
     check_schema_document,
+    follow_pointer,
     gts_ref_target,
     is_final,
     iter_subschemas,
@@ -262,15 +263,10 @@ class _Inliner:
             marker = f"{doc_id}{ref}"
             if marker in stack:
                 return {"$ref": marker}
-            node: Any = doc
-            for raw in ref[1:].split("/")[1:] if ref != "#" else []:
-                token = raw.replace("~1", "/").replace("~0", "~")
-                if isinstance(node, Mapping) and token in node:
-                    node = node[token]
-                elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                    node = node[int(token)]
-                else:
-                    raise GtsValidationError(f"$ref {ref!r} in {doc_id} does not resolve")
+            try:
+                node = follow_pointer(doc, ref[1:])
+            except LookupError:
+                raise GtsValidationError(f"$ref {ref!r} in {doc_id} does not resolve") from None
             return self.inline(node, doc, doc_id, (*stack, marker))
         raise GtsValidationError(f"$ref {shorten(ref)!r} in {doc_id} is not supported")
 

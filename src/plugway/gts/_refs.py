@@ -24,11 +24,15 @@ __all__ = [
     "MAX_SCHEMA_DEPTH",
     "MODIFIER_KEYWORDS",
     "SCHEMA_ONLY_KEYWORDS",
+    "SUBSCHEMA_LISTS",
+    "SUBSCHEMA_MAPS",
+    "SUBSCHEMA_ONE",
     "SchemaResolver",
     "canonical_json",
     "check_instance_document",
     "check_schema_document",
     "collect_gts_refs",
+    "follow_pointer",
     "format_pointer",
     "gts_ref_target",
     "is_abstract",
@@ -54,7 +58,7 @@ SCHEMA_ONLY_KEYWORDS = frozenset(
 )
 
 # Keywords whose value is one subschema, a list of subschemas, or a name -> subschema map.
-_ONE = (
+SUBSCHEMA_ONE = _ONE = (
     "additionalProperties",
     "additionalItems",
     "contains",
@@ -65,8 +69,8 @@ _ONE = (
     "not",
     "x-gts-traits-schema",
 )
-_LIST = ("allOf", "anyOf", "oneOf")
-_MAP = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
+SUBSCHEMA_LISTS = _LIST = ("allOf", "anyOf", "oneOf")
+SUBSCHEMA_MAPS = _MAP = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
 
 Path = tuple[str | int, ...]
 
@@ -134,6 +138,23 @@ def canonical_json(value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError) as exc:
         raise GtsValidationError(f"schema holds a value that is not plain JSON: {exc}") from None
+
+
+def follow_pointer(doc: Any, pointer: str) -> Any:
+    """The node a JSON pointer (``/a/0/b``; ``""`` is ``doc`` itself) names in ``doc``.
+
+    Raises ``LookupError`` when it names nothing; each caller words its own error.
+    """
+    node = doc
+    for raw in pointer.split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise LookupError(pointer)
+    return node
 
 
 def schema_type_id(schema: Mapping[str, Any]) -> str | None:

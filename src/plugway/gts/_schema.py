@@ -23,6 +23,9 @@ from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SCHEMA_ONLY_KEYWORDS,
+    SUBSCHEMA_LISTS,
+    SUBSCHEMA_MAPS,
+    SUBSCHEMA_ONE,
     SchemaResolver,
     format_pointer,
     gts_ref_target,
@@ -59,18 +62,10 @@ def _dialect_for(doc: Mapping[str, Any]) -> str:
 #: How many distinct ``gts://`` schemas one bundle may pull in.
 MAX_BUNDLED_SCHEMAS = 512
 
-_ONE = (
-    "additionalProperties",
-    "additionalItems",
-    "contains",
-    "propertyNames",
-    "if",
-    "then",
-    "else",
-    "not",
-)
-_LIST = ("allOf", "anyOf", "oneOf")
-_MAP = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
+# Keywords holding subschemas, as _refs walks them (trait schemas are dropped before this).
+_ONE = tuple(k for k in SUBSCHEMA_ONE if k != "x-gts-traits-schema")
+_LIST = SUBSCHEMA_LISTS
+_MAP = SUBSCHEMA_MAPS
 _DROP = frozenset({"$id", "$schema", "$comment"}) | SCHEMA_ONLY_KEYWORDS
 
 _ValueError = fastjsonschema.JsonSchemaValueException

@@ -25,6 +25,7 @@ from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SchemaResolver,
     canonical_json,
+    follow_pointer,
     gts_ref_target,
     is_abstract,
 )
@@ -132,15 +133,12 @@ class _TraitSchemaResolver:
                 )
             return self.resolve(tdoc, tdoc, depth + 1)
         if ref.startswith("#"):
-            node: Any = doc
-            for raw in ref[1:].split("/")[1:] if ref != "#" else []:
-                token = raw.replace("~1", "/").replace("~0", "~")
-                if isinstance(node, Mapping) and token in node:
-                    node = node[token]
-                else:
-                    raise GtsValidationError(
-                        f"{self._owner}: trait schema $ref {ref!r} does not resolve"
-                    )
+            try:
+                node = follow_pointer(doc, ref[1:])
+            except LookupError:
+                raise GtsValidationError(
+                    f"{self._owner}: trait schema $ref {ref!r} does not resolve"
+                ) from None
             return self.resolve(node, doc, depth + 1)
         raise GtsValidationError(
             f"{self._owner}: trait schema $ref {shorten(ref)!r} is not supported"

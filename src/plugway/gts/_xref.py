@@ -21,6 +21,7 @@ from typing import Any
 
 from plugway.gts._errors import GtsError, GtsValidationError
 from plugway.gts._ids import GTS_URI_PREFIX, GtsId, shorten
+from plugway.gts._refs import follow_pointer
 
 __all__ = [
     "XrefCheck",
@@ -66,21 +67,11 @@ def _reason(exc: GtsError) -> str:
     return reason if isinstance(reason, str) and reason else str(exc)
 
 
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
 def _follow_pointer(root: Mapping[str, Any], pointer: str, where: str) -> Any:
-    node: Any = root
-    for raw in pointer.split("/")[1:]:
-        token = _unescape(raw)
-        if isinstance(node, Mapping) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise _fail(where, f"pointer {shorten(pointer)!r} does not resolve in the schema")
-    return node
+    try:
+        return follow_pointer(root, pointer)
+    except LookupError:
+        raise _fail(where, f"pointer {shorten(pointer)!r} does not resolve in the schema") from None
 
 
 def xref_prefix(literal: str) -> str:
@@ -256,16 +247,10 @@ class XrefCompiler:
     def _resolve_local(self, ref: str) -> Any:
         if not ref.startswith("#"):
             raise GtsValidationError(f"unresolved reference {shorten(ref)!r} in bundled schema")
-        node: Any = self._root
-        for raw in ref[1:].split("/")[1:] if ref != "#" else []:
-            token = _unescape(raw)
-            if isinstance(node, Mapping) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                raise GtsValidationError(f"reference {shorten(ref)!r} does not resolve")
-        return node
+        try:
+            return follow_pointer(self._root, ref[1:])
+        except LookupError:
+            raise GtsValidationError(f"reference {shorten(ref)!r} does not resolve") from None
 
     def _object_check(self, node: Mapping[str, Any], depth: int) -> XrefCheck | None:
         props = node.get("properties")
