@@ -90,7 +90,13 @@ def test_match(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "match", BASE + "*", GOOD)
     assert code == 0 and "match" in out
     code, out, _ = run(capsys, "match", "--json", "gts.x.cli.events.event.v2~*", GOOD)
-    assert code == 1 and json.loads(out)["results"] == [{"candidate": GOOD, "match": False}]
+    assert code == 1
+    assert json.loads(out)["results"] == [{"candidate": GOOD, "match": False, "error": ""}]
+    # An invalid candidate is reported as such, not as a mere "no match".
+    code, out, _ = run(capsys, "match", BASE + "*", BASE + "x.a*")
+    assert code == 1 and "INVALID: Invalid GTS pattern" in out
+    code, out, _ = run(capsys, "match", BASE + "*", "gts.x.cli.events.event.v1")
+    assert code == 1 and "INVALID: Invalid GTS identifier" in out and "single-segment" in out
     code, _, err = run(capsys, "match", "gts.vendor*", GOOD)
     assert code == 1 and "Invalid GTS pattern" in err
 
@@ -169,6 +175,9 @@ def test_query_attr_resolve(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and out.split() == [GOOD]
     code, _, err = run(capsys, "query", "gts.x.cli", str(world))
     assert code == 1 and "Invalid query" in err
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "query", "--limit", "0", "gts.x.cli.*", str(world))
+    assert exit_info.value.code == 2 and "limit 0 must be at least 1" in capsys.readouterr().err
     code, out, _ = run(capsys, "attr", GOOD + "@payload.items[0].sku", str(world))
     assert code == 0 and out.strip() == '"a1"'
     code, _, err = run(capsys, "attr", GOOD + "@payload.none", str(world))

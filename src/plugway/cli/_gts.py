@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
     p = command("query", "select loaded entities with a query expression (OP#10)", _query)
     p.add_argument("expr")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
-    p.add_argument("--limit", type=int, default=100, help="at most this many results")
+    p.add_argument("--limit", type=_limit, default=100, help="at most this many results")
     p = command("attr", "read one attribute, ID@path (OP#11)", _attr)
     p.add_argument("selector", metavar="ID@PATH")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files/folders to load")
@@ -104,6 +104,16 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
     serve.set_defaults(handler=_serve)
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"limit {value} must be at least 1")
+    return value
 
 
 def _port(text: str) -> int:
@@ -267,8 +277,16 @@ def _match(args: argparse.Namespace) -> int:
         pattern = GtsPattern.parse(args.pattern)
     except GtsError as exc:
         return _fail(args, str(exc))
-    results = [{"candidate": c, "match": pattern.matches(c)} for c in args.candidates]
-    lines = [f"{shorten(r['candidate'])}: {'match' if r['match'] else 'no match'}" for r in results]
+    results: list[dict[str, Any]] = []
+    for candidate in args.candidates:
+        error = id_or_pattern_error(candidate)
+        matched = not error and pattern.matches(candidate)
+        results.append({"candidate": candidate, "match": matched, "error": error})
+    lines = [
+        f"{shorten(r['candidate'])}: "
+        + ("match" if r["match"] else f"INVALID: {r['error']}" if r["error"] else "no match")
+        for r in results
+    ]
     payload = {"pattern": args.pattern, "results": results}
     return _emit(args, payload, lines, all(r["match"] for r in results))
 
