@@ -472,7 +472,7 @@ def _serve(args: argparse.Namespace) -> int:
     from plugway.server import create_gts_app
 
     print(
-        f"plugway gts serve: GTS conformance server on http://{args.host}:{args.port}"
+        f"plugway gts serve: starting the GTS conformance server on http://{args.host}:{args.port}"
         " (in-memory store; Ctrl+C stops it)",
         file=sys.stderr,
         flush=True,
