@@ -9,7 +9,7 @@ cycles in the data are cut, never followed forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from plugway.modules.tenant_resolver._models import (
     BarrierMode,
@@ -61,22 +61,25 @@ class TenantTree:
         return out
 
     def ancestors(self, tenant_id: str, barrier: BarrierMode) -> list[TenantRef]:
-        start = self.get(tenant_id)
-        out: list[TenantRef] = []
+        return [parent.ref() for parent in self._above(self.get(tenant_id), barrier)]
+
+    def _above(self, start: TenantInfo, barrier: BarrierMode) -> Iterator[TenantInfo]:
+        """The tenants above ``start``, nearest first: a self-managed tenant sees none when the
+        barrier is respected, and the walk stops at (and includes) a self-managed ancestor; a
+        missing parent or a cycle in the config ends it."""
         if barrier is BarrierMode.RESPECT and start.self_managed:
-            return out
-        visited = {tenant_id}
+            return
+        visited = {start.id}
         parent_id = start.parent_id
         while parent_id is not None and parent_id not in visited:
             visited.add(parent_id)
             parent = self._tenants.get(parent_id)
             if parent is None:
-                break
-            out.append(parent.ref())
+                return
+            yield parent
             if barrier is BarrierMode.RESPECT and parent.self_managed:
-                break
+                return
             parent_id = parent.parent_id
-        return out
 
     def descendants(
         self,
@@ -121,18 +124,4 @@ class TenantTree:
         descendant = self.get(descendant_id)
         if ancestor_id == descendant_id:
             return False
-        if barrier is BarrierMode.RESPECT and descendant.self_managed:
-            return False
-        visited = {descendant_id}
-        parent_id = descendant.parent_id
-        while parent_id is not None and parent_id not in visited:
-            visited.add(parent_id)
-            parent = self._tenants.get(parent_id)
-            if parent is None:
-                return False
-            if parent_id == ancestor_id:
-                return True
-            if barrier is BarrierMode.RESPECT and parent.self_managed:
-                return False
-            parent_id = parent.parent_id
-        return False
+        return any(parent.id == ancestor_id for parent in self._above(descendant, barrier))
