@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 import pytest
 from plugins_core_support import ECHO, TYPE_ID, EchoProps, Named, pid, spec
@@ -21,6 +22,7 @@ from plugway.plugins import (
     PluginVersionError,
     SecurityContext,
 )
+from plugway.plugins._spec import ContractMismatchError
 
 CTX = SecurityContext("t1", "u1")
 
@@ -185,6 +187,116 @@ def test_keyword_parameters_and_defaults_must_match() -> None:
     with pytest.raises(PluginContractError, match="'limit' defaults to 5, the contract to 10"):
         contract.bind(PluginSpec(sid, "x"), OtherDefault())
     assert contract.bind(PluginSpec(sid, "x"), Fine()).methods["find"] is not None
+
+
+# -- annotations, and every mismatch at once ------------------------------------------------------
+
+
+class Base:
+    """A parameter type; the contract passes the subclass."""
+
+
+class Derived(Base):
+    pass
+
+
+class Search(Protocol):
+    async def search(self, ctx: SecurityContext, query: str, limit: int) -> list[str]: ...
+    async def fetch(self, ctx: SecurityContext, item: Derived, ids: list[str]) -> int: ...
+    async def suggest(self, ctx: SecurityContext, prefix: str) -> str | None: ...
+
+
+SEARCH = PluginContract(Search, type_id="gts.x.core.modkit.plugin.v1~x.test.srch.plugin.v1.0~")
+SEARCH_ID = SEARCH.instance_id("x.test.s.plugin.v1")
+
+
+def test_a_wrongly_annotated_parameter_is_refused_naming_expected_and_got() -> None:
+    class IntQuery:
+        async def echo(self, ctx: SecurityContext, text: int) -> str:
+            return str(text)
+
+    with pytest.raises(ContractMismatchError) as info:
+        ECHO.bind(spec("typed"), IntQuery())
+    err = info.value
+    assert err.plugin == pid("typed") and err.method == "echo"
+    [m] = err.mismatches
+    assert (m.method, m.parameter, m.expected, m.got) == ("echo", "text", "str", "int")
+    assert "parameter 'text' is annotated int, the contract has str" in str(err)
+    assert isinstance(err, PluginContractError)
+
+
+def test_every_mismatch_of_a_plugin_is_reported_at_once() -> None:
+    class Broken:
+        async def search(self, ctx: SecurityContext, query: int, limit: str) -> list[int]:
+            return []
+
+        def fetch(self, ctx: SecurityContext, item: Derived, ids: list[str]) -> int:
+            return 0
+
+    with pytest.raises(ContractMismatchError) as info:
+        SEARCH.bind(PluginSpec(SEARCH_ID, "x"), Broken())
+    err = info.value
+    assert err.plugin == SEARCH_ID and err.method is None
+    found = {(m.method, m.parameter, m.expected, m.got) for m in err.mismatches}
+    assert found == {
+        ("search", "query", "str", "int"),
+        ("search", "limit", "int", "str"),
+        ("search", None, "list[str]", "list[int]"),
+        ("fetch", None, None, None),
+        ("suggest", None, None, None),
+    }
+    text = str(err)
+    assert "method 'fetch': is a sync method" in text and "method 'suggest': missing method" in text
+    assert "returns list[int], the contract returns list[str]" in text
+
+
+def test_wider_parameters_and_narrower_returns_are_accepted() -> None:
+    class Generous:
+        async def search(self, ctx: SecurityContext, query: str | None, limit: float) -> list[str]:
+            return []
+
+        async def fetch(self, ctx: SecurityContext, item: Base, ids: Sequence[str]) -> bool:
+            return True
+
+        async def suggest(self, ctx: Any, prefix: object) -> None:
+            return None
+
+    inst = SEARCH.bind(PluginSpec(SEARCH_ID, "x"), Generous())
+    assert set(inst.methods) == {"search", "fetch", "suggest"}
+
+
+def test_narrower_parameters_and_other_generic_arguments_are_refused() -> None:
+    class Narrow:
+        async def search(self, ctx: SecurityContext, query: Literal["a"], limit: bool) -> list[str]:
+            return []
+
+        async def fetch(self, ctx: SecurityContext, item: Derived, ids: list[int]) -> int:
+            return 0
+
+        async def suggest(self, ctx: SecurityContext, prefix: str) -> str | int:
+            return 0
+
+    with pytest.raises(ContractMismatchError) as info:
+        SEARCH.bind(PluginSpec(SEARCH_ID, "x"), Narrow())
+    found = {(m.method, m.parameter) for m in info.value.mismatches}
+    assert found == {("search", "query"), ("search", "limit"), ("fetch", "ids"), ("suggest", None)}
+
+
+def test_unannotated_or_unresolvable_annotations_are_not_judged() -> None:
+    class Local:
+        pass
+
+    class Loose:
+        async def search(self, ctx, query, limit: Local) -> Local:  # type: ignore[no-untyped-def]
+            return Local()
+
+        async def fetch(self, ctx: SecurityContext, item: Derived, ids: list[str]) -> int:
+            return 0
+
+        async def suggest(self, ctx: SecurityContext, prefix: str) -> str:
+            return prefix
+
+    assert SEARCH.bind(PluginSpec(SEARCH_ID, "x"), Loose()).methods["search"] is not None
 
 
 def test_properties_are_validated_with_field_paths() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +26,7 @@ __all__ = [
     "ContractVersion",
     "EmptyProperties",
     "PluginContract",
+    "resolved_hints",
 ]
 
 P = TypeVar("P")
@@ -61,11 +64,39 @@ class EmptyProperties(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ContractMethod:
-    """One async method of a contract: its parameters after ``self`` and the minor it came in."""
+    """One async method of a contract: its parameters after ``self`` and the minor it came in.
+
+    ``hints`` holds the annotations that could be resolved (parameter names and ``"return"``):
+    the registration check compares a plugin's annotations with these.
+    """
 
     name: str
     signature: inspect.Signature
     added_in: int
+    hints: Mapping[str, object] = field(default_factory=dict)
+
+
+def resolved_hints(func: Callable[..., Any]) -> dict[str, object]:
+    """The annotations of ``func`` that resolve, each on its own.
+
+    ``typing.get_type_hints`` is all or nothing: one forward reference to a local class would
+    hide every other annotation. Unresolvable ones are left out (the check cannot judge them).
+    """
+    try:
+        return dict(get_type_hints(func))
+    except Exception:  # some annotation does not resolve: take the others one by one
+        pass
+    annotations = getattr(func, "__annotations__", None) or {}
+    target = inspect.unwrap(func)
+    scope = getattr(target, "__globals__", None) or getattr(func, "__globals__", {})
+    out: dict[str, object] = {}
+    for name, annotation in annotations.items():
+        holder = types.SimpleNamespace(__annotations__={name: annotation}, __globals__=scope)
+        try:
+            out[name] = get_type_hints(holder)[name]
+        except Exception:  # unresolvable forward reference: not judged
+            continue
+    return out
 
 
 def _is_security_context(annotation: object) -> bool:
@@ -164,11 +195,8 @@ class PluginContract(Generic[P]):
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
             ):
                 raise self._fail(f"method {name!r} must take a SecurityContext first")
-            annotation: object = params[0].annotation
-            try:
-                annotation = get_type_hints(func).get(params[0].name, annotation)
-            except Exception:  # unresolvable forward refs: fall back to the annotation text
-                annotation = params[0].annotation
+            hints = resolved_hints(func)
+            annotation: object = hints.get(params[0].name, params[0].annotation)
             if not _is_security_context(annotation):
                 raise self._fail(
                     f"method {name!r}: first parameter {params[0].name!r} must be annotated "
@@ -186,7 +214,9 @@ class PluginContract(Generic[P]):
                 )
             if minor > 0 and not inspect.iscoroutinefunction(getattr(self.defaults, name)):
                 raise self._fail(f"default for method {name!r} must be 'async def'")
-            methods[name] = ContractMethod(name, sig.replace(parameters=params), minor)
+            methods[name] = ContractMethod(
+                name, sig.replace(parameters=params), minor, MappingProxyType(hints)
+            )
         return methods
 
     # -- public face ---------------------------------------------------------------------------

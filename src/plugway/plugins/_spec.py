@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from plugway.gts import GtsError, GtsId
 
-from ._contract import ContractMethod, ContractVersion, PluginContract
+from ._contract import ContractMethod, ContractVersion, PluginContract, resolved_hints
 from ._errors import (
     PluginContractError,
     PluginPropertiesError,
@@ -23,7 +23,14 @@ from ._errors import (
     error_path,
 )
 
-__all__ = ["PluginInstance", "PluginSpec", "bind_plugin", "error_path"]
+__all__ = [
+    "ContractMismatch",
+    "ContractMismatchError",
+    "PluginInstance",
+    "PluginSpec",
+    "bind_plugin",
+    "error_path",
+]
 
 P = TypeVar("P")
 
@@ -119,35 +126,140 @@ class PluginInstance(Generic[P]):
         return self.spec.priority
 
 
-def _check_default(
-    plugin: str, method: str, want: inspect.Parameter, have: inspect.Parameter
-) -> None:
-    """A contract default must be the plugin's default too: callers may omit the argument
-    through the gateway (which passes the contract's default) or call the plugin directly."""
-    if want.default is inspect.Parameter.empty:
-        return
-    if have.default is inspect.Parameter.empty:
-        raise PluginContractError(
-            plugin, method, f"parameter {have.name!r} needs a default as in the contract"
-        )
+@dataclass(frozen=True, slots=True)
+class ContractMismatch:
+    """One way a plugin method differs from its contract: where, and expected versus got."""
+
+    method: str
+    message: str
+    parameter: str | None = None
+    expected: str | None = None
+    got: str | None = None
+
+
+class ContractMismatchError(PluginContractError):
+    """Every mismatch of one plugin at once, so a plugin author fixes them in one round.
+
+    ``method`` is the method when all mismatches are in one, else None; ``mismatches`` lists
+    them all.
+    """
+
+    def __init__(self, plugin: str, mismatches: Sequence[ContractMismatch]) -> None:
+        self.mismatches = tuple(mismatches)
+        methods = {m.method for m in self.mismatches}
+        if len(methods) == 1:
+            method: str | None = self.mismatches[0].method
+            text = "; ".join(m.message for m in self.mismatches)
+        else:
+            method = None
+            text = "; ".join(f"method {m.method!r}: {m.message}" for m in self.mismatches)
+        super().__init__(plugin, method, text)
+
+
+_UNIONS: tuple[object, ...] = (Union, types.UnionType)
+_PROMOTIONS = {(float, int), (complex, int), (complex, float)}  # (wide, narrow), PEP 484
+
+
+def _accepts(wide: object, narrow: object) -> bool:
+    """True when every value of type ``narrow`` is surely a ``wide`` (False when undecided)."""
+    if wide is Any or narrow is Any or wide is object or wide == narrow:
+        return True
+    if isinstance(wide, TypeVar) or isinstance(narrow, TypeVar):
+        return True  # a generic contract: the type checker judges it, not us
+    n_origin, w_origin = get_origin(narrow), get_origin(wide)
+    if n_origin in _UNIONS:
+        return all(_accepts(wide, arg) for arg in get_args(narrow))
+    if w_origin in _UNIONS:
+        return any(_accepts(arg, narrow) for arg in get_args(wide))
+    if n_origin is Literal:
+        return all(_accepts(wide, type(value)) for value in get_args(narrow))
+    w_class, n_class = w_origin or wide, n_origin or narrow
+    if not (isinstance(w_class, type) and isinstance(n_class, type)):
+        return False
     try:
-        same = bool(have.default == want.default)
-    except Exception:
-        same = have.default is want.default
-    if not same:
-        raise PluginContractError(
-            plugin,
-            method,
-            f"parameter {have.name!r} defaults to {have.default!r}, the contract to "
-            f"{want.default!r}",
+        related = issubclass(n_class, w_class)
+    except TypeError:  # a non-runtime Protocol and the like: not decidable here
+        return False
+    if w_origin is None and n_origin is None:
+        return related or (wide, narrow) in _PROMOTIONS
+    if not related:
+        return False
+    w_args = get_args(wide)
+    # a bare generic (``list``, ``Sequence``) takes any parameters; otherwise only the same ones
+    return not w_args or get_args(narrow) == w_args
+
+
+def _type_text(annotation: object) -> str:
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__qualname__
+    return repr(annotation).replace("typing.", "").replace("collections.abc.", "")
+
+
+class _MethodCheck:
+    """The mismatches of one plugin method against its contract method."""
+
+    def __init__(self, m: ContractMethod, fn: Callable[..., Any]) -> None:
+        self.m = m
+        self.hints = resolved_hints(fn)
+        self.found: list[ContractMismatch] = []
+
+    def fail(
+        self, message: str, parameter: str | None = None, *, types_: tuple[str, str] | None = None
+    ) -> None:
+        expected, got = types_ if types_ is not None else (None, None)
+        self.found.append(ContractMismatch(self.m.name, message, parameter, expected, got))
+
+    def annotation(self, want: inspect.Parameter, have: inspect.Parameter) -> None:
+        """A plugin parameter must accept what the contract passes (it may be wider)."""
+        expected, got = self.m.hints.get(want.name), self.hints.get(have.name)
+        if expected is None or got is None or _accepts(got, expected):
+            return
+        e, g = _type_text(expected), _type_text(got)
+        self.fail(
+            f"parameter {have.name!r} is annotated {g}, the contract has {e}",
+            have.name,
+            types_=(e, g),
         )
 
+    def returns(self) -> None:
+        """A plugin may return a narrower type than the contract, never another one."""
+        expected, got = self.m.hints.get("return"), self.hints.get("return")
+        if expected is None or got is None or _accepts(expected, got):
+            return
+        e, g = _type_text(expected), _type_text(got)
+        self.fail(f"returns {g}, the contract returns {e}", types_=(e, g))
 
-def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> None:
+    def default(self, want: inspect.Parameter, have: inspect.Parameter) -> None:
+        """A contract default must be the plugin's default too: callers may omit the argument
+        through the gateway (which passes the contract's default) or call the plugin directly."""
+        if want.default is inspect.Parameter.empty:
+            return
+        if have.default is inspect.Parameter.empty:
+            self.fail(f"parameter {have.name!r} needs a default as in the contract", have.name)
+            return
+        try:
+            same = bool(have.default == want.default)
+        except Exception:
+            same = have.default is want.default
+        if not same:
+            self.fail(
+                f"parameter {have.name!r} defaults to {have.default!r}, the contract to "
+                f"{want.default!r}",
+                have.name,
+                types_=(repr(want.default), repr(have.default)),
+            )
+
+    def matched(self, want: inspect.Parameter, have: inspect.Parameter) -> None:
+        self.default(want, have)
+        self.annotation(want, have)
+
+
+def _check_params(m: ContractMethod, fn: Callable[..., Any]) -> list[ContractMismatch]:
     try:
         impl_sig = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
-        raise PluginContractError(plugin, m.name, f"signature cannot be read: {exc}") from exc
+        return [ContractMismatch(m.name, f"signature cannot be read: {exc}")]
+    check = _MethodCheck(m, fn)
     want = list(m.signature.parameters.values())
     have = list(impl_sig.parameters.values())
     have_var_pos = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in have)
@@ -163,28 +275,29 @@ def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> Non
                     pos_index += 1
                     continue
                 n_want = sum(1 for p in want if p.kind in _POSITIONAL)
-                raise PluginContractError(
-                    plugin,
-                    m.name,
+                check.fail(
                     f"takes {len(have_positional)} positional parameters, contract has {n_want} "
                     f"(missing {c.name!r})",
+                    c.name,
                 )
+                break  # the positions no longer line up: one report is the useful one
             p = have_positional[pos_index]
             pos_index += 1
+            used.add(p.name)
             # the context (position 1) is always passed positionally: its name is free
             if (
                 pos_index > 1
                 and c.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
                 and (p.name != c.name or p.kind is not c.kind)
             ):
-                raise PluginContractError(
-                    plugin,
-                    m.name,
+                check.fail(
                     f"parameter {pos_index} is {p.name!r} ({_KIND_TEXT[p.kind]}), contract has "
                     f"{c.name!r} ({_KIND_TEXT[c.kind]})",
+                    c.name,
+                    types_=(c.name, p.name),
                 )
-            _check_default(plugin, m.name, c, p)
-            used.add(p.name)
+                continue
+            check.matched(c, p)
         elif c.kind is inspect.Parameter.KEYWORD_ONLY:
             p_kw = have_by_name.get(c.name)
             if p_kw is None or p_kw.kind not in (
@@ -193,24 +306,23 @@ def _check_params(plugin: str, m: ContractMethod, fn: Callable[..., Any]) -> Non
             ):
                 if p_kw is None and have_var_kw:
                     continue
-                raise PluginContractError(
-                    plugin, m.name, f"lacks keyword parameter {c.name!r} of the contract"
-                )
-            _check_default(plugin, m.name, c, p_kw)
+                check.fail(f"lacks keyword parameter {c.name!r} of the contract", c.name)
+                continue
             used.add(p_kw.name)
+            check.matched(c, p_kw)
         elif c.kind is inspect.Parameter.VAR_POSITIONAL and not have_var_pos:
-            raise PluginContractError(plugin, m.name, f"lacks *{c.name} of the contract")
+            check.fail(f"lacks *{c.name} of the contract", c.name)
         elif c.kind is inspect.Parameter.VAR_KEYWORD and not have_var_kw:
-            raise PluginContractError(plugin, m.name, f"lacks **{c.name} of the contract")
+            check.fail(f"lacks **{c.name} of the contract", c.name)
     for p in have:
         if (
             p.name not in used
             and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
             and p.default is inspect.Parameter.empty
         ):
-            raise PluginContractError(
-                plugin, m.name, f"has extra required parameter {p.name!r} not in the contract"
-            )
+            check.fail(f"has extra required parameter {p.name!r} not in the contract", p.name)
+    check.returns()
+    return check.found
 
 
 def _implemented_version(contract: PluginContract[Any], spec: PluginSpec) -> ContractVersion:
@@ -260,8 +372,10 @@ def _implemented_version(contract: PluginContract[Any], spec: PluginSpec) -> Con
 def bind_plugin(contract: PluginContract[P], spec: PluginSpec, impl: object) -> PluginInstance[P]:
     """Refuse an implementation that breaks ``contract``; adapt one of an older MINOR.
 
-    Raises PluginContractError (naming plugin, method and mismatch), PluginVersionError for
-    another MAJOR, PluginPropertiesError when ``properties`` fail the contract's model.
+    Raises ContractMismatchError (a PluginContractError) listing every mismatch of every method
+    (names, kinds, defaults, and parameter and return annotations where both sides have them),
+    PluginVersionError for another MAJOR, PluginPropertiesError when ``properties`` fail the
+    contract's model, PluginContractError for a bad spec.
     """
     plugin = spec.id
     if not isinstance(spec.vendor, str) or not spec.vendor:
@@ -279,6 +393,7 @@ def bind_plugin(contract: PluginContract[P], spec: PluginSpec, impl: object) -> 
         raise PluginPropertiesError(plugin, problems) from None
     methods: dict[str, Callable[..., Any]] = {}
     defaulted: dict[str, Callable[..., Any]] = {}
+    mismatches: list[ContractMismatch] = []
     for name, m in contract.methods.items():
         fn = getattr(impl, name, None)
         if fn is None:
@@ -286,15 +401,19 @@ def bind_plugin(contract: PluginContract[P], spec: PluginSpec, impl: object) -> 
                 default = types.MethodType(getattr(contract.defaults, name), impl)
                 methods[name] = defaulted[name] = default
                 continue
-            raise PluginContractError(plugin, name, "missing method")
+            mismatches.append(ContractMismatch(name, "missing method"))
+            continue
         if not callable(fn):
-            raise PluginContractError(plugin, name, "is not callable")
+            mismatches.append(ContractMismatch(name, "is not callable"))
+            continue
         if not inspect.iscoroutinefunction(fn):
-            raise PluginContractError(
-                plugin, name, "is a sync method where the contract has 'async def'"
+            mismatches.append(
+                ContractMismatch(name, "is a sync method where the contract has 'async def'")
             )
-        _check_params(plugin, m, fn)
+        mismatches.extend(_check_params(m, fn))
         methods[name] = fn
+    if mismatches:
+        raise ContractMismatchError(plugin, mismatches)
     adapted = impl if not defaulted else _WithDefaults(impl, defaulted)
     return PluginInstance(
         spec=spec,
