@@ -269,20 +269,46 @@ def test_union_types_and_boolean_schemas() -> None:
     assert is_subschema(any_of, {"type": "string"}) != []
 
 
-def test_exploding_schemas_are_refused_quickly() -> None:
+def _boom(name: str, leaf: dict[str, Any]) -> dict[str, Any]:
     # Each level refers to the next one from ten properties: 10**30 paths if expanded naively.
     docs: dict[str, Any] = {}
     for level in range(30):
-        nxt = {"$ref": f"gts://gts.x.boom.l{level + 1}.t.v1~"} if level < 29 else {"type": "string"}
-        docs[f"gts.x.boom.l{level}.t.v1~"] = {
-            "$id": f"gts://gts.x.boom.l{level}.t.v1~",
+        nxt = {"$ref": f"gts://gts.x.{name}.l{level + 1}.t.v1~"} if level < 29 else leaf
+        docs[f"gts.x.{name}.l{level}.t.v1~"] = {
+            "$id": f"gts://gts.x.{name}.l{level}.t.v1~",
             "properties": {f"p{i}": nxt for i in range(10)},
         }
+    return docs
+
+
+def test_exploding_schemas_are_compared_once_per_shared_part() -> None:
+    docs = _boom("boom", {"type": "string"})
     old = {"$id": f"gts://{OLD}", "allOf": [{"$ref": "gts://gts.x.boom.l0.t.v1~"}]}
     new = {"$id": f"gts://{NEW}", "allOf": [{"$ref": "gts://gts.x.boom.l0.t.v1~"}]}
     report = check_compatibility(OLD, NEW, {**docs, OLD: old, NEW: new}.get)
+    assert report.is_fully_compatible, report
+
+
+def test_exploding_schemas_that_differ_everywhere_are_refused_quickly() -> None:
+    # 10**29 paths end in an incompatible leaf: reporting each one is over the budget.
+    docs = {**_boom("boom", {"type": "string"}), **_boom("bang", {"type": "integer"})}
+    old = {"$id": f"gts://{OLD}", "allOf": [{"$ref": "gts://gts.x.boom.l0.t.v1~"}]}
+    new = {"$id": f"gts://{NEW}", "allOf": [{"$ref": "gts://gts.x.bang.l0.t.v1~"}]}
+    report = check_compatibility(OLD, NEW, {**docs, OLD: old, NEW: new}.get)
     assert not report.is_fully_compatible
     assert "too large" in report.error or any("too large" in e for e in report.backward_errors)
+
+
+def test_a_shared_incompatible_part_is_reported_at_every_path() -> None:
+    leaf = {"$ref": "gts://gts.x.shop.parts.money.v1~"}
+    money_old = {"$id": "gts://gts.x.shop.parts.money.v1~", "type": "number"}
+    money_new = {"$id": "gts://gts.x.shop.parts.money.v1~", "type": "integer"}
+    old = _schema(OLD, {"a": leaf, "b": leaf})
+    new = _schema(NEW, {"a": leaf, "b": leaf})
+    old_docs = {OLD: old, "gts.x.shop.parts.money.v1~": money_old}
+    new_docs = {NEW: new, "gts.x.shop.parts.money.v1~": money_new}
+    errors = is_subschema(effective_schema(old, old_docs.get), effective_schema(new, new_docs.get))
+    assert [e.split(":")[0] for e in errors] == ["$.a", "$.b"], errors
 
 
 def test_enum_comparison_matches_values_not_positions() -> None:

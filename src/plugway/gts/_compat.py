@@ -18,9 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plugway.gts._effective import (
+    MAX_SCHEMA_NODES,
+    GtsSchemaBudgetError,
+    SchemaBudget,
+    SchemaInliner,
+)
 from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsSchemaError
 from plugway.gts._ids import GtsId
-from plugway.gts._refs import canonical_json, follow_pointer
+from plugway.gts._refs import canonical_json
 
 __all__ = [
     "MAX_SCHEMA_DEPTH",
@@ -33,10 +39,8 @@ __all__ = [
     "same_type_family",
 ]
 
-#: Nesting depth above which a schema is refused instead of walked (no stack exhaustion).
+#: Nesting depth above which a comparison stops descending (no stack exhaustion).
 MAX_SCHEMA_DEPTH = 64
-#: Subschemas one comparison may visit; bigger (or exploding) schemas are refused, not walked.
-MAX_SCHEMA_NODES = 50_000
 
 #: Looks a GTS type id (canonical, without ``gts://``) up; ``None`` when it is unknown.
 SchemaResolver = Callable[[str], Mapping[str, Any] | None]
@@ -89,91 +93,15 @@ class CompatibilityReport:
 def effective_schema(schema: Mapping[str, Any], resolve: SchemaResolver) -> dict[str, Any]:
     """Return ``schema`` with ``allOf`` merged and ``$ref`` (``gts://`` and local) inlined.
 
-    Raises GtsSchemaError for cyclic or unresolvable references and for over-deep schemas.
+    Raises GtsSchemaError for cyclic or unresolvable references, for over-deep schemas and
+    for schemas that expand past ``MAX_SCHEMA_NODES`` subschemas. Parts reached through
+    several references are shared: treat the result as read-only.
     """
-    flat = _Flattener(schema, resolve).flatten(schema, 0, ())
+    root_id = _strip_gts(str(schema.get("$id", "")))
+    budget = SchemaBudget(root_id or "<anonymous>")
+    inliner = SchemaInliner(resolve, budget, merge=_merge)
+    flat = inliner.inline(schema, schema, root_id or None)
     return flat if isinstance(flat, dict) else {}
-
-
-class _Flattener:
-    def __init__(self, root: Mapping[str, Any], resolve: SchemaResolver) -> None:
-        self._resolve = resolve
-        self._root_id = _strip_gts(str(root.get("$id", "")))
-        # A target reached through many refs is flattened once (diamonds stay linear) ...
-        self._memo: dict[str, Any] = {}
-        # ... and the whole expansion has a size budget, so no schema makes this slow.
-        self._budget = MAX_SCHEMA_NODES
-
-    def flatten(
-        self, node: Any, depth: int, stack: tuple[str, ...], root: Mapping[str, Any] | None = None
-    ) -> Any:
-        if depth > MAX_SCHEMA_DEPTH:
-            raise GtsSchemaError(f"schema {self._root_id or '<anonymous>'} is nested too deeply")
-        if not isinstance(node, Mapping):
-            return node
-        self._budget -= 1
-        if self._budget < 0:
-            raise GtsSchemaError(
-                f"schema {self._root_id or '<anonymous>'} expands to more than"
-                f" {MAX_SCHEMA_NODES} subschemas"
-            )
-        doc_root = root if root is not None else node
-        out: dict[str, Any] = {}
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            target, target_root, key = self._deref(ref, doc_root)
-            if key in stack:
-                chain = " -> ".join((*stack, key))
-                raise GtsSchemaError(f"cyclic $ref in schema {self._root_id}: {chain}")
-            if key not in self._memo:
-                self._memo[key] = self.flatten(target, depth + 1, (*stack, key), target_root)
-            out = _merge(out, self._memo[key])
-        for part in node.get("allOf", ()) if isinstance(node.get("allOf"), list) else ():
-            out = _merge(out, self.flatten(part, depth + 1, stack, doc_root))
-        own: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("$ref", "allOf"):
-                continue
-            if key in ("properties", "patternProperties") and isinstance(value, Mapping):
-                own[key] = {
-                    k: self.flatten(v, depth + 1, stack, doc_root) for k, v in value.items()
-                }
-                continue
-            if key in ("items", "additionalProperties", "not", "contains"):
-                own[key] = self.flatten(value, depth + 1, stack, doc_root)
-                continue
-            if key in ("anyOf", "oneOf") and isinstance(value, list):
-                own[key] = [self.flatten(v, depth + 1, stack, doc_root) for v in value]
-                continue
-            own[key] = value
-        return _merge(out, own)
-
-    def _deref(self, ref: str, doc_root: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any], str]:
-        if ref.startswith("#"):
-            target = _json_pointer(doc_root, ref[1:], ref)
-            return target, doc_root, f"{doc_root.get('$id', '')}{ref}"
-        if not ref.startswith(_GTS_URI):
-            raise GtsSchemaError(f"schema {self._root_id}: $ref {ref!r} is not a gts:// reference")
-        type_id = ref[len(_GTS_URI) :]
-        pointer = ""
-        if "#" in type_id:
-            type_id, pointer = type_id.split("#", 1)
-        target_doc = self._resolve(type_id)
-        if target_doc is None:
-            raise GtsNotFoundError(
-                f"schema {self._root_id}: $ref target {type_id} is not registered"
-            )
-        target = _json_pointer(target_doc, pointer, ref) if pointer else target_doc
-        return target, target_doc, ref
-
-
-def _json_pointer(doc: Mapping[str, Any], pointer: str, ref: str) -> Any:
-    if pointer in ("", "/"):
-        return doc
-    try:
-        return follow_pointer(doc, "/" + pointer.lstrip("/"))
-    except LookupError:
-        raise GtsSchemaError(f"$ref {ref!r} does not resolve inside its document") from None
 
 
 def _merge(a: Any, b: Any) -> Any:
@@ -234,30 +162,46 @@ def is_subschema(a: Any, b: Any) -> list[str]:
     """
     errors: list[str] = []
     try:
-        _subset(a, b, "$", errors, 0, _Budget())
-    except _OverBudget:
+        _subset(a, b, "$", errors, 0, _Walk())
+    except GtsSchemaBudgetError:
         errors.append(f"$: schemas too large to compare (more than {MAX_SCHEMA_NODES} steps)")
     return errors
 
 
-class _OverBudget(Exception):
-    pass
+class _Walk:
+    """One comparison's budget, and the pairs of parts already found to fit: effective schemas
+    share the parts reached through several references, so a pair recurs on many paths."""
 
-
-class _Budget:
-    __slots__ = ("left",)
+    __slots__ = ("budget", "failed", "sound")
 
     def __init__(self) -> None:
-        self.left = MAX_SCHEMA_NODES
+        self.budget = SchemaBudget("comparison")
+        # Keyed by identity; the values keep both parts alive so an id is never reused.
+        self.sound: dict[tuple[int, int], tuple[Any, Any]] = {}
+        # A pair that failed: where, and its errors (each starts with that path).
+        self.failed: dict[tuple[int, int], tuple[str, tuple[str, ...], Any, Any]] = {}
 
-    def spend(self) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise _OverBudget
+
+def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, walk: _Walk) -> None:
+    pair = (id(a), id(b))
+    if pair in walk.sound:
+        return
+    walk.budget.spend()
+    failed = walk.failed.get(pair)
+    if failed is not None:  # the same errors again, at this path (each one paid for)
+        first_path, found, _a, _b = failed
+        walk.budget.spend(len(found))
+        errors.extend(path + e[len(first_path) :] for e in found)
+        return
+    before = len(errors)
+    _subset_once(a, b, path, errors, depth, walk)
+    if len(errors) == before:
+        walk.sound[pair] = (a, b)
+    elif all(e.startswith(path) for e in errors[before:]):
+        walk.failed[pair] = (path, tuple(errors[before:]), a, b)
 
 
-def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, budget: _Budget) -> None:
-    budget.spend()
+def _subset_once(a: Any, b: Any, path: str, errors: list[str], depth: int, walk: _Walk) -> None:
     if depth > MAX_SCHEMA_DEPTH:
         errors.append(f"{path}: schema nested too deeply to compare")
         return
@@ -283,7 +227,7 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, budget: _B
                     f"{path}.{key}[{i}]",
                     errors,
                     depth + 1,
-                    budget,
+                    walk,
                 )
             return
     for key in ("anyOf", "oneOf"):
@@ -291,7 +235,7 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, budget: _B
             if a_map.get(key) == b[key]:
                 continue
             branches = b[key] if isinstance(b[key], list) else []
-            if not any(_fits(a_map, br, path, depth + 1, budget) for br in branches):
+            if not any(_fits(a_map, br, path, depth + 1, walk) for br in branches):
                 errors.append(f"{path}: matches none of the {key} branches")
                 return
 
@@ -306,11 +250,11 @@ def _subset(a: Any, b: Any, path: str, errors: list[str], depth: int, budget: _B
     ref_b, ref_a = b.get("$ref"), a_map.get("$ref")
     if isinstance(ref_b, str) and not _same_ref(ref_a, ref_b):
         errors.append(f"{path}: $ref changed from {ref_a!r} to {ref_b!r}")
-    _check_object(a_map, b, path, errors, depth, budget)
+    _check_object(a_map, b, path, errors, depth, walk)
     if "items" in b and isinstance(b["items"], Mapping | bool):
         a_items = a_map.get("items", True)
         if isinstance(a_items, Mapping | bool):
-            _subset(a_items, b["items"], f"{path}[]", errors, depth + 1, budget)
+            _subset(a_items, b["items"], f"{path}[]", errors, depth + 1, walk)
 
 
 def _accepts_nothing(a: Mapping[str, Any]) -> bool:
@@ -320,9 +264,9 @@ def _accepts_nothing(a: Mapping[str, Any]) -> bool:
     return not enum or ("const" in a and not any(_same_value(a["const"], v) for v in enum))
 
 
-def _fits(a: Any, b: Any, path: str, depth: int, budget: _Budget) -> bool:
+def _fits(a: Any, b: Any, path: str, depth: int, walk: _Walk) -> bool:
     trial: list[str] = []
-    _subset(a, b, path, trial, depth, budget)
+    _subset(a, b, path, trial, depth, walk)
     return not trial
 
 
@@ -434,7 +378,7 @@ def _check_object(
     path: str,
     errors: list[str],
     depth: int,
-    budget: _Budget,
+    walk: _Walk,
 ) -> None:
     a_props = a.get("properties") if isinstance(a.get("properties"), Mapping) else {}
     b_props = b.get("properties") if isinstance(b.get("properties"), Mapping) else {}
@@ -443,7 +387,7 @@ def _check_object(
     b_closed = b.get("additionalProperties") is False
     for name, sub in b_props.items():
         if name in a_props:
-            _subset(a_props[name], sub, f"{path}.{name}", errors, depth + 1, budget)
+            _subset(a_props[name], sub, f"{path}.{name}", errors, depth + 1, walk)
     if b_closed:
         if not a_closed:
             errors.append(f"{path}: content model closed (additionalProperties: false)")

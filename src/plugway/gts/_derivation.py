@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from plugway.gts._effective import SchemaBudget, SchemaInliner, budgeted_json
 from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
 from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import (
@@ -28,13 +29,12 @@ from plugway.gts._refs import (
     SchemaResolver,
     canonical_json,
     check_schema_document,
-    follow_pointer,
     gts_ref_target,
     is_final,
     iter_subschemas,
     schema_type_id,
 )
-from plugway.gts._xref import resolve_xref, xref_prefix
+from plugway.gts._xref import xref_prefix
 
 __all__ = [
     "check_no_final_ancestor",
@@ -215,60 +215,14 @@ def find_ref_cycle(type_id: str, resolver: SchemaResolver) -> list[str] | None:
 # --- own parts: inlined, merged views of one schema ------------------------------------------
 
 
-class _Inliner:
-    """Replaces ``$ref``s by what they point to, so parts of different documents compare."""
+def _keep(key: str) -> bool:
+    """Keywords that constrain instances (``x-gts-ref`` is kept, resolved to an id)."""
+    return key not in _ANNOTATIONS and (key == "x-gts-ref" or not key.startswith("x-gts-"))
 
-    def __init__(self, resolver: SchemaResolver) -> None:
-        self._resolver = resolver
 
-    def inline(
-        self, node: Any, doc: Mapping[str, Any], doc_id: str | None, stack: tuple[str, ...]
-    ) -> Any:
-        if not isinstance(node, Mapping):
-            return node
-        if len(stack) > MAX_SCHEMA_DEPTH * 4:
-            raise GtsValidationError(f"schema {doc_id} nests deeper than {MAX_SCHEMA_DEPTH} levels")
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            return self._inline_ref(ref, doc, doc_id, stack)
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in _ANNOTATIONS or (key.startswith("x-gts-") and key != "x-gts-ref"):
-                continue
-            if key == "x-gts-ref":
-                out[key] = resolve_xref(value, doc, "schema")
-            elif key in ("properties", "patternProperties") and isinstance(value, Mapping):
-                out[key] = {k: self.inline(v, doc, doc_id, (*stack, key)) for k, v in value.items()}
-            elif key in ("allOf", "anyOf", "oneOf", "items") and isinstance(value, list):
-                out[key] = [self.inline(v, doc, doc_id, (*stack, key)) for v in value]
-            elif key in ("items", "additionalProperties", "additionalItems", "not", "contains"):
-                out[key] = self.inline(value, doc, doc_id, (*stack, key))
-            else:
-                out[key] = value
-        return out
-
-    def _inline_ref(
-        self, ref: str, doc: Mapping[str, Any], doc_id: str | None, stack: tuple[str, ...]
-    ) -> Any:
-        target = gts_ref_target(ref)
-        if target is not None:
-            marker = f"gts://{target}"
-            if marker in stack:
-                return {"$ref": marker}
-            tdoc = self._resolver(target)
-            if not isinstance(tdoc, Mapping):
-                raise GtsValidationError(f"$ref names {target}, which is not registered")
-            return self.inline(tdoc, tdoc, target, (*stack, marker))
-        if ref.startswith("#"):
-            marker = f"{doc_id}{ref}"
-            if marker in stack:
-                return {"$ref": marker}
-            try:
-                node = follow_pointer(doc, ref[1:])
-            except LookupError:
-                raise GtsValidationError(f"$ref {ref!r} in {doc_id} does not resolve") from None
-            return self.inline(node, doc, doc_id, (*stack, marker))
-        raise GtsValidationError(f"$ref {shorten(ref)!r} in {doc_id} is not supported")
+def _inliner(resolver: SchemaResolver, budget: SchemaBudget) -> SchemaInliner:
+    """Recursive references stay as markers, which compare equal only to the same marker."""
+    return SchemaInliner(resolver, budget, on_cycle="mark", keep=_keep, xref=True)
 
 
 def _types(node: Mapping[str, Any]) -> set[str] | None:
@@ -280,8 +234,9 @@ def _types(node: Mapping[str, Any]) -> set[str] | None:
     return None
 
 
-def _merge(a: Any, b: Any) -> Any:
+def _merge(a: Any, b: Any, budget: SchemaBudget) -> Any:
     """Intersection of two inlined schemas, as one schema (conservative)."""
+    budget.spend()
     if a is False or b is False:
         return False
     if a is True or not isinstance(a, Mapping):
@@ -298,7 +253,7 @@ def _merge(a: Any, b: Any) -> Any:
             merged = dict(old)
             if isinstance(value, Mapping):
                 for name, sub in value.items():
-                    merged[name] = _merge(merged[name], sub) if name in merged else sub
+                    merged[name] = _merge(merged[name], sub, budget) if name in merged else sub
             out[key] = merged
         elif key == "required" and isinstance(old, list) and isinstance(value, list):
             out[key] = old + [v for v in value if v not in old]
@@ -316,7 +271,7 @@ def _merge(a: Any, b: Any) -> Any:
             kept = {_canon(v) for v in value}  # a set: enums may be long
             out[key] = [v for v in old if _canon(v) in kept]
         elif key in ("items", "additionalProperties", "additionalItems"):
-            out[key] = _merge(old, value)
+            out[key] = _merge(old, value, budget)
         elif key in ("allOf",) and isinstance(old, list) and isinstance(value, list):
             out[key] = old + value
         else:
@@ -324,13 +279,13 @@ def _merge(a: Any, b: Any) -> Any:
     return out
 
 
-def _flatten(node: Any) -> Any:
+def _flatten(node: Any, budget: SchemaBudget) -> Any:
     """Fold ``allOf`` into its parent (intersection), so keyword checks see one schema."""
     if not isinstance(node, Mapping) or not isinstance(node.get("allOf"), list):
         return node
     base: Any = {k: v for k, v in node.items() if k != "allOf"}
     for sub in node["allOf"]:
-        base = _merge(base, _flatten(sub))
+        base = _merge(base, _flatten(sub, budget), budget)
     return base
 
 
@@ -345,14 +300,23 @@ _canon = canonical_json
 
 
 class _Comparer:
-    def __init__(self) -> None:
+    """Judges inlined own parts; every step is paid from the derivation's budget, and a pair
+    already found sound is not compared again (inlined parts are shared)."""
+
+    def __init__(self, budget: SchemaBudget) -> None:
+        self._budget = budget
         self._accept_cache: dict[str, Callable[[Any], bool]] = {}
+        # Keyed by identity; the values keep both parts alive so an id is never reused.
+        self._sound: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+    def _json(self, schema: Any) -> str:
+        return budgeted_json(schema, self._budget)
 
     def acceptor(self, schema: Any) -> Callable[[Any], bool]:
         """A compiled check of ``schema``; fetch it once, then test many values."""
         from plugway.gts._schema import compile_standalone
 
-        key = _canon(schema)
+        key = self._json(schema)
         fn = self._accept_cache.get(key)
         if fn is None:
             fn = self._accept_cache[key] = compile_standalone(schema, label="ancestor schema")
@@ -362,7 +326,16 @@ class _Comparer:
         """None when ``c`` is no looser than ``p``, else ``(path, reason)``."""
         if depth > MAX_SCHEMA_DEPTH:
             return path, f"schemas nest deeper than {MAX_SCHEMA_DEPTH} levels"
-        c, p = _flatten(c), _flatten(p)
+        pair = (id(c), id(p))
+        if pair in self._sound:
+            return None
+        self._budget.spend()
+        found = self._looser(_flatten(c, self._budget), _flatten(p, self._budget), path, depth)
+        if found is None:
+            self._sound[pair] = (c, p)
+        return found
+
+    def _looser(self, c: Any, p: Any, path: str, depth: int) -> tuple[str, str] | None:
         if p is True or p == {}:
             return None
         if p is False:
@@ -374,7 +347,9 @@ class _Comparer:
         if not isinstance(p, Mapping):
             return None
         if "$ref" in p:
-            return None if _canon(c) == _canon(p) else (path, "cannot be compared (recursive)")
+            return (
+                None if self._json(c) == self._json(p) else (path, "cannot be compared (recursive)")
+            )
         for kw in ("anyOf", "oneOf"):
             if kw in p:
                 found = self._against_branches(c, p, kw, path, depth)
@@ -384,7 +359,9 @@ class _Comparer:
             if kw in c and kw not in p:
                 rest = {k: v for k, v in c.items() if k != kw}
                 for i, branch in enumerate(c[kw] if isinstance(c[kw], list) else []):
-                    found = self.looser(_merge(rest, branch), p, f"{path}.{kw}[{i}]", depth + 1)
+                    found = self.looser(
+                        _merge(rest, branch, self._budget), p, f"{path}.{kw}[{i}]", depth + 1
+                    )
                     if found is not None:
                         return found
                 return None
@@ -402,12 +379,12 @@ class _Comparer:
     def _against_branches(
         self, c: Mapping[str, Any], p: Mapping[str, Any], kw: str, path: str, depth: int
     ) -> tuple[str, str] | None:
-        if kw in c and _canon(c[kw]) == _canon(p[kw]):
+        if kw in c and self._json(c[kw]) == self._json(p[kw]):
             return None
         branches = p[kw] if isinstance(p[kw], list) else []
         rest = {k: v for k, v in p.items() if k != kw}
         for branch in branches:
-            if self.looser(c, _merge(rest, branch), path, depth + 1) is None:
+            if self.looser(c, _merge(rest, branch, self._budget), path, depth + 1) is None:
                 return None
         return _join(path, kw), f"matches none of the ancestor's {kw} branches"
 
@@ -472,7 +449,7 @@ class _Comparer:
                 continue
             if kw not in c:
                 return _join(path, kw), f"drops the ancestor's {kw}"
-            if _canon(c[kw]) != _canon(pv):
+            if self._json(c[kw]) != self._json(pv):
                 return _join(path, kw), f"changes the ancestor's {kw}"
         return None
 
@@ -546,7 +523,7 @@ def _short(v: Any) -> str:
     return shorten(_canon(v), 60)
 
 
-def _own_part(type_id: str, doc: Mapping[str, Any], chain: set[str], inliner: _Inliner) -> Any:
+def _own_part(type_id: str, doc: Mapping[str, Any], chain: set[str], inliner: SchemaInliner) -> Any:
     """``doc`` minus its references to types of its own chain, inlined and merged."""
     parts: list[Any] = []
 
@@ -557,7 +534,7 @@ def _own_part(type_id: str, doc: Mapping[str, Any], chain: set[str], inliner: _I
         if isinstance(ref, str) and gts_ref_target(ref) in chain:
             return
         top = {k: v for k, v in node.items() if k != "allOf"}
-        parts.append(inliner.inline(top, doc, type_id, ()))
+        parts.append(inliner.inline(top, doc, type_id))
         entries = node.get("allOf")
         if isinstance(entries, list):
             for entry in entries:
@@ -569,7 +546,7 @@ def _own_part(type_id: str, doc: Mapping[str, Any], chain: set[str], inliner: _I
     collect(doc, 0)
     merged: Any = True
     for part in parts:
-        merged = _merge(merged, part)
+        merged = _merge(merged, part, inliner.budget)
     return merged
 
 
@@ -599,20 +576,33 @@ def validate_type_derivation(type_id: str, resolver: SchemaResolver) -> None:
         if cycle is not None:
             raise GtsValidationError(f"{t}: cyclic $ref: {' -> '.join(cycle)}")
     if len(chain) > 1:
-        inliner = _Inliner(resolver)
+        # One inliner and one budget for the whole chain: every ancestor's parts are inlined
+        # once and shared by every comparison.
+        budget = SchemaBudget(type_id)
+        inliner = _inliner(resolver, budget)
         chain_set = set(chain)
+        comparer = _Comparer(budget)
         try:
             own = [_own_part(t, d, chain_set, inliner) for t, d in zip(chain, docs, strict=True)]
-        except GtsSchemaError as exc:
+            found = _first_looser(comparer, own)
+        except GtsValidationError:
+            raise
+        except GtsError as exc:
             raise GtsValidationError(str(exc)) from exc
-        comparer = _Comparer()
-        for i in range(1, len(chain)):
-            for j in range(i):
-                found = comparer.looser(own[i], own[j], "")
-                if found is not None:
-                    where, reason = found
-                    raise GtsValidationError(
-                        f"{chain[i]} is looser than its ancestor {chain[j]} at "
-                        f"{where or '<root>'}: {reason}"
-                    )
+        if found is not None:
+            i, j, where, reason = found
+            raise GtsValidationError(
+                f"{chain[i]} is looser than its ancestor {chain[j]} at {where or '<root>'}: "
+                f"{reason}"
+            )
     validate_traits(type_id, resolver)
+
+
+def _first_looser(comparer: _Comparer, own: list[Any]) -> tuple[int, int, str, str] | None:
+    """The first (child, ancestor) pair of the chain where the child is looser, or None."""
+    for i in range(1, len(own)):
+        for j in range(i):
+            found = comparer.looser(own[i], own[j], "")
+            if found is not None:
+                return i, j, *found
+    return None

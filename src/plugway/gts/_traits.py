@@ -19,14 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugway.gts._errors import GtsValidationError
-from plugway.gts._ids import shorten
+from plugway.gts._effective import SchemaBudget, SchemaInliner
+from plugway.gts._errors import GtsError, GtsValidationError
 from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SchemaResolver,
     canonical_json,
-    follow_pointer,
-    gts_ref_target,
     is_abstract,
 )
 
@@ -83,66 +81,30 @@ def _collect(
                 _collect(entry, schemas, values, depth + 1, type_id)
 
 
-class _TraitSchemaResolver:
-    """Inlines ``$ref``s of one trait schema; a ``gts://`` schema may be used only once."""
-
-    def __init__(self, resolver: SchemaResolver, owner: str) -> None:
-        self._resolver = resolver
-        self._owner = owner
-        self._seen: set[str] = set()
-
-    def resolve(self, node: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:
-        if not isinstance(node, Mapping):
-            return node
-        if depth > MAX_SCHEMA_DEPTH:
-            raise GtsValidationError(
-                f"{self._owner}: trait schema nests deeper than {MAX_SCHEMA_DEPTH} levels"
-            )
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            return self._ref(ref, doc, depth)
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("$id", "$schema"):
-                continue
-            if key in ("properties", "patternProperties", "definitions", "$defs") and isinstance(
-                value, Mapping
-            ):
-                out[key] = {k: self.resolve(v, doc, depth + 1) for k, v in value.items()}
-            elif key in ("allOf", "anyOf", "oneOf", "items") and isinstance(value, list):
-                out[key] = [self.resolve(v, doc, depth + 1) for v in value]
-            elif key in ("items", "additionalProperties", "not", "contains"):
-                out[key] = self.resolve(value, doc, depth + 1)
-            else:
-                out[key] = value
-        return out
-
-    def _ref(self, ref: str, doc: Mapping[str, Any], depth: int) -> Any:
-        target = gts_ref_target(ref)
-        if target is not None:
-            if target in self._seen:
-                raise GtsValidationError(
-                    f"{self._owner}: trait schema reaches {target} more than once through "
-                    "$ref (cyclic or repeated reference)"
-                )
-            self._seen.add(target)
-            tdoc = self._resolver(target)
-            if not isinstance(tdoc, Mapping):
-                raise GtsValidationError(
-                    f"{self._owner}: trait schema $ref names {target}, which is not registered"
-                )
-            return self.resolve(tdoc, tdoc, depth + 1)
-        if ref.startswith("#"):
-            try:
-                node = follow_pointer(doc, ref[1:])
-            except LookupError:
-                raise GtsValidationError(
-                    f"{self._owner}: trait schema $ref {ref!r} does not resolve"
-                ) from None
-            return self.resolve(node, doc, depth + 1)
+def _resolve_trait_schema(
+    raw: Mapping[str, Any],
+    doc: Mapping[str, Any],
+    owner: str,
+    budget: SchemaBudget,
+    resolver: SchemaResolver,
+) -> Any:
+    """``raw`` with its ``$ref``s inlined; a ``gts://`` schema may be used only once in it."""
+    inliner = SchemaInliner(resolver, budget, keep=_not_id)
+    try:
+        resolved = inliner.inline(raw, doc, owner)
+    except GtsError as exc:
+        raise GtsValidationError(f"{owner}: trait schema: {exc}") from None
+    repeated = sorted(target for target, count in inliner.uses.items() if count > 1)
+    if repeated:
         raise GtsValidationError(
-            f"{self._owner}: trait schema $ref {shorten(ref)!r} is not supported"
+            f"{owner}: trait schema reaches {repeated[0]} more than once through $ref "
+            "(cyclic or repeated reference)"
         )
+    return resolved
+
+
+def _not_id(key: str) -> bool:
+    return key not in ("$id", "$schema")
 
 
 def _properties(schema: Any, out: dict[str, Any], depth: int = 0) -> dict[str, Any]:
@@ -179,6 +141,7 @@ def _levels(type_id: str, resolver: SchemaResolver) -> list[_Level]:
     from plugway.gts._derivation import type_chain
 
     levels: list[_Level] = []
+    budget = SchemaBudget(type_id)
     for t in type_chain(type_id):
         doc = resolver(t)
         if not isinstance(doc, Mapping):
@@ -197,7 +160,7 @@ def _levels(type_id: str, resolver: SchemaResolver) -> list[_Level]:
                     f"{t}: x-gts-traits-schema contains x-gts-traits; trait values do not "
                     "belong inside a trait schema"
                 )
-            resolved = _TraitSchemaResolver(resolver, t).resolve(raw, doc)
+            resolved = _resolve_trait_schema(raw, doc, t, budget, resolver)
             if not isinstance(resolved, Mapping) or resolved.get("type", "object") != "object":
                 kind = resolved.get("type") if isinstance(resolved, Mapping) else resolved
                 raise GtsValidationError(
