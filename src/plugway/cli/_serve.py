@@ -53,6 +53,6 @@ def _handle(args: argparse.Namespace) -> int:
         return 2
     except ServeError as exc:
         print(f"plugway serve: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

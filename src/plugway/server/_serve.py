@@ -37,6 +37,8 @@ from plugway.modkit import (
     parse_settings,
 )
 from plugway.server._app import create_app
+from plugway.server._datadir import make_private, private_umask
+from plugway.server._datalock import DataFolderInUseError, DataLock
 from plugway.server._problems import ServerError
 
 __all__ = [
@@ -57,7 +59,15 @@ _HTTP_GRACE_SECONDS = 10
 
 
 class ServeError(ServerError):
-    """The server cannot start: the port is taken, the data folder or token file is unusable."""
+    """The server cannot start: the port is taken, the data folder or token file is unusable.
+
+    ``exit_code`` is what ``plugway serve`` exits with: 2 when the operator must change
+    something first (the data folder is in use), 1 otherwise.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +75,37 @@ class _Prepared:
     settings: PlugwaySettings
     embedded: bool
     token_file: Path | None
+    token_created: bool = False
+    """True on the start that generated the token: the only time the log shows it."""
+    lock: DataLock | None = None
 
 
 def _ensure_dir(path: Path) -> Path:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(path)
     except OSError as exc:
-        raise ServeError(f"data folder {path}: cannot create it: {exc}") from exc
+        raise ServeError(f"data folder {path}: cannot create it or make it private: {exc}") from exc
     return path.resolve()
+
+
+def _lock(data_dir: Path) -> DataLock:
+    try:
+        return DataLock.acquire(data_dir)
+    except DataFolderInUseError as exc:
+        raise ServeError(str(exc), exit_code=2) from exc
+    except OSError as exc:
+        raise ServeError(f"data folder {data_dir}: cannot lock it: {exc}") from exc
 
 
 def load_or_create_token(data_dir: Path) -> str:
     """The admin token kept in ``<data_dir>/admin-token``; created (mode 0600) on first use so
     that restarts keep the same token."""
+    return _load_or_create_token(data_dir)[0]
+
+
+def _load_or_create_token(data_dir: Path) -> tuple[str, bool]:
+    """The token and whether this call generated it."""
     path = data_dir / ADMIN_TOKEN_FILE
     try:
         token = path.read_text(encoding="utf-8").strip()
@@ -86,7 +114,7 @@ def load_or_create_token(data_dir: Path) -> str:
     except OSError as exc:
         raise ServeError(f"admin token file {path}: cannot read it: {exc}") from exc
     if token:
-        return token
+        return token, False
     token = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,7 +124,7 @@ def load_or_create_token(data_dir: Path) -> str:
             os.fsync(fh.fileno())
     except OSError as exc:
         raise ServeError(f"admin token file {path}: cannot write it: {exc}") from exc
-    return token
+    return token, True
 
 
 def resolve_settings(
@@ -105,29 +133,39 @@ def resolve_settings(
     *,
     host: str | None = None,
     port: int | None = None,
+    lock: bool = False,
 ) -> _Prepared:
     """Validated settings for ``serve``: the config file, or the embedded default without one.
 
     The embedded default keeps everything under ``$PLUGWAY_DATA_DIR`` (default ``./.plugway``):
-    the SQLite registry and a generated admin token. Raises ``ModkitError`` (a ``ConfigError``
-    naming each bad field path) or :class:`ServeError`.
+    the SQLite registry and a generated admin token. The data folder is created private (0700).
+    With ``lock`` the folder's lock is taken before the token is read or made, and handed over
+    in the result (release it when done). Raises ``ModkitError`` (a ``ConfigError`` naming each
+    bad field path) or :class:`ServeError` (exit code 2 when another process holds the lock).
     """
     settings = load_settings(config_path, env)
     embedded = config_path is None
     data_dir = _ensure_dir(Path(settings.data_dir))
-    updates: dict[str, object] = {"data_dir": data_dir}
-    server_updates: dict[str, object] = {}
-    token_file: Path | None = None
-    if embedded and not settings.server.admin_token:
-        server_updates["admin_token"] = load_or_create_token(data_dir)
-        token_file = data_dir / ADMIN_TOKEN_FILE
-    if host is not None:
-        server_updates["host"] = host
-    if port is not None:
-        server_updates["port"] = port
-    if server_updates:
-        updates["server"] = settings.server.model_copy(update=server_updates)
-    return _Prepared(settings.model_copy(update=updates), embedded, token_file)
+    held = _lock(data_dir) if lock else None
+    try:
+        updates: dict[str, object] = {"data_dir": data_dir}
+        server_updates: dict[str, object] = {}
+        token_file: Path | None = None
+        created = False
+        if embedded and not settings.server.admin_token:
+            server_updates["admin_token"], created = _load_or_create_token(data_dir)
+            token_file = data_dir / ADMIN_TOKEN_FILE
+        if host is not None:
+            server_updates["host"] = host
+        if port is not None:
+            server_updates["port"] = port
+        if server_updates:
+            updates["server"] = settings.server.model_copy(update=server_updates)
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    return _Prepared(settings.model_copy(update=updates), embedded, token_file, created, held)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -324,12 +362,19 @@ def run_server(
     """
     environ = os.environ if env is None else env
     level = _log_level(environ)
-    try:
-        prepared = resolve_settings(config_path, environ, host=host, port=port)
-    except ConfigError as exc:
-        more = _module_config_problems(config_path, environ, exc.problems)
-        raise ConfigError([*exc.problems, *more], exc.source) from None
-    # Constructing the runtime validates every module's config before anything is opened.
-    runtime = Runtime(prepared.settings)
-    _configure_logging(level)
-    return asyncio.run(serve(prepared, runtime))
+    # Everything this process creates from here on (data folder, SQLite files and their
+    # -wal/-shm, token, lock, whatever a module opens) is private to the user.
+    with private_umask():
+        try:
+            prepared = resolve_settings(config_path, environ, host=host, port=port, lock=True)
+        except ConfigError as exc:
+            more = _module_config_problems(config_path, environ, exc.problems)
+            raise ConfigError([*exc.problems, *more], exc.source) from None
+        assert prepared.lock is not None
+        try:
+            # Constructing the runtime validates every module's config before anything opens.
+            runtime = Runtime(prepared.settings)
+            _configure_logging(level)
+            return asyncio.run(serve(prepared, runtime))
+        finally:
+            prepared.lock.release()
