@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,10 @@ import pytest
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from _server_docs import ORDER_TYPE, type_doc
 from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from plugway.modkit import (
     DiscoveryFailure,
@@ -24,7 +28,7 @@ from plugway.modkit import (
     parse_settings,
 )
 from plugway.modules.types_registry import TypesRegistryModule
-from plugway.server import METRICS_CONTENT_TYPE, MetricsSource, create_app
+from plugway.server import MetricsSource, create_app
 
 GATE: asyncio.Event | None = None
 ENTERED: asyncio.Event | None = None
@@ -40,19 +44,33 @@ class SlowModule(Module):
         await GATE.wait()
 
 
+class QueueCollector(Collector):
+    """A layer-4 style producer: a prometheus_client collector registered in the hub."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("echo_queue_depth", "Depth.", labels=("queue",))
+        family.add_metric([self.queue], 2)
+        yield family
+
+
 @module(name="echo")
 class EchoModule(Module):
     """A REST-capable module with a metrics source."""
 
     async def init(self, ctx: ModuleContext) -> None:
         def source() -> str:
-            return "# TYPE echo_calls counter\necho_calls_total 3\n"
+            return "# TYPE echo_calls_total counter\necho_calls_total 3\n"
 
         def broken() -> str:
             raise RuntimeError("exploded")
 
         ctx.hub.register_scoped(MetricsSource, "gts.x.test.echo.metrics.v1~", source)
         ctx.hub.register_scoped(MetricsSource, "gts.x.test.broken.metrics.v1~", broken)
+        ctx.hub.register_scoped(Collector, "gts.x.test.gauges.metrics.v1~", QueueCollector("a"))
+        ctx.hub.register(Collector, QueueCollector("b"))
 
     def rest_router(self) -> APIRouter:
         router = APIRouter(prefix="/echo/v1")
@@ -146,18 +164,26 @@ async def test_registry_routes_work_through_the_runtime(
     assert runtime.registry.get(ORDER_TYPE).is_type
 
 
-async def test_metrics_concatenates_sources_and_survives_a_broken_one(
+async def test_metrics_merges_sources_and_survives_a_broken_one(
     running: tuple[Runtime, httpx.AsyncClient],
 ) -> None:
     _, c = running
     resp = await c.get("/metrics")
     assert resp.status_code == 200
-    assert resp.headers["content-type"] == METRICS_CONTENT_TYPE
+    assert resp.headers["content-type"] == CONTENT_TYPE_LATEST
     text = resp.text
-    assert "plugway_registry_ready 1" in text
-    assert 'plugway_module_phase{module="echo",phase="running"} 1' in text
-    assert "echo_calls_total 3" in text
-    assert "metrics source 'gts.x.test.broken.metrics.v1~' failed: exploded" in text
+    assert "plugway_registry_ready 1.0" in text
+    assert 'plugway_module_phase{module="echo",phase="running"} 1.0' in text
+    assert "echo_calls_total 3.0" in text  # a text source, parsed and served again
+    assert 'plugway_metrics_source_up{source="gts.x.test.broken.metrics.v1~"} 0.0' in text
+    assert 'plugway_metrics_source_up{source="gts.x.test.echo.metrics.v1~"} 1.0' in text
+    assert 'plugway_metrics_source_up{source="gts.x.test.gauges.metrics.v1~"} 1.0' in text
+    assert 'echo_queue_depth{queue="a"} 2.0' in text  # a hub-registered collector
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {"process_cpu_seconds", "python_info", "python_gc_objects_collected"} <= set(families)
+    assert len(families["echo_queue_depth"].samples) == 2  # same family from two producers
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types))
 
 
 async def test_problem_documents_on_platform_routes(
