@@ -20,6 +20,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
+from plugway.server._metrics import metrics_response
 from plugway.server._problems import ProblemCode, ProblemError, install_problem_handlers
 
 __all__ = [
@@ -253,6 +254,6 @@ def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
         response_class=PlainTextResponse,
     )
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(render_metrics(runtime), media_type=METRICS_CONTENT_TYPE)
+        return metrics_response(runtime, text_source=MetricsSource)
 
     return app
