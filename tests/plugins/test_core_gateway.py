@@ -23,7 +23,6 @@ from plugway.plugins import (
     UnknownPluginError,
     render_prometheus,
 )
-from plugway.plugins._gateway import _entry_source, _within
 
 CTX = SecurityContext("t1", "u1")
 
@@ -359,14 +358,14 @@ async def test_explain_and_decide_through_the_gateway() -> None:
     assert gw.decide(CTX).plugin_id == pid("b")
 
 
-async def test_metrics_render_counters_and_sampled_histogram() -> None:
+async def test_metrics_count_every_call_in_the_histogram() -> None:
     metrics = Metrics()
     gw = make(("a", Named("a"), "x", 1), metrics=metrics)
     for _ in range(130):
         await gw.client.echo(CTX, "x")
     series = metrics.series("echo", pid("a"), "default")
     assert series.calls == 130
-    assert series.latency_count == 2  # every 64th fast-path call is timed
+    assert series.latency_count == 130  # every call is timed, not a sample
     text = render_prometheus(metrics)
     assert "# TYPE plugway_gateway_call_duration_seconds histogram" in text
     gw.close()
@@ -374,7 +373,7 @@ async def test_metrics_render_counters_and_sampled_histogram() -> None:
     assert 'plugway_gateway_routing_revision{gateway="echo"} 1' in text
     count_line = (
         f'plugway_gateway_call_duration_seconds_count{{gateway="echo",plugin="{pid("a")}",'
-        'rule="default"} 2'
+        'rule="default"} 130'
     )
     assert count_line in text
 
@@ -385,8 +384,7 @@ def test_entry_points_have_the_contract_signature() -> None:
     gw = make()
     sig = inspect.signature(gw.client.echo)
     assert list(sig.parameters) == ["ctx", "text"]
-    src = _entry_source("echo", ECHO.methods["echo"], 0, {})
-    assert "async def echo(ctx, text):" in src
+    assert gw.client.echo.__qualname__.endswith("Gateway.echo")
 
 
 async def test_an_open_breaker_without_fallback_fails_fast_naming_the_plugin() -> None:
@@ -467,55 +465,96 @@ async def test_every_parameter_kind_passes_through_both_paths(timeout: float | N
         await gw.client.m(CTX, 1)  # type: ignore[call-arg]  # mypy sees it too
 
 
-# -- the timed await (asyncio.timeout semantics, cheaper) ---------------------------------------
+# -- deadlines (asyncio.timeout semantics, no timer per call) ------------------------------------
 
 
-async def _hang() -> None:
-    await asyncio.Event().wait()
+class Slow:
+    """A plugin that answers after ``delay`` seconds (or never, with None)."""
+
+    def __init__(self, name: str, delay: float | None) -> None:
+        self.name = name
+        self.delay = delay
+
+    async def echo(self, ctx: SecurityContext, text: str) -> str:
+        if self.delay is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(self.delay)
+        return f"{self.name}:{text}"
 
 
-async def _value(v: int) -> int:
-    await asyncio.sleep(0)
-    return v
+class Nested:
+    """A plugin that calls through another gateway (its deadline nests inside ours)."""
+
+    def __init__(self, inner: Gateway[Any]) -> None:
+        self.inner = inner
+
+    async def echo(self, ctx: SecurityContext, text: str) -> str:
+        return str(await self.inner.client.echo(ctx, text))
 
 
-async def test_within_returns_in_time_and_leaves_no_cancellation() -> None:
+async def test_a_timed_call_in_time_leaves_no_cancellation() -> None:
     task = asyncio.current_task()
     assert task is not None
-    assert await _within(_value(3), 5) == 3
+    gw = make(("s", Slow("s", 0.0), "x", 1), routing={"timeout": 5})
+    assert await gw.client.echo(CTX, "a") == "s:a"
     assert task.cancelling() == 0
-    await asyncio.sleep(0)  # no stray cancellation is delivered later
+    await asyncio.sleep(0.02)  # no stray cancellation is delivered later
+    assert gw._dispatcher.wheel.__len__() == 0
 
 
-async def test_within_turns_its_own_expiry_into_timeout_error() -> None:
+async def test_a_deadline_that_fires_is_a_timeout_of_the_plugin() -> None:
     task = asyncio.current_task()
     assert task is not None
-    with pytest.raises(TimeoutError):
-        await _within(_hang(), 0.01)
+    gw = make(("s", Slow("s", None), "x", 1), routing={"timeout": 0.01})
+    with pytest.raises(GatewayCallError, match="timed out") as info:
+        await gw.client.echo(CTX, "a")
+    assert info.value.attempts == ((pid("s"), "timed out"),)
     assert task.cancelling() == 0
-    assert await _value(1) == 1
+    series = gw.metrics.series("echo", pid("s"), "default")
+    assert (series.errors, series.timeouts) == (1, 1)
 
 
-async def test_within_lets_an_outside_cancellation_through() -> None:
+async def test_every_call_has_a_deadline_by_default() -> None:
+    gw = make(("s", Slow("s", None), "x", 1), default_timeout=0.01)
+    assert gw.timeout == 0.01
+    with pytest.raises(GatewayCallError, match="timed out"):
+        await gw.client.echo(CTX, "a")
+    assert Gateway("echo", ECHO).timeout == 10.0
+
+
+async def test_an_outside_cancellation_of_a_timed_call_goes_through() -> None:
     started = asyncio.Event()
+    hang = Hanging("h")
+    gw = make(("h", hang, "x", 1), routing={"timeout": 60})
 
     async def victim() -> None:
         started.set()
-        await _within(_hang(), 60)
+        await gw.client.echo(CTX, "a")
 
     t = asyncio.create_task(victim())
     await started.wait()
+    while hang.calls == 0:
+        await asyncio.sleep(0)
     t.cancel()
     with pytest.raises(asyncio.CancelledError):
         await t
 
 
-async def test_nested_within_reports_the_deadline_that_fired() -> None:
-    with pytest.raises(TimeoutError):
-        await _within(_within(_hang(), 60), 0.01)  # the outer one fires
-    with pytest.raises(TimeoutError):
-        await _within(_within(_hang(), 0.01), 60)  # the inner one fires
-    assert await _within(_within(_value(2), 60), 60) == 2
+async def test_nested_deadlines_report_the_one_that_fired() -> None:
+    inner = make(("s", Slow("s", None), "x", 1), routing={"timeout": 60})
+    outer = make(("n", Nested(inner), "x", 1), routing={"timeout": 0.01})
+    with pytest.raises(GatewayCallError) as info:  # the outer one fires
+        await outer.client.echo(CTX, "a")
+    assert info.value.gateway == "echo" and info.value.plugin == pid("n")
+    assert info.value.attempts == ((pid("n"), "timed out"),)
+    inner2 = make(("s", Slow("s", None), "x", 1), routing={"timeout": 0.01})
+    outer2 = make(("n", Nested(inner2), "x", 1), routing={"timeout": 60})
+    with pytest.raises(GatewayCallError) as info:  # the inner one fires: the outer sees a failure
+        await outer2.client.echo(CTX, "a")
+    assert info.value.attempts[0][0] == pid("n") and "timed out" in info.value.attempts[0][1]
+    fast = make(("n", Nested(make(("s", Slow("s", 0.0), "x", 1))), "x", 1))
+    assert await fast.client.echo(CTX, "b") == "s:b"
 
 
 async def test_cancelling_a_timed_call_is_not_a_plugin_failure() -> None:

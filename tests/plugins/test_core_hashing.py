@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plugins_core_support import pid, spec
@@ -23,7 +24,8 @@ from plugway.plugins import (
     rollout_bucket,
     salt_state,
 )
-from plugway.plugins._hashing import bucket_of, build_table
+from plugway.plugins.routing._hashing import BucketTable, bucket_of
+from plugway.plugins.routing._rules import SplitRule
 
 PLUGINS = [spec(n, "x", i) for i, n in enumerate("abcdef")]
 KEYS = [f"user-{i}" for i in range(3000)]
@@ -157,11 +159,24 @@ def test_reference_choice_is_monotonic_and_matches_the_table(
 
 def test_table_agrees_with_the_reference_choice() -> None:
     variants = [("plugin:a", 3), ("plugin:b", 0), ("plugin:c", 5)]
-    table = build_table("salt", variants)
-    assert table is not None and len(table) == N_BUCKETS
-    for b in range(0, N_BUCKETS, 997):
-        assert table[b] == rendezvous_choice("salt", b, variants)
-    assert build_table("salt", [("plugin:a", 0)]) is None
+    table = BucketTable("salt", variants)
+    for b in range(0, N_BUCKETS, 97):
+        assert table.winner(b) == rendezvous_choice("salt", b, variants)
+        assert table.winner(b) == rendezvous_choice("salt", b, variants)  # the kept value
+    with pytest.raises(ValueError, match="all be 0"):
+        BucketTable("salt", [("plugin:a", 0)])
+    with pytest.raises(ValueError, match="at most 255"):
+        BucketTable("salt", [(f"plugin:{i}", 1) for i in range(256)])
+
+
+def test_compiling_a_split_costs_nothing_per_bucket() -> None:
+    router = split_router({n: 1 for n in "abcdef"})
+    rule = router.rules[0]
+    assert isinstance(rule, SplitRule)
+    assert rule.table._table is None  # nothing worked out before a key lands
+    router.decide(SecurityContext("t", "k"))
+    assert rule.table._table is not None
+    assert sum(1 for v in rule.table._table if v != 255) == 1  # only the bucket that was used
 
 
 def test_variant_order_does_not_matter() -> None:

@@ -273,13 +273,25 @@ def test_security_context_is_frozen_and_checked() -> None:
     assert SecurityContext("t", "u", {"a": "1"}) == SecurityContext("t", "u", {"a": "1"})
 
 
-def test_text_that_is_not_unicode_never_breaks_compilation() -> None:
-    odd = "r\ud800"  # a lone surrogate, as a JSON body may carry
+def test_text_that_is_not_unicode_is_refused_naming_the_field() -> None:
+    odd = "r\ud800"  # a lone surrogate, as a JSON body may carry: it has no UTF-8 to hash or store
     assert paths({"rules": [{"name": odd, "target": {"vendor": "x"}}]}) == {"rules[0].name"}
     split = {
         "key": "subject_id",
         "salt": odd,
         "variants": [{"plugin": pid("a"), "weight": 1}, {"vendor": odd, "weight": 1}],
+    }
+    assert paths({"rules": [{"split": split}]}) == {
+        "rules[0].split.salt",
+        "rules[0].split.variants[1].vendor",
+    }
+    assert paths({"rules": [{"match": {"tenant": [odd]}, "target": {"vendor": "x"}}]}) == {
+        "rules[0].match.tenant[0]"
+    }
+    split = {
+        **split,
+        "salt": "ok",
+        "variants": [{"plugin": pid("a"), "weight": 1}, {"vendor": "nobody", "weight": 1}],
     }
     with pytest.raises(RoutingConfigError) as info:
         compile_({"rules": [{"split": split}]})

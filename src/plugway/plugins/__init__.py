@@ -35,7 +35,9 @@ from ._errors import (
     RoutingProblem,
     UnknownPluginError,
 )
-from ._gateway import Gateway, PluginStatus
+from ._dispatch import Attempt, CallOutcome
+from ._gateway import DEFAULT_TIMEOUT, Gateway
+from ._plugin_set import PluginStatus
 from ._gateway_module import (
     BreakerConfig,
     GatewayManager,
@@ -46,7 +48,6 @@ from ._gateway_module import (
     PluginView,
     parse_plugins_settings,
 )
-from ._hashing import N_BUCKETS, key_hash, rendezvous_choice, rollout_bucket, salt_state
 from ._metrics import CallSeries, GaugeSample, Metrics, render_prometheus
 from ._revisions import (
     MemoryRevisionStore,
@@ -55,20 +56,30 @@ from ._revisions import (
     RoutingRevision,
     SqliteRevisionStore,
 )
-from ._router import Decision, Explanation, Router
-from ._routing import (
+from .routing import (
+    N_BUCKETS,
+    Decision,
+    Explanation,
     Match,
     Rollout,
+    Router,
     RoutingConfig,
     RoutingRule,
     Split,
     Target,
     Variant,
+    key_hash,
     parse_routing,
+    rendezvous_choice,
+    rollout_bucket,
+    salt_state,
 )
 from ._spec import PluginInstance, PluginSpec, bind_plugin
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
+    "Attempt",
+    "CallOutcome",
     "N_BUCKETS",
     "PLUGINS_GROUP",
     "PLUGIN_BASE_TYPE_ID",

@@ -27,7 +27,8 @@ class SecurityContext:
     """Who calls, for which tenant, with which request attributes.
 
     Routing reads its keys from here (``tenant_id``, ``subject_id``, ``attributes.<k>``); an empty
-    string means "not set", so a rule keyed on it does not apply. Attributes are copied into a
+    string means "not set", so a rule keyed on it does not apply. Attribute names are
+    case-insensitive (stored lower-cased, as HTTP headers arrive); attributes are copied into a
     read-only mapping so that a context can be shared between a call and its shadow safely.
     """
 
@@ -49,6 +50,8 @@ class SecurityContext:
             for key, value in attrs.items():
                 if not isinstance(key, str):
                     raise InvalidContextError(f"attribute names must be strings, got {key!r}")
+                _check_text("attribute name", key)
+                key = key.lower()  # case-insensitive, like the X-Attr-<name> headers
                 if isinstance(value, str):
                     _check_text(f"attribute {key!r}", value)
                     clean[key] = value

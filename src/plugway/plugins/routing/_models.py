@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._errors import RoutingConfigError, RoutingProblem, clean_message, error_path
+from .._errors import RoutingConfigError, RoutingProblem, clean_message, error_path
 
 __all__ = [
     "BASIS_POINTS",
+    "MAX_RULES",
+    "MAX_VARIANTS_PER_DOCUMENT",
     "Match",
     "Rollout",
     "RoutingConfig",
@@ -24,12 +27,43 @@ __all__ = [
 ]
 
 BASIS_POINTS = 10_000  # a rollout moves in steps of 0.01 %
+MAX_RULES = 1_000  # compile cost and metrics series are bounded per document
+MAX_VARIANTS_PER_DOCUMENT = 10_000
+MAX_CHAIN = 16  # targets in one fallback chain
 
 _KEY_RE = re.compile(r"^(tenant_id|subject_id|attributes\.[A-Za-z0-9_.:\-]+)$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=1024)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode_only(cls, value: Any) -> Any:
+        # routing hashes, stores and answers text as UTF-8: a lone surrogate ("\ud800") has none
+        bad = _not_unicode(value)
+        if bad is not None:
+            raise ValueError(f"not valid Unicode text: {bad!r}")
+        return value
+
+
+def _not_unicode(value: Any) -> str | None:
+    """The first text in ``value`` (a string, or strings in lists and mappings) without UTF-8."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return value
+        return None
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        for item in value:
+            bad = _not_unicode(item)
+            if bad is not None:
+                return bad
+    return None
 
 
 def _one_of(values: list[str] | str) -> list[str]:
@@ -78,8 +112,12 @@ class Match(_Model):
     @field_validator("attributes", mode="before")
     @classmethod
     def _listify_attrs(cls, value: Any) -> Any:
+        # attribute names are case-insensitive, like the X-Attr-<name> headers they come from
         if isinstance(value, Mapping):
-            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+            return {
+                k.lower() if isinstance(k, str) else k: [v] if isinstance(v, str) else v
+                for k, v in value.items()
+            }
         return value
 
     @model_validator(mode="after")
@@ -96,6 +134,8 @@ class Match(_Model):
 def _check_key(value: str) -> str:
     if not _KEY_RE.match(value):
         raise ValueError("key must be 'tenant_id', 'subject_id' or 'attributes.<name>'")
+    if value.startswith("attributes."):
+        return "attributes." + value.removeprefix("attributes.").lower()  # case-insensitive
     return value
 
 
@@ -112,8 +152,8 @@ class Split(_Model):
     def _sane(self) -> Split:
         if sum(v.weight for v in self.variants) <= 0:
             raise ValueError("variant weights must not all be 0")
-        labels = [v.label for v in self.variants]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
+        counts = Counter(v.label for v in self.variants)
+        dup = sorted(x for x, c in counts.items() if c > 1)
         if dup:
             raise ValueError(f"variants repeat a target: {dup}")
         return self
@@ -160,7 +200,7 @@ class RoutingRule(_Model):
     target: Target | None = None
     split: Split | None = None
     rollout: Rollout | None = None
-    fallback: list[Target] = Field(default_factory=list)
+    fallback: list[Target] = Field(default_factory=list, max_length=MAX_CHAIN)
     shadow: Target | None = None
 
     @model_validator(mode="after")
@@ -182,19 +222,30 @@ class RoutingRule(_Model):
 
 
 class RoutingConfig(_Model):
-    """A gateway's whole routing: default vendor, timeout, default fallback, ordered rules."""
+    """A gateway's whole routing: default route, timeout, default fallback, ordered rules.
+
+    The default route serves ``default`` when it is given and present, else the lowest priority
+    plugin of ``vendor`` (any vendor when absent), ties by id. ``default`` is how a gateway keeps
+    serving the plugin it served when another joins (see ``Gateway.record_plugin_change``).
+    """
 
     vendor: str | None = Field(default=None, min_length=1)
+    default: Target | None = None
     timeout: float | None = Field(default=None, gt=0, le=3600)
-    fallback: list[Target] = Field(default_factory=list)
-    rules: list[RoutingRule] = Field(default_factory=list)
+    fallback: list[Target] = Field(default_factory=list, max_length=MAX_CHAIN)
+    rules: list[RoutingRule] = Field(default_factory=list, max_length=MAX_RULES)
 
     @model_validator(mode="after")
     def _unique_names(self) -> RoutingConfig:
-        names = [r.name for r in self.rules if r.name is not None]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(r.name for r in self.rules if r.name is not None)
+        dup = sorted(n for n, c in counts.items() if c > 1)
         if dup:
             raise ValueError(f"rule names must be unique: {dup}")
+        variants = sum(len(r.split.variants) for r in self.rules if r.split is not None)
+        if variants > MAX_VARIANTS_PER_DOCUMENT:
+            raise ValueError(
+                f"{variants} split variants in all; at most {MAX_VARIANTS_PER_DOCUMENT} per routing"
+            )
         return self
 
     def document(self) -> dict[str, Any]:

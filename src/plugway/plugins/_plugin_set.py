@@ -1,0 +1,128 @@
+"""The plugins a gateway holds: bound instances by id, and one circuit breaker per plugin."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from ._breaker import BreakerSettings, BreakerState, CircuitBreaker
+from ._contract import ContractVersion, PluginContract
+from ._errors import PluginError, UnknownPluginError
+from ._spec import PluginInstance, PluginSpec
+
+__all__ = ["PluginSet", "PluginStatus"]
+
+P = TypeVar("P")
+
+log = logging.getLogger("plugway.plugins")
+
+
+@dataclass(frozen=True, slots=True)
+class PluginStatus:
+    """One plugin of a gateway: identity, implemented version, defaulted methods, circuit."""
+
+    id: str
+    vendor: str
+    priority: int
+    version: ContractVersion
+    defaulted: tuple[str, ...]
+    circuit: BreakerState
+    failures: int
+
+
+class PluginSet(Generic[P]):
+    """Instances checked against the contract, and their breakers (kept while held).
+
+    Changes are made under a lock by the gateway, which then builds its next state from
+    ``instances`` (a read-only snapshot, never mutated afterwards).
+    """
+
+    def __init__(
+        self,
+        gateway: str,
+        contract: PluginContract[P],
+        breaker: BreakerSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.gateway = gateway
+        self.contract = contract
+        self.breaker_settings = breaker or BreakerSettings()
+        self._clock = clock
+        self._instances: dict[str, PluginInstance[P]] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+        self.null_breaker = CircuitBreaker("-", self.breaker_settings, clock)
+
+    @property
+    def instances(self) -> Mapping[str, PluginInstance[P]]:
+        return MappingProxyType(dict(self._instances))
+
+    def __contains__(self, plugin_id: object) -> bool:
+        return plugin_id in self._instances
+
+    def ordered(self) -> tuple[PluginInstance[P], ...]:
+        """The plugins held, by priority then id."""
+        return tuple(sorted(self._instances.values(), key=lambda p: (p.priority, p.id)))
+
+    def breaker(self, plugin_id: str) -> CircuitBreaker:
+        """The breaker of a plugin (made on first use)."""
+        brk = self._breakers.get(plugin_id)
+        if brk is None:
+            with self._lock:
+                brk = self._breakers.setdefault(
+                    plugin_id, CircuitBreaker(plugin_id, self.breaker_settings, self._clock)
+                )
+        return brk
+
+    def held_breaker(self, plugin_id: str) -> CircuitBreaker:
+        """The breaker of a plugin this set holds (UnknownPluginError otherwise)."""
+        if plugin_id not in self._instances:
+            raise UnknownPluginError(self.gateway, plugin_id)
+        return self.breaker(plugin_id)
+
+    def add(self, spec: PluginSpec, impl: object) -> PluginInstance[P]:
+        inst = self.contract.bind(spec, impl)
+        self._instances[spec.id] = inst
+        return inst
+
+    def remove(self, plugin_id: str) -> None:
+        if plugin_id not in self._instances:
+            raise UnknownPluginError(self.gateway, plugin_id)
+        del self._instances[plugin_id]
+        self._breakers.pop(plugin_id, None)
+
+    def replace(self, items: Iterable[tuple[PluginSpec, object]]) -> list[tuple[str, PluginError]]:
+        """Hold exactly ``items``; plugins that break the contract are left out and returned."""
+        good: dict[str, PluginInstance[P]] = {}
+        bad: list[tuple[str, PluginError]] = []
+        for spec, impl in items:
+            try:
+                good[spec.id] = self.contract.bind(spec, impl)
+            except PluginError as exc:
+                log.warning("gateway %s: plugin %s left out: %s", self.gateway, spec.id, exc)
+                bad.append((spec.id, exc))
+        self._instances = good
+        for gone in set(self._breakers) - set(good):
+            del self._breakers[gone]
+        return bad
+
+    def status(self) -> list[PluginStatus]:
+        """Per plugin, by priority then id: identity, version, defaulted methods, circuit."""
+        out = []
+        for p in self.ordered():
+            brk = self.breaker(p.id)
+            out.append(
+                PluginStatus(
+                    p.id, p.vendor, p.priority, p.version, p.defaulted, brk.state, brk.failures
+                )
+            )
+        return out
+
+    def method_table(self, names: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
+        """Per plugin id, its implementations of ``names`` in that order (for routes)."""
+        return {pid: tuple(inst.methods[n] for n in names) for pid, inst in self._instances.items()}

@@ -1,0 +1,261 @@
+"""Compiled routing rules: plain objects whose one ``apply`` both decides and, given a trace,
+explains.
+
+``apply(ctx, None)`` is the per-call path: a few set lookups, and for a split or rollout one key
+hash. ``apply(ctx, trace)`` runs the very same tests and also writes down each verdict, so an
+explanation can never disagree with the traffic it explains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .._context import SecurityContext
+from ._decision import Decision
+from ._hashing import N_BUCKETS, BucketTable, bucket_of, key_hash, rollout_bucket
+
+__all__ = [
+    "KeyReader",
+    "MatchTest",
+    "RolloutRule",
+    "Rule",
+    "SkippedRule",
+    "SplitRule",
+    "TargetRule",
+    "Trace",
+    "key_reader",
+]
+
+KeyReader = Callable[[SecurityContext], str]
+
+
+@dataclass(slots=True)
+class Trace:
+    """What explain collects while a router decides: each rule's verdict, then the reason."""
+
+    steps: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def key_reader(key: str) -> KeyReader:
+    """The function that reads a split / rollout key (``tenant_id``, ``attributes.<name>``)."""
+    if key == "tenant_id":
+        return lambda ctx: ctx.tenant_id
+    if key == "subject_id":
+        return lambda ctx: ctx.subject_id
+    name = key.removeprefix("attributes.")
+    return lambda ctx: ctx.attributes.get(name, "")
+
+
+class MatchTest:
+    """A rule's ``match``: every given condition must hold; values are alternatives."""
+
+    __slots__ = ("attributes", "subject", "tenant")
+
+    def __init__(
+        self,
+        tenant: frozenset[str] | None,
+        subject: frozenset[str] | None,
+        attributes: tuple[tuple[str, frozenset[str]], ...],
+    ) -> None:
+        self.tenant = tenant
+        self.subject = subject
+        self.attributes = attributes
+
+    def miss(self, ctx: SecurityContext) -> int:
+        """-1 when every condition holds, else which one failed (0 tenant, 1 subject, 2+ attrs)."""
+        if self.tenant is not None and ctx.tenant_id not in self.tenant:
+            return 0
+        if self.subject is not None and ctx.subject_id not in self.subject:
+            return 1
+        for i, (name, values) in enumerate(self.attributes):
+            if ctx.attributes.get(name) not in values:
+                return 2 + i
+        return -1
+
+    def describe(self, ctx: SecurityContext, failed: int) -> str:
+        if failed == 0:
+            return f"tenant_id {ctx.tenant_id!r} not in {sorted(self.tenant or ())}"
+        if failed == 1:
+            return f"subject_id {ctx.subject_id!r} not in {sorted(self.subject or ())}"
+        name, values = self.attributes[failed - 2]
+        return f"attribute {name}={ctx.attributes.get(name)!r} not in {sorted(values)}"
+
+
+class Rule:
+    """One compiled rule; subclasses say what it does once its match holds."""
+
+    __slots__ = ("index", "label", "match")
+
+    def __init__(self, index: int, name: str | None, match: MatchTest | None) -> None:
+        self.index = index
+        self.label = f"rule {index}" + (f" {name!r}" if name else "")
+        self.match = match
+
+    def _applies(self, ctx: SecurityContext, trace: Trace | None) -> bool:
+        m = self.match
+        if m is None:
+            return True
+        failed = m.miss(ctx)
+        if failed < 0:
+            return True
+        if trace is not None:
+            trace.steps.append(f"{self.label}: no match ({m.describe(ctx, failed)})")
+        return False
+
+    @property
+    def _matched(self) -> str:
+        return "matched" if self.match is not None else "applies to all"
+
+    def _chose(self, trace: Trace, reason: str) -> None:
+        trace.reason = f"{self.label} {self._matched}; {reason}"
+        trace.steps.append(f"{self.label}: chosen")
+
+    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
+        """The decision of this rule for ``ctx``, or None to go on to the next rule."""
+        raise NotImplementedError
+
+
+class SkippedRule(Rule):
+    """A rule left without any plugin by a change of the plugin set: it never applies."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, index: int, name: str | None, why: str) -> None:
+        super().__init__(index, name, None)
+        self.why = why
+
+    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
+        if trace is not None:
+            trace.steps.append(f"{self.label}: skipped ({self.why})")
+        return None
+
+
+class TargetRule(Rule):
+    """A fixed target."""
+
+    __slots__ = ("decision", "note", "target")
+
+    def __init__(
+        self,
+        index: int,
+        name: str | None,
+        match: MatchTest | None,
+        target: str,
+        decision: Decision,
+        note: str = "",
+    ) -> None:
+        super().__init__(index, name, match)
+        self.target = target
+        self.decision = decision
+        self.note = note
+
+    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
+        if not self._applies(ctx, trace):
+            return None
+        if trace is not None:
+            self._chose(trace, f"fixed target {self.target}{self.note}")
+        return self.decision
+
+
+class _KeyedRule(Rule):
+    __slots__ = ("key", "read", "state")
+
+    def __init__(
+        self, index: int, name: str | None, match: MatchTest | None, key: str, state: int
+    ) -> None:
+        super().__init__(index, name, match)
+        self.key = key
+        self.read = key_reader(key)
+        self.state = state
+
+    def _key(self, ctx: SecurityContext, trace: Trace | None) -> str:
+        if not self._applies(ctx, trace):
+            return ""
+        value = self.read(ctx)
+        if not value and trace is not None:
+            trace.steps.append(
+                f"{self.label}: {self._matched}, but context key {self.key} is not set"
+            )
+        return value
+
+
+class SplitRule(_KeyedRule):
+    """A weighted split, sticky on a context key."""
+
+    __slots__ = ("decisions", "labels", "table", "weights")
+
+    def __init__(
+        self,
+        index: int,
+        name: str | None,
+        match: MatchTest | None,
+        key: str,
+        state: int,
+        table: BucketTable,
+        labels: tuple[str, ...],
+        weights: tuple[int, ...],
+        decisions: tuple[Decision | None, ...],
+    ) -> None:
+        super().__init__(index, name, match, key, state)
+        self.table = table
+        self.labels = labels
+        self.weights = weights
+        self.decisions = decisions  # by variant index; None for a variant that never wins
+
+    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
+        value = self._key(ctx, trace)
+        if not value:
+            return None
+        bucket = bucket_of(key_hash(self.state, value))
+        v = self.table.winner(bucket)
+        if trace is not None:
+            self._chose(
+                trace,
+                f"sticky split on {self.key}={value!r}: bucket {bucket} of {N_BUCKETS} -> "
+                f"variant {self.labels[v]} (weight {self.weights[v]} of {sum(self.weights)})",
+            )
+        return self.decisions[v]
+
+
+class RolloutRule(_KeyedRule):
+    """A percentage of keys (basis points) sent to a target; the others go on."""
+
+    __slots__ = ("decision", "points", "target")
+
+    def __init__(
+        self,
+        index: int,
+        name: str | None,
+        match: MatchTest | None,
+        key: str,
+        state: int,
+        points: int,
+        target: str,
+        decision: Decision,
+    ) -> None:
+        super().__init__(index, name, match, key, state)
+        self.points = points
+        self.target = target
+        self.decision = decision
+
+    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
+        value = self._key(ctx, trace)
+        if not value:
+            return None
+        bucket = rollout_bucket(key_hash(self.state, value))
+        if bucket >= self.points:
+            if trace is not None:
+                trace.steps.append(
+                    f"{self.label}: {self._matched}; rollout on {self.key}={value!r}: bucket "
+                    f"{bucket} is not below {self.points} (of 10000), not in the rollout"
+                )
+            return None
+        if trace is not None:
+            self._chose(
+                trace,
+                f"rollout on {self.key}={value!r}: bucket {bucket} is below {self.points} "
+                f"(of 10000) -> {self.target}",
+            )
+        return self.decision
