@@ -24,6 +24,7 @@ from typing import Any
 from plugway.gts._effective import SchemaBudget, SchemaInliner, budgeted_json
 from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
 from plugway.gts._ids import GtsId, shorten
+from plugway.gts._metaschema import check_metaschema
 from plugway.gts._refs import (
     MAX_SCHEMA_DEPTH,
     SchemaResolver,
@@ -564,6 +565,7 @@ def validate_type_derivation(type_id: str, resolver: SchemaResolver) -> None:
     for t, doc in zip(chain, docs, strict=True):
         try:
             check_schema_document(doc, strict=False)
+            check_metaschema(doc, "the schema")
         except GtsSchemaError as exc:
             raise GtsValidationError(f"{t}: {exc}") from exc
     for t, doc in zip(chain[:-1], docs[:-1], strict=True):

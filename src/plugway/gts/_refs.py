@@ -251,8 +251,10 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
     nesting is bounded. With ``strict`` (validated
     registration) also: ``$id`` is ``gts://<type id>``, every ``$ref`` is local or
     ``gts://<type id>``, modifiers sit only at the top level, ``x-gts-traits`` is an object
-    and ``x-gts-traits-schema`` an object schema.
+    and ``x-gts-traits-schema`` an object schema; and the whole document is valid against its
+    meta-schema (its ``$schema``, draft-07 by default).
     """
+    from plugway.gts._metaschema import check_metaschema
     from plugway.gts._xref import check_xref_definition
 
     if not isinstance(schema, Mapping):
@@ -302,6 +304,8 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
         raise GtsSchemaError(
             f"{label}: x-gts-final and x-gts-abstract cannot both be true on one schema"
         )
+    if strict:
+        check_metaschema(schema, label)
 
 
 def _check_patterns(node: Mapping[str, Any], where: str, label: str) -> None:
