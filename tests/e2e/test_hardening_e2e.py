@@ -4,10 +4,57 @@ registration off the event loop, safe defaults."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import stat
+from typing import Any
+from urllib.parse import urlsplit
 
-from _server_process import ServerFactory, run_plugway
+from _server_process import ServerFactory, ServerProcess, run_plugway
+
+BASE = "/types-registry/v1"
+ORDER_TYPE = "gts.acme.shop.orders.order.v1~"
+PROBLEM = "application/problem+json"
+
+
+def _address(srv: ServerProcess) -> tuple[str, int]:
+    assert srv.url is not None
+    parts = urlsplit(srv.url)
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port
+
+
+def _raw(srv: ServerProcess, *chunks: bytes, timeout: float = 30.0) -> bytes:
+    """Send ``chunks`` one by one on a fresh connection and read until the server closes it."""
+    with socket.create_connection(_address(srv), timeout=timeout) as sock:
+        for chunk in chunks:
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server answered and closed early: read what it said
+                break
+        received = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            received += data
+        return received
+
+
+def _problem(response: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers and body of a raw response that must be a problem document."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    assert headers["content-type"].startswith(PROBLEM), response[:300]
+    doc: dict[str, Any] = json.loads(body)
+    assert doc["status"] == status and doc["type"] == "urn:plugway:problem:" + doc["code"]
+    return status, headers, doc
 
 
 def _mode(path: os.PathLike[str] | str) -> int:
@@ -59,3 +106,48 @@ def test_the_data_folder_and_every_file_in_it_are_private(server_factory: Server
     wide = {p.name: oct(_mode(p)) for p in srv.data_dir.iterdir() if _mode(p) != 0o600}
     assert wide == {}
     assert srv.stop() == 0
+
+
+# -- bad input is a 4xx problem document, never a 500 or a stack trace --------------------------
+
+
+def test_bad_input_below_and_in_the_app_is_a_4xx_problem_document(server: ServerProcess) -> None:
+    host = b"Host: 127.0.0.1\r\n"
+    status, _, doc = _problem(_raw(server, b"GARBAGE\r\n\r\n"))
+    assert (status, doc["code"]) == (400, "request.malformed")
+    status, _, doc = _problem(_raw(server, b"GET /\xff HTTP/1.1\r\n" + host + b"\r\n"))
+    assert (status, doc["code"]) == (400, "request.malformed")
+    # a header block larger than the limit, still arriving (h11's incomplete-event limit)
+    big = b"GET /healthz HTTP/1.1\r\n" + host + b"X-Big: " + b"a" * 40_000
+    status, headers, doc = _problem(_raw(server, big, b"\r\n\r\n"))
+    assert (status, doc["code"]) == (431, "request.headers_too_large")
+    assert headers["connection"] == "close"
+    # a bearer token that is not ASCII: 401, not a TypeError from hmac.compare_digest
+    post = (
+        b"POST " + BASE.encode() + b"/entities HTTP/1.1\r\n" + host
+        + b"Authorization: Bearer \xc3\xa9t\xc3\xa9\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: 2\r\nConnection: close\r\n\r\n[]"
+    )  # fmt: skip
+    status, headers, doc = _problem(_raw(server, post))
+    assert (status, doc["code"]) == (401, "auth.unauthorized")
+    # a lone surrogate in registered content fails its item, not the batch
+    body = (
+        '[{"id": "' + ORDER_TYPE + 'acme.shop.orders.o1.v1", "note": "\\ud800"},'
+        ' {"$id": "gts://' + ORDER_TYPE + '", "$schema": "http://json-schema.org/draft-07/schema#",'
+        ' "type": "object"}]'
+    )
+    with server.client() as http:
+        resp = http.post(
+            f"{BASE}/entities", content=body, headers={"content-type": "application/json"}
+        )
+        assert resp.status_code == 207, resp.text
+        first, second = resp.json()["results"]
+        assert (first["ok"], first["status"], first["code"]) == (
+            False,
+            400,
+            "registry.invalid_content",
+        )
+        assert second["ok"] is True
+        assert http.get("/healthz").status_code == 200
+    log = server.log()
+    assert "Traceback" not in log, log

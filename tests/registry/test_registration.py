@@ -17,6 +17,7 @@ from plugway.registry import (
     RegistryConflictError,
     RegistryEvent,
     RegistryInUseError,
+    RegistryInvalidContentError,
     RegistryInvalidEntityError,
     RegistryNotFoundError,
     RegistryStorageError,
@@ -223,3 +224,29 @@ def test_listeners_get_the_entity_with_the_event(registry: TypesRegistry) -> Non
     (event,) = seen
     assert event.entity is not None and event.entity == result.entity
     assert event.entity.content == order("o1")
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_a_lone_surrogate_refuses_its_item_naming_the_field(
+    registry: TypesRegistry, ready: bool
+) -> None:
+    """JSON can spell "\\ud800" but UTF-8 cannot encode it: storing it failed the whole batch."""
+    registry.register(order_type())
+    if ready:
+        registry.switch_to_ready()
+    bad_value = order("o1", 1) | {"note": ["fine", "broken \ud800 text"]}
+    bad_key = order("o2", 2) | {"k\udc00": 1}
+    results = registry.register_many([bad_value, order("o3", 3), bad_key])
+    assert [r.ok for r in results] == [False, True, False]
+    assert {r.code for r in (results[0], results[2])} == {"TYPES_REGISTRY_INVALID_CONTENT"}
+    assert results[0].gts_id == order("o1", 1)["id"]
+    assert results[0].error is not None and "note[1]" in results[0].error
+    assert results[2].error is not None and "k\\udc00" in results[2].error
+    for result in results:  # every message is itself storable and sendable text
+        (result.error or "").encode("utf-8")
+    with pytest.raises(RegistryInvalidContentError) as refused:
+        registry.register(bad_value)
+    assert refused.value.field == "note[1]"
+    assert registry.get(order("o3", 3)["id"]).content["total"] == 3
+    with pytest.raises(RegistryNotFoundError):
+        registry.get(order("o1", 1)["id"])

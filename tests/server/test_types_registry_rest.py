@@ -6,6 +6,7 @@ server process hides because it only serves after start-up.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,40 @@ async def test_writes_need_the_admin_token_when_one_is_set(registry: TypesRegist
         assert paths[f"{BASE}/entities"]["post"]["security"] == [{"admin_token": []}]
         assert "security" not in paths[f"{BASE}/entities"]["get"]
         assert "security" not in paths[f"{BASE}/entities/{{gts_id}}"]["get"]
+
+
+async def test_a_lone_surrogate_is_refused_per_item_not_a_500(client: httpx.AsyncClient) -> None:
+    """``"\\ud800"`` is valid JSON but not storable text: the item fails, the batch does not."""
+    body = (
+        "["
+        + json.dumps(type_doc())
+        + ', {"id": "' + ORDER_TYPE + 'acme.shop.orders.o1.v1", "note": "x\\ud800y"}'
+        + ', {"id": "gts.acme.shop.\\udc00.order.v1~acme.shop.orders.o2.v1"}'
+        + ", " + json.dumps(instance_doc("o3"))
+        + "]"
+    )  # fmt: skip
+    resp = await client.post(
+        f"{BASE}/entities", content=body, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 207, resp.text
+    results = resp.json()["results"]
+    assert [r["ok"] for r in results] == [True, False, False, True]
+    assert (results[1]["status"], results[1]["code"]) == (400, "registry.invalid_content")
+    assert "note" in results[1]["error"] and "\\ud800" in results[1]["error"]
+    assert results[2]["status"] == 400 and "\\udc00" in results[2]["error"]
+    missing = await client.get(f"{BASE}/entities/{ORDER_TYPE}acme.shop.orders.o1.v1")
+    _problem(missing, 404, "registry.not_found")
+
+
+async def test_a_non_ascii_bearer_token_is_a_401_not_a_500(registry: TypesRegistry) -> None:
+    registry.switch_to_ready()
+    async with await _client(_app(registry, admin_token=TOKEN)) as c:
+        for offered in (b"Bearer \xc3\xa9t\xc3\xa9", b"Bearer \xff", "Bearer é".encode("latin-1")):
+            resp = await c.post(
+                f"{BASE}/entities", json=[type_doc()], headers={b"Authorization": offered}
+            )
+            _problem(resp, 401, "auth.unauthorized")
+    # a token that is itself non-ASCII works when sent as its UTF-8 octets
+    async with await _client(_app(registry, admin_token="tökén")) as c:
+        good = {b"Authorization": "Bearer tökén".encode()}
+        assert (await c.post(f"{BASE}/entities", json=[], headers=good)).status_code == 200

@@ -128,6 +128,13 @@ def entity_to_dict(entity: Entity) -> dict[str, Any]:
     }
 
 
+def _text(value: str | None) -> str | None:
+    """Client text quoted in a result may hold a lone surrogate (no UTF-8 form): escape it."""
+    if value is None or value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _item_result(index: int, result: RegistrationResult) -> dict[str, Any]:
     if result.ok:
         return {
@@ -142,12 +149,12 @@ def _item_result(index: int, result: RegistrationResult) -> dict[str, Any]:
     status, code = registry_status(result.code or "")
     return {
         "index": index,
-        "gts_id": result.gts_id,
+        "gts_id": _text(result.gts_id),
         "ok": False,
         "status": status,
         "created": False,
         "code": str(code),
-        "error": result.error,
+        "error": _text(result.error),
     }
 
 

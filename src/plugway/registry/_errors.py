@@ -37,6 +37,17 @@ class RegistryInvalidEntityError(RegistryError):
         self.gts_id = gts_id
 
 
+class RegistryInvalidContentError(RegistryInvalidEntityError):
+    """The document cannot be stored as text: e.g. a lone surrogate (``"\\ud800"``), which JSON
+    can spell but UTF-8 cannot encode. ``field`` is the path of the offending value."""
+
+    code = "TYPES_REGISTRY_INVALID_CONTENT"
+
+    def __init__(self, message: str, gts_id: str | None, field: str) -> None:
+        super().__init__(message, gts_id)
+        self.field = field
+
+
 class RegistryConflictError(RegistryError):
     """The id is already registered with different content."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from plugway.gts import GtsError, GtsId, extract_id
 
 from ._backend import EntityRow
-from ._errors import RegistryInvalidEntityError
+from ._errors import RegistryInvalidContentError, RegistryInvalidEntityError
 
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -42,6 +42,52 @@ def segments_key(gid: GtsId) -> str:
     is built once and reused.
     """
     return "|" + "".join([_segment_key(s.vendor, s.package, s.namespace) for s in gid.segments])
+
+
+def _unencodable(node: object, path: str) -> tuple[str, str] | None:
+    """The path and value of the first key or string that UTF-8 cannot encode."""
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, node
+        return None
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _unencodable(key, "") is not None:
+                return here, key
+            found = _unencodable(value, here)
+            if found is not None:
+                return found
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            found = _unencodable(value, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _check_encodable(content: str, doc: Mapping[str, Any], gts_id: str) -> None:
+    """Refuse text that cannot be stored or sent: a lone surrogate decodes from JSON
+    (``"\\ud800"``) but has no UTF-8 form, so SQLite and every response would fail on it."""
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return
+    found = _unencodable(doc, "")
+    field, value = found if found is not None else ("", content)
+    # Spelled as escapes (\\ud800), so the message and the path are themselves encodable.
+    field = field.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    shown = value[:60].encode("utf-8", "backslashreplace").decode("utf-8")
+    raise RegistryInvalidContentError(
+        f"{gts_id}: {field or 'the document'}: text that is not valid Unicode (a lone "
+        f'surrogate) in "{shown}"',
+        gts_id,
+        field,
+    )
 
 
 def normalize(doc: object) -> EntityRow:
@@ -90,6 +136,8 @@ def normalize(doc: object) -> EntityRow:
         raise RegistryInvalidEntityError(
             f"{gid.text}: not valid JSON content: {exc}", gid.text
         ) from exc
+    if not content.isascii():  # the common case pays one C-speed scan, nothing more
+        _check_encodable(content, doc, gid.text)
     first = gid.segments[0]
     return EntityRow(
         gts_id=gid.text,

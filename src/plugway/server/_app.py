@@ -7,21 +7,20 @@ own router. That keeps the server free of business rules (DESIGN.md, layer 5).
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
+from plugway.server._auth import ADMIN_BEARER, bearer_guard
 from plugway.server._metrics import metrics_response
-from plugway.server._problems import ProblemCode, ProblemError, install_problem_handlers
+from plugway.server._problems import install_problem_handlers
 
 __all__ = [
     "ADMIN_BEARER",
@@ -159,38 +158,6 @@ def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     if components:
         body["components"] = components
     return (200 if healthy else 503), body
-
-
-ADMIN_BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="admin_token",
-    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
-    "`admin-token` in the data folder).",
-)
-"""Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*). Add it to a
-guarded route with ``Security(ADMIN_BEARER)``; the check itself is :func:`bearer_guard`."""
-
-
-def bearer_guard(token: str | None) -> Callable[[Request], None]:
-    """A FastAPI dependency that requires ``Authorization: Bearer <token>`` when ``token`` is set.
-
-    With ``token`` None the guard lets everything through: the operator chose no admin token.
-    """
-
-    def guard(request: Request) -> None:
-        if token is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
-            raise ProblemError(
-                401,
-                ProblemCode.AUTH_UNAUTHORIZED,
-                "this operation needs the admin bearer token (Authorization: Bearer <token>)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    return guard
 
 
 def _install_docs(app: FastAPI, title: str) -> None:

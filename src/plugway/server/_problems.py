@@ -6,6 +6,7 @@ and a request that failed validation lists each offending field by its path in `
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,10 +49,13 @@ _STATUS_TITLES: dict[int, str] = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    421: "Misdirected Request",
     422: "Unprocessable Content",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -62,9 +66,15 @@ class ProblemCode(StrEnum):
 
     REQUEST_INVALID = "request.invalid"
     REQUEST_TOO_LARGE = "request.too_large"
+    REQUEST_MALFORMED = "request.malformed"
+    REQUEST_HEADERS_TOO_LARGE = "request.headers_too_large"
+    REQUEST_TIMEOUT = "request.timeout"
+    REQUEST_HOST_NOT_ALLOWED = "request.host_not_allowed"
+    SERVER_BUSY = "server.busy"
     HTTP_NOT_FOUND = "http.not_found"
     HTTP_METHOD_NOT_ALLOWED = "http.method_not_allowed"
     AUTH_UNAUTHORIZED = "auth.unauthorized"
+    AUTH_NO_ADMIN_TOKEN = "auth.no_admin_token"
     INTERNAL = "internal"
     REGISTRY_NOT_READY = "registry.not_ready"
     REGISTRY_CONFLICT = "registry.conflict"
@@ -72,6 +82,7 @@ class ProblemCode(StrEnum):
     REGISTRY_NOT_FOUND = "registry.not_found"
     REGISTRY_INVALID_QUERY = "registry.invalid_query"
     REGISTRY_INVALID_ID = "registry.invalid_id"
+    REGISTRY_INVALID_CONTENT = "registry.invalid_content"
     REGISTRY_VALIDATION_FAILED = "registry.validation_failed"
     REGISTRY_INTERNAL = "registry.internal"
 
@@ -79,6 +90,7 @@ class ProblemCode(StrEnum):
 # The registry layer's own codes (``RegistryError.code``) and what each becomes over HTTP.
 _REGISTRY_CODES: dict[str, tuple[int, ProblemCode]] = {
     "TYPES_REGISTRY_INVALID_GTS_ID": (400, ProblemCode.REGISTRY_INVALID_ID),
+    "TYPES_REGISTRY_INVALID_CONTENT": (400, ProblemCode.REGISTRY_INVALID_CONTENT),
     "TYPES_REGISTRY_INVALID_QUERY": (400, ProblemCode.REGISTRY_INVALID_QUERY),
     "TYPES_REGISTRY_NOT_FOUND": (404, ProblemCode.REGISTRY_NOT_FOUND),
     "TYPES_REGISTRY_ALREADY_EXISTS": (409, ProblemCode.REGISTRY_CONFLICT),
@@ -192,9 +204,20 @@ def problem_from_registry_error(exc: RegistryError) -> ProblemError:
     return ProblemError(status, code, detail, errors=errors, headers=headers)
 
 
+class _ProblemJSON(JSONResponse):
+    """JSON that renders any ``str``: a detail quoting client input may hold a lone surrogate
+    (``"\\ud800"`` in a JSON body), which has no UTF-8 form; it is then sent as an escape."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def problem_response(problem: ProblemError, instance: str | None = None) -> JSONResponse:
     """Render ``problem`` with the RFC 9457 media type and its headers (e.g. ``Retry-After``)."""
-    return JSONResponse(
+    return _ProblemJSON(
         problem.to_dict(instance),
         status_code=problem.status,
         headers=problem.headers or None,

@@ -40,6 +40,7 @@ from plugway.server._app import create_app
 from plugway.server._datadir import make_private, private_umask
 from plugway.server._datalock import DataFolderInUseError, DataLock
 from plugway.server._problems import ServerError
+from plugway.server._protocol import PlugwayH11Protocol
 
 __all__ = [
     "ADMIN_TOKEN_FILE",
@@ -249,6 +250,7 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=_HTTP_GRACE_SECONDS,
+                http=PlugwayH11Protocol,
             )
             server = _Server(config)
             _log.info("serving on %s (OpenAPI docs at %s/docs)", url, url)

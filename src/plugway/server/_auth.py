@@ -1,0 +1,100 @@
+"""The admin bearer token: how a route declares it, how a request is checked against it.
+
+A route that changes state declares ``Security(ADMIN_BEARER)``. That declaration is what the
+server's request guard (``_limits``) looks for to check the token before the body is read, and
+what puts *Authorize* in ``/docs``; :func:`bearer_guard` is the same check as a dependency.
+
+Safe default: with no token configured, guarded routes are refused (403) unless the operator said
+``server.allow_unauthenticated_writes: true`` (:class:`AdminAccess`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from plugway.server._problems import ProblemCode, ProblemError
+
+__all__ = ["ADMIN_BEARER", "AdminAccess", "bearer_guard", "bearer_matches"]
+
+ADMIN_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="admin_token",
+    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
+    "`admin-token` in the data folder).",
+)
+"""Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*). Add it to a
+guarded route with ``Security(ADMIN_BEARER)``; the check itself is :func:`bearer_guard`."""
+
+
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <token>``, in constant time.
+
+    Compared as bytes: ``hmac.compare_digest`` refuses ``str`` with non-ASCII characters, and a
+    client may send any octet. Header values arrive decoded as latin-1, so encoding them back
+    gives the octets on the wire; the token is compared as its UTF-8 octets.
+    """
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        offered = given.strip().encode("latin-1")
+    except UnicodeEncodeError:  # not from the wire (an in-process caller): cannot match
+        return False
+    return hmac.compare_digest(offered, token.encode("utf-8"))
+
+
+def _unauthorized() -> ProblemError:
+    return ProblemError(
+        401,
+        ProblemCode.AUTH_UNAUTHORIZED,
+        "this operation needs the admin bearer token (Authorization: Bearer <token>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAccess:
+    """Who may use the routes that declare ``Security(ADMIN_BEARER)``.
+
+    With ``token`` set, the bearer of that token. Without one, nobody (403, so a server started
+    with a config file and no token is not open to anyone who can reach it), unless
+    ``allow_unauthenticated_writes`` says everybody.
+    """
+
+    token: str | None
+    allow_unauthenticated_writes: bool = False
+
+    def refusal(self, authorization: str | None) -> ProblemError | None:
+        """The problem to answer a request with this ``Authorization`` header, or None."""
+        if self.token is not None:
+            return None if bearer_matches(authorization, self.token) else _unauthorized()
+        if self.allow_unauthenticated_writes:
+            return None
+        return ProblemError(
+            403,
+            ProblemCode.AUTH_NO_ADMIN_TOKEN,
+            "no admin token is configured (server.admin_token), so changes are refused; set "
+            "one, or server.allow_unauthenticated_writes: true to accept them from anyone",
+        )
+
+
+def bearer_guard(token: str | None) -> Callable[[Request], None]:
+    """A FastAPI dependency that requires ``Authorization: Bearer <token>`` when ``token`` is set.
+
+    With ``token`` None the guard lets everything through: the operator chose no admin token.
+    (On an app made by ``create_app``, a route that also declares ``Security(ADMIN_BEARER)`` is
+    then refused before it runs, unless ``server.allow_unauthenticated_writes`` is true.)
+    """
+
+    def guard(request: Request) -> None:
+        if token is None:
+            return
+        if not bearer_matches(request.headers.get("authorization"), token):
+            raise _unauthorized()
+
+    return guard
