@@ -477,11 +477,11 @@ def test_deep_but_legal_nesting_compiles_and_reports_the_path(keyword: str) -> N
             validator.validate(value)
 
 
-def test_catastrophic_pattern_is_refused_before_it_runs() -> None:
+def test_a_backreference_is_refused_before_it_runs() -> None:
     t = "gts.x.shop.redos.thing.v1~"
-    docs = {t: {"$id": f"gts://{t}", "properties": {"v": {"type": "string", "pattern": "(a+)+$"}}}}
-    with pytest.raises(GtsValidationError, match="backtrack"):
-        validate_instance({"v": "a" * 40 + "!"}, t, docs.get)
+    docs = {t: {"$id": f"gts://{t}", "properties": {"v": {"type": "string", "pattern": "(a)\\1"}}}}
+    with pytest.raises(GtsValidationError, match=r"#/properties.*backreference or lookaround"):
+        validate_instance({"v": "aa"}, t, docs.get)
 
 
 @pytest.mark.parametrize("length", [1, 2, 3])

@@ -9,9 +9,7 @@ nested or self-similar document is refused with an error instead of exhausting t
 
 from __future__ import annotations
 
-import importlib
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -39,7 +37,6 @@ __all__ = [
     "is_final",
     "iter_subschemas",
     "schema_type_id",
-    "unsafe_regex_reason",
 ]
 
 SchemaResolver = Callable[[str], Mapping[str, Any] | None]
@@ -247,7 +244,7 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
     """Registration-time checks of a schema document; raises ``GtsSchemaError``.
 
     Always: ``x-gts-final``/``x-gts-abstract`` are booleans and not both true, every
-    ``x-gts-ref`` is well-formed, every regex is valid and cannot backtrack catastrophically,
+    ``x-gts-ref`` is well-formed, every regex is one RE2 runs (in linear time; see ``_regex``),
     nesting is bounded. With ``strict`` (validated
     registration) also: ``$id`` is ``gts://<type id>``, every ``$ref`` is local or
     ``gts://<type id>``, modifiers sit only at the top level, ``x-gts-traits`` is an object
@@ -309,15 +306,17 @@ def check_schema_document(schema: Mapping[str, Any], *, strict: bool) -> None:
 
 
 def _check_patterns(node: Mapping[str, Any], where: str, label: str) -> None:
+    from plugway.gts._regex import regex_problem
+
     pattern = node.get("pattern")
     if pattern is not None:
-        reason = unsafe_regex_reason(pattern)
+        reason = regex_problem(pattern)
         if reason:
             raise GtsSchemaError(f"{label}: pattern {shorten(str(pattern))!r} at {where} {reason}")
     pprops = node.get("patternProperties")
     if isinstance(pprops, Mapping):
         for key in pprops:
-            reason = unsafe_regex_reason(key)
+            reason = regex_problem(key)
             if reason:
                 raise GtsSchemaError(
                     f"{label}: patternProperties key {shorten(str(key))!r} at {where} {reason}"
@@ -361,179 +360,3 @@ def _doc_label(doc: Mapping[str, Any]) -> str:
         if isinstance(value, str):
             return shorten(value)
     return "(no id)"
-
-
-# --- regular expressions from schemas ---------------------------------------------------------
-#
-# ``pattern`` and ``patternProperties`` come from schema authors and run on instance data. A
-# quantified group whose body can match the same text in many ways ("(a+)+", "(\\w+\\s?)*")
-# backtracks exponentially on a near-miss, so such patterns are refused up front. The check
-# is a conservative heuristic on the parsed expression: a repeat nested in a repeat is unsafe
-# unless the outer body also needs a character the inner repeat cannot consume (a separator,
-# as in "([a-z]+\\.)*").
-
-# The stdlib's own regex parser (private, stable since 3.11, the oldest Python we support).
-_rp: Any = importlib.import_module("re._parser")
-_rc: Any = importlib.import_module("re._constants")
-
-_ASCII = frozenset(range(128))
-_CATEGORIES: dict[Any, frozenset[int]] = {
-    _rc.CATEGORY_DIGIT: frozenset(range(48, 58)),
-    _rc.CATEGORY_SPACE: frozenset({9, 10, 11, 12, 13, 32}),
-    _rc.CATEGORY_WORD: frozenset([*range(48, 58), *range(65, 91), *range(97, 123), 95]),
-}
-_REPEATS = (_rc.MAX_REPEAT, _rc.MIN_REPEAT)
-
-
-def _charset(op: Any, av: Any) -> frozenset[int] | None:
-    """Characters one single-character element may consume (None = unknown/any)."""
-    if op is _rc.LITERAL:
-        return frozenset({av})
-    if op is _rc.IN:
-        chars: set[int] = set()
-        for sub_op, sub_av in av:
-            if sub_op is _rc.LITERAL:
-                chars.add(sub_av)
-            elif sub_op is _rc.RANGE and sub_av[1] - sub_av[0] < 4096:
-                chars.update(range(sub_av[0], sub_av[1] + 1))
-            elif sub_op is _rc.CATEGORY and sub_av in _CATEGORIES:
-                chars.update(_CATEGORIES[sub_av])
-            else:
-                return None
-        return frozenset(chars)
-    return None
-
-
-def _consumable(items: Any) -> frozenset[int] | None:
-    """Every character a sequence may consume (None = unknown/any)."""
-    merged: set[int] = set()
-    for op, av in items:
-        if op is _rc.AT:
-            continue
-        if op is _rc.SUBPATTERN:
-            cs = _consumable(av[3])
-        elif op in _REPEATS:
-            cs = _consumable(av[2])
-        elif op is _rc.BRANCH:
-            cs = frozenset()
-            for branch in av[1]:
-                sub = _consumable(branch)
-                if sub is None:
-                    return None
-                cs |= sub
-        else:
-            cs = _charset(op, av)
-        if cs is None:
-            return None
-        merged |= cs
-    return frozenset(merged)
-
-
-def _first_set(items: Any) -> frozenset[int] | None:
-    """Characters a sequence can start with (None = unknown, or it may match nothing)."""
-    for op, av in items:
-        if op is _rc.AT:
-            continue
-        if op is _rc.SUBPATTERN:
-            return _first_set(av[3])
-        if op in _REPEATS:
-            return _first_set(av[2]) if av[0] >= 1 else None
-        if op is _rc.BRANCH:
-            sets = [_first_set(b) for b in av[1]]
-            merged: set[int] = set()
-            for cs in sets:
-                if cs is None:
-                    return None
-                merged |= cs
-            return frozenset(merged)
-        return _charset(op, av)
-    return None
-
-
-def _overlapping_branch(alternatives: Any) -> bool:
-    """Alternatives that can start alike (or match nothing) let a repeat split one text in
-    many ways, e.g. (a|a)+, (a|ab)*, (a|a?)+."""
-    seen: set[int] = set()
-    for alternative in alternatives:
-        cs = _first_set(alternative)
-        if cs is None or cs & seen:
-            return True
-        seen |= cs
-    return False
-
-
-def _inner_repeat_sets(items: Any, out: list[frozenset[int] | None]) -> None:
-    for op, av in items:
-        if op in _REPEATS:
-            lo, hi, body = av
-            if hi > 1 or lo == 0:  # an optional part inside a repeat is as ambiguous as x*
-                out.append(_consumable(body) if body else None)
-            _inner_repeat_sets(body, out)
-        elif op is _rc.SUBPATTERN:
-            _inner_repeat_sets(av[3], out)
-        elif op is _rc.BRANCH:
-            if _overlapping_branch(av[1]):
-                out.append(None)
-            for branch in av[1]:
-                _inner_repeat_sets(branch, out)
-
-
-def _mandatory_sets(items: Any, out: list[frozenset[int] | None]) -> None:
-    for op, av in items:
-        if op in _REPEATS:
-            if av[0] >= 1:
-                _mandatory_sets(av[2], out)
-        elif op is _rc.SUBPATTERN:
-            _mandatory_sets(av[3], out)
-        elif op in (_rc.LITERAL, _rc.IN, _rc.NOT_LITERAL, _rc.ANY):
-            out.append(_charset(op, av))
-
-
-def _ambiguous(body: Any) -> bool:
-    inner: list[frozenset[int] | None] = []
-    _inner_repeat_sets(body, inner)
-    if not inner:
-        return False
-    mandatory: list[frozenset[int] | None] = []
-    _mandatory_sets(body, mandatory)
-    for required in mandatory:
-        if required is not None and all(cs is not None and not (cs & required) for cs in inner):
-            return False  # a separator the inner repeats cannot swallow
-    return True
-
-
-def _unsafe(items: Any, depth: int = 0) -> bool:
-    if depth > 64:
-        return True
-    for op, av in items:
-        if op in _REPEATS:
-            _lo, hi, body = av
-            if hi > 1 and _ambiguous(body):
-                return True
-            if _unsafe(body, depth + 1):
-                return True
-        elif op is _rc.SUBPATTERN:
-            if _unsafe(av[3], depth + 1):
-                return True
-        elif op is _rc.BRANCH and any(_unsafe(b, depth + 1) for b in av[1]):
-            return True
-    return False
-
-
-def unsafe_regex_reason(pattern: Any) -> str | None:
-    """Why a schema regex is refused (invalid, or open to catastrophic backtracking), or None."""
-    if not isinstance(pattern, str):
-        return "must be a string"
-    if len(pattern) > 4096:
-        return "is longer than 4096 characters"
-    try:
-        re.compile(pattern)
-        parsed = _rp.parse(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError) as exc:
-        return f"is not a valid regular expression: {exc}"
-    if _unsafe(list(parsed)):
-        return (
-            "nests a repeat inside a repeat without a separator, which can backtrack "
-            "catastrophically (rewrite it, e.g. '(a+)+' as 'a+')"
-        )
-    return None

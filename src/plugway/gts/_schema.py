@@ -30,8 +30,8 @@ from plugway.gts._refs import (
     format_pointer,
     gts_ref_target,
     is_abstract,
-    unsafe_regex_reason,
 )
+from plugway.gts._regex import install_patterns, regex_problem, restore_patterns, route_patterns
 from plugway.gts._xref import XrefCheck, XrefCompiler, resolve_xref
 
 __all__ = [
@@ -181,7 +181,7 @@ _HOIST_EVERY = 6
 
 
 def _refuse_unsafe_regex(regex: Any, path: tuple[str | int, ...]) -> None:
-    reason = unsafe_regex_reason(regex)
+    reason = regex_problem(regex)
     if reason:
         raise GtsValidationError(
             f"regular expression {shorten(str(regex))!r} at {format_pointer(path)} {reason}"
@@ -227,17 +227,32 @@ class _Stripper:
 
 
 def _compile(schema: Any, label: str, dialect: str = DRAFT_07) -> Callable[[Any], Any]:
+    """fastjsonschema's validator of ``schema``, its regexes run by RE2 (see ``_regex``)."""
     if isinstance(schema, Mapping):
         schema = {**schema, "$schema": dialect}
+    schema, routes = route_patterns(schema)
     try:
         fn: Callable[[Any], Any] = fastjsonschema.compile(schema, use_default=False)
+        install_patterns(fn, routes, label)
+    except GtsValidationError:
+        raise
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise GtsValidationError(f"{label} is not a valid JSON Schema: {exc}") from exc
     except Exception as exc:  # fastjsonschema fails on malformed input in many ways
         raise GtsValidationError(
             f"{label} is not a valid JSON Schema: {type(exc).__name__}: {shorten(str(exc), 200)}"
         ) from exc
-    return fn
+    if not routes:
+        return fn
+
+    def run(data: Any) -> Any:
+        try:
+            return fn(data)
+        except _ValueError as exc:  # name the schema's regex, not its stand-in
+            exc.message = restore_patterns(exc.message, routes)
+            raise
+
+    return run
 
 
 def _field_path(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
