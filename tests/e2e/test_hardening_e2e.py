@@ -151,3 +151,64 @@ def test_bad_input_below_and_in_the_app_is_a_4xx_problem_document(server: Server
         assert http.get("/healthz").status_code == 200
     log = server.log()
     assert "Traceback" not in log, log
+
+
+# -- what one client can make the server read ---------------------------------------------------
+
+TOKEN = "hardening-token"
+
+
+def _request(method: str, path: str, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def test_bodies_are_limited_and_never_read_before_authentication(
+    server_factory: ServerFactory,
+) -> None:
+    srv = server_factory(
+        config={
+            "server": {"admin_token": TOKEN, "max_body_bytes": 100_000},
+            "modules": {"types_registry": {"config": {"max_body_bytes": 200_000}}},
+        }
+    ).start()
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    huge = {"Content-Length": str(100 * 1024 * 1024), "Content-Type": "application/json"}
+    start = b"[" + b"1," * 500
+    # unauthenticated, 100 MB announced, 1 kB sent: answered at once, the body is never awaited
+    for method, path in (
+        ("POST", f"{BASE}/entities"),
+        ("PUT", "/plugins/v1/gateways/doc_search/routing"),  # another module's guarded route
+    ):
+        status, headers, doc = _problem(_raw(srv, _request(method, path, huge) + start))
+        assert (status, doc["code"]) == (401, "auth.unauthorized"), path
+        assert headers["connection"] == "close"
+    # authenticated, but announcing more than the route's limit: 413 before reading
+    status, _, doc = _problem(_raw(srv, _request("POST", f"{BASE}/entities", auth | huge) + start))
+    assert (status, doc["code"]) == (413, "request.too_large")
+    assert "200000 bytes" in doc["detail"]  # the registry's own limit, not the server default
+    # chunked (no Content-Length): cut off once past the limit, the end is never needed
+    chunked = _request("POST", f"{BASE}/entities", auth | {"Transfer-Encoding": "chunked"})
+    piece = b"1," * 25_000
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    status, _, doc = _problem(_raw(srv, chunked + b"1\r\n[\r\n" + chunk * 6))
+    assert (status, doc["code"]) == (413, "request.too_large")
+    # a default-limited route (server.max_body_bytes) refuses what the registry would take
+    explain = _request(
+        "POST",
+        "/plugins/v1/gateways/doc_search/explain",
+        {"Content-Type": "application/json", "Content-Length": "150000"},
+    )
+    status, _, doc = _problem(_raw(srv, explain + b" " * 1000))
+    assert (status, doc["code"]) == (413, "request.too_large")
+    assert "100000 bytes" in doc["detail"]
+    # within the limits everything works as before
+    with srv.client() as http:
+        ok = http.post(f"{BASE}/entities", json=[{"$id": f"gts://{ORDER_TYPE}",
+            "$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}])  # fmt: skip
+        assert ok.status_code == 201, ok.text
+        assert http.get("/healthz").status_code == 200

@@ -82,13 +82,24 @@ class EchoModule(Module):
         return router
 
 
-def _settings(tmp_path: Path) -> Any:
-    return parse_settings({"registry": {"backend": "memory"}, "data_dir": str(tmp_path)})
+TOKEN = "app-test-token"
 
 
-def _client(app: Any) -> httpx.AsyncClient:
+def _settings(tmp_path: Path, **server: Any) -> Any:
+    return parse_settings(
+        {
+            "registry": {"backend": "memory"},
+            "data_dir": str(tmp_path),
+            "server": {"admin_token": TOKEN, **server},
+        }
+    )
+
+
+def _client(app: Any, *, auth: bool = True) -> httpx.AsyncClient:
+    """A client of ``app``; it sends the admin token unless ``auth`` is False."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://t")
+    headers = {"Authorization": f"Bearer {TOKEN}"} if auth else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers)
 
 
 @pytest.fixture
@@ -249,5 +260,32 @@ async def test_health_reports_modules_that_failed_to_load(tmp_path: Path) -> Non
             assert body["left_out"] == [
                 {"entry_point": "ghost", "value": "ghost_pkg:Ghost", "error": "import failed: boom"}
             ]
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize(
+    ("server", "status"),
+    [
+        ({"admin_token": None}, 403),  # a config file without a token: changes refused
+        ({"admin_token": None, "allow_unauthenticated_writes": True}, 201),  # said so
+        ({}, 401),  # a token is set and the client has none
+        ({"allow_unauthenticated_writes": True}, 401),  # a token always wins
+    ],
+)
+async def test_changes_without_a_token_are_refused_unless_allowed(
+    tmp_path: Path, server: dict[str, Any], status: int
+) -> None:
+    runtime = Runtime(_settings(tmp_path, **server), [TypesRegistryModule])
+    await runtime.start()
+    try:
+        async with _client(create_app(runtime), auth=False) as c:
+            resp = await c.post("/types-registry/v1/entities", json=[type_doc()])
+            assert resp.status_code == status, resp.text
+            if status == 403:
+                assert resp.json()["code"] == "auth.no_admin_token"
+                assert "server.allow_unauthenticated_writes" in resp.json()["detail"]
+            # reads stay open either way
+            assert (await c.get("/types-registry/v1/entities")).status_code == 200
     finally:
         await runtime.stop()

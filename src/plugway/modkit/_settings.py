@@ -37,11 +37,45 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
-    """Where the HTTP server listens. ``admin_token`` None means the server chooses."""
+    """Where the HTTP server listens, who may change state, and what one client may use.
+
+    ``admin_token`` None means the server chooses (the embedded default generates one; with a
+    config file, changes are refused unless ``allow_unauthenticated_writes``). ``allowed_hosts``
+    None means ``localhost``, ``127.0.0.1``, ``::1`` and ``host``; ``*`` allows any ``Host``.
+    Sizes are bytes, timeouts seconds.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8087, ge=0, le=65535)
     admin_token: str | None = None
+    allow_unauthenticated_writes: bool = False
+    allowed_hosts: tuple[str, ...] | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=512, ge=1)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``PLUGWAY__SERVER__ALLOWED_HOSTS=a.example,b.example``: a list from one variable."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one host name, or '*' for any")
+        for name in value:
+            if not name or any(c.isspace() or c in "/@" for c in name):
+                raise ValueError(f"{name!r} is not a host name")
+        return tuple(name.lower() for name in value)
 
 
 class RegistrySettings(_Section):

@@ -30,6 +30,7 @@ from plugway.registry import (
 )
 from plugway.server import (
     ADMIN_BEARER,
+    BodyLimit,
     FieldProblem,
     ProblemCode,
     ProblemError,
@@ -66,7 +67,13 @@ class TypesRegistryConfig(BaseModel):
     )
     protect_writes: bool = Field(
         default=True,
-        description="require the admin bearer token for POST when one is configured",
+        description="POST needs the admin bearer token (refused without one unless "
+        "server.allow_unauthenticated_writes); false opens it to anyone",
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1,
+        description="largest POST body in bytes (instead of server.max_body_bytes)",
     )
 
 
@@ -184,12 +191,17 @@ def build_router(
     max_page: int = 1_000,
     admin_token: str | None = None,
     get_limits: Callable[[], tuple[int, int, str | None]] | None = None,
+    protect_writes: bool = True,
+    max_body_bytes: int | Callable[[], int] = 32 * 1024 * 1024,
 ) -> APIRouter:
     """The registry's routes over whatever ``get_registry`` returns at request time.
 
     ``get_registry`` returns None while the registry does not exist yet; both that and a registry
     that has not switched to ready answer 503. ``get_limits`` (if given) overrides the fixed
-    limits at request time, for a module whose config is only known after ``init``.
+    limits at request time, for a module whose config is only known after ``init``. With
+    ``protect_writes`` the POST declares ``Security(ADMIN_BEARER)`` (the server checks the token
+    before reading the body); without it the POST is open. ``max_body_bytes`` is the POST's
+    body limit (a number or a function read at each request).
     """
 
     def limits() -> _Limits:
@@ -313,9 +325,12 @@ def build_router(
             200: {"description": "every item ok, nothing new"},
             201: {"description": "every item ok, at least one created"},
             207: {"description": "some items failed; see each result", "model": BulkResultOut},
-            **problem_responses(401, 413),
+            **problem_responses(401, 403, 413),
         },
-        dependencies=[Depends(write_guard)],
+        dependencies=[
+            *([Depends(write_guard)] if protect_writes else []),
+            Depends(BodyLimit(max_body_bytes)),
+        ],
     )
     async def register_entities(
         entities: Annotated[list[Any], Body(description="GTS type schemas and/or instances")],
@@ -394,4 +409,11 @@ class TypesRegistryModule(Module):
         return self._config.max_batch, self._config.max_page, self._admin_token
 
     def rest_router(self) -> APIRouter:
-        return build_router(lambda: self._registry, get_limits=self._limits)
+        """The routes; ``protect_writes`` is read now (``plugway serve`` asks after ``init``;
+        before it, the default applies: writes protected)."""
+        return build_router(
+            lambda: self._registry,
+            get_limits=self._limits,
+            protect_writes=self._config.protect_writes,
+            max_body_bytes=lambda: self._config.max_body_bytes,
+        )

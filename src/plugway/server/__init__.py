@@ -11,7 +11,9 @@ from plugway.server._app import (
     create_app,
     render_metrics,
 )
+from plugway.server._auth import AdminAccess
 from plugway.server._gts_conformance import create_gts_app
+from plugway.server._limits import BodyLimit
 from plugway.server._problems import (
     PROBLEM_CONTENT_TYPE,
     PROBLEM_TYPE_PREFIX,
@@ -44,6 +46,8 @@ __all__ = [
     "METRICS_CONTENT_TYPE",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_PREFIX",
+    "AdminAccess",
+    "BodyLimit",
     "FieldProblem",
     "HealthSource",
     "MetricsSource",

@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
-from plugway.server._auth import ADMIN_BEARER, bearer_guard
+from plugway.server._auth import ADMIN_ACCESS_STATE, ADMIN_BEARER, AdminAccess, bearer_guard
+from plugway.server._limits import install_request_guard
 from plugway.server._metrics import metrics_response
 from plugway.server._problems import install_problem_handlers
 
@@ -185,13 +186,25 @@ def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
     """Build the app: each REST-capable module's router, then /health, /healthz and /metrics.
 
     Routers are taken once, here; a module must therefore be able to hand out its router before
-    or after ``init`` (its handlers read the module's state when a request arrives).
+    or after ``init`` (its handlers read the module's state when a request arrives). Every
+    request passes the request guard first (``_limits``): the admin token of routes that declare
+    ``Security(ADMIN_BEARER)`` is checked before their body is read, and bodies are limited to
+    ``server.max_body_bytes`` or the route's :class:`BodyLimit`.
     """
     from plugway import __version__
 
     app = FastAPI(title=title, version=__version__, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    server = runtime.settings.server
+    access = AdminAccess(server.admin_token, server.allow_unauthenticated_writes)
+    setattr(app.state, ADMIN_ACCESS_STATE, access)
+    install_request_guard(
+        app,
+        access=access,
+        max_body_bytes=server.max_body_bytes,
+        body_timeout=server.body_timeout,
+    )
     _install_docs(app, title)
 
     modules: Mapping[str, Any] = runtime.modules

@@ -15,20 +15,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
-from fastapi.security import HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from plugway.server._problems import ProblemCode, ProblemError
 
-__all__ = ["ADMIN_BEARER", "AdminAccess", "bearer_guard", "bearer_matches"]
+__all__ = [
+    "ADMIN_ACCESS_STATE",
+    "ADMIN_BEARER",
+    "AdminAccess",
+    "bearer_guard",
+    "bearer_matches",
+]
 
-ADMIN_BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="admin_token",
-    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
-    "`admin-token` in the data folder).",
-)
-"""Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*). Add it to a
-guarded route with ``Security(ADMIN_BEARER)``; the check itself is :func:`bearer_guard`."""
+ADMIN_ACCESS_STATE = "plugway_admin_access"
+"""``app.state`` attribute holding the app's :class:`AdminAccess` (set by ``create_app``)."""
+
+
+class _AdminBearer(HTTPBearer):
+    """``HTTPBearer`` that also enforces the app's :class:`AdminAccess`, so every route that
+    declares ``Security(ADMIN_BEARER)`` is refused without the token, body or no body, whether
+    or not its module calls :func:`bearer_guard` (an app without an ``AdminAccess`` in its state,
+    such as a bare test app, is not enforced here)."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        access = getattr(request.app.state, ADMIN_ACCESS_STATE, None)
+        if isinstance(access, AdminAccess):
+            refusal = access.refusal(request.headers.get("authorization"))
+            if refusal is not None:
+                raise refusal
+        return await super().__call__(request)
 
 
 def bearer_matches(authorization: str | None, token: str) -> bool:
@@ -81,6 +97,17 @@ class AdminAccess:
             "no admin token is configured (server.admin_token), so changes are refused; set "
             "one, or server.allow_unauthenticated_writes: true to accept them from anyone",
         )
+
+
+ADMIN_BEARER = _AdminBearer(
+    auto_error=False,
+    scheme_name="admin_token",
+    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
+    "`admin-token` in the data folder).",
+)
+"""Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*) and requires it.
+Add it to a guarded route with ``Security(ADMIN_BEARER)``; :func:`bearer_guard` is the same
+check for a given token."""
 
 
 def bearer_guard(token: str | None) -> Callable[[Request], None]:
