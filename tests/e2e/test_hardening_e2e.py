@@ -212,3 +212,47 @@ def test_bodies_are_limited_and_never_read_before_authentication(
             "$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}])  # fmt: skip
         assert ok.status_code == 201, ok.text
         assert http.get("/healthz").status_code == 200
+
+
+def test_slow_or_idle_partial_requests_are_closed(server_factory: ServerFactory) -> None:
+    srv = server_factory(
+        config={"server": {"admin_token": TOKEN, "header_timeout": 1.0, "body_timeout": 1.0}}
+    ).start()
+    # connected, nothing sent: closed without an answer (uvicorn alone keeps it for ever)
+    assert _raw(srv) == b""
+    # half a head, then silence: 408, then closed
+    status, headers, doc = _problem(_raw(srv, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+    assert (status, doc["code"]) == (408, "request.timeout")
+    assert headers["connection"] == "close"
+    # a whole head and half the body it announced, then silence: 408 from the body timeout
+    post = _request(
+        "POST",
+        f"{BASE}/entities",
+        {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
+         "Content-Length": "100"},
+    )  # fmt: skip
+    status, headers, doc = _problem(_raw(srv, post + b"[1,2,"))
+    assert (status, doc["code"]) == (408, "request.timeout")
+    assert headers["connection"] == "close"
+    with srv.client() as http:  # and the server is fine
+        assert http.get("/healthz").status_code == 200
+
+
+def test_connections_beyond_the_limit_get_a_503_problem(server_factory: ServerFactory) -> None:
+    srv = server_factory(config={"server": {"admin_token": TOKEN, "max_connections": 2}}).start()
+    held = [socket.create_connection(_address(srv), timeout=30) for _ in range(2)]
+    try:
+        get = _request("GET", "/healthz", {"Connection": "close"})
+        status, headers, doc = _problem(_raw(srv, get))
+        assert (status, doc["code"]) == (503, "server.busy")
+        assert headers["retry-after"] == "1"
+    finally:
+        for sock in held:
+            sock.close()
+    # once they are gone the server serves again (it notices the closes on its own time)
+    answers = []
+    for _ in range(200):
+        answers.append(_raw(srv, get).split(b" ", 2)[1])
+        if answers[-1] == b"200":
+            break
+    assert answers[-1] == b"200", answers

@@ -40,7 +40,7 @@ from plugway.server._app import create_app
 from plugway.server._datadir import make_private, private_umask
 from plugway.server._datalock import DataFolderInUseError, DataLock
 from plugway.server._problems import ServerError
-from plugway.server._protocol import PlugwayH11Protocol
+from plugway.server._protocol import PlugwayConfig, PlugwayH11Protocol
 
 __all__ = [
     "ADMIN_TOKEN_FILE",
@@ -244,13 +244,18 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
     try:
         if await _start(runtime, stop):
             app = create_app(runtime)
-            config = uvicorn.Config(
+            limits = settings.server
+            config = PlugwayConfig(
                 app,
                 lifespan="off",
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=_HTTP_GRACE_SECONDS,
                 http=PlugwayH11Protocol,
+                h11_max_incomplete_event_size=limits.max_header_bytes,
+                limit_concurrency=limits.max_connections,
+                timeout_keep_alive=limits.keep_alive_timeout,
+                header_timeout=limits.header_timeout,
             )
             server = _Server(config)
             _log.info("serving on %s (OpenAPI docs at %s/docs)", url, url)
