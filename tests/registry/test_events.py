@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -72,3 +73,22 @@ def test_listener_may_call_the_registry(registry: TypesRegistry) -> None:
     registry.subscribe(lambda ev: got.append(registry.count()))
     registry.register(order("o1"))
     assert got == [registry.count()]
+
+
+def test_dispatch_decides_where_listeners_of_a_bulk_registration_run(
+    registry: TypesRegistry,
+) -> None:
+    """A registration made in a worker thread hands its listeners to the caller's loop."""
+    seen: list[str | None] = []
+    registry.subscribe(lambda e: seen.append(e.gts_id))
+    handed: list[Callable[[], None]] = []
+    results = registry.register_many([order_type(), order("o1")], dispatch=handed.append)
+    assert [r.created for r in results] == [True, True]
+    assert seen == [] and len(handed) == 1  # nothing ran yet: one call for the whole batch
+    handed[0]()
+    assert seen == [order_type()["$id"].removeprefix("gts://"), order("o1")["id"]]
+    # nothing new: nothing to dispatch
+    assert [r.created for r in registry.register_many([order("o1")], dispatch=handed.append)] == [
+        False
+    ]
+    assert len(handed) == 1

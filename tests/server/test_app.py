@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,48 @@ async def test_changes_without_a_token_are_refused_unless_allowed(
             assert (await c.get("/types-registry/v1/entities")).status_code == 200
     finally:
         await runtime.stop()
+
+
+async def test_registration_runs_off_the_event_loop(
+    running: tuple[Runtime, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow batch must not stall /healthz: the registration runs in a worker thread."""
+    runtime, c = running
+    registry = runtime.registry
+    entered, release = threading.Event(), threading.Event()
+    real = registry.register_many
+    threads: list[str] = []
+
+    def slow(docs: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        entered.set()
+        release.wait(timeout=30)  # bounded: on the event loop this would stall it 30 s
+        return real(docs, **kwargs)
+
+    seen: list[Any] = []
+    registry.subscribe(lambda event: seen.append((event.gts_id, threading.current_thread())))
+    monkeypatch.setattr(registry, "register_many", slow)
+    order: list[str] = []
+
+    async def post() -> httpx.Response:
+        resp = await c.post("/types-registry/v1/entities", json=[type_doc()])
+        order.append("post")
+        return resp
+
+    posting = asyncio.create_task(post())
+    for _ in range(3000):  # until the registration is under way (it blocks on `release`)
+        if entered.is_set():
+            break
+        await asyncio.sleep(0.01)
+    health = await c.get("/healthz")
+    order.append("healthz")
+    release.set()
+    resp = await asyncio.wait_for(posting, timeout=30)
+    assert health.status_code == 200
+    assert order == ["healthz", "post"]  # /healthz answered while the batch was in progress
+    assert threads and threads[0] != threading.main_thread().name
+    # the same results as before, and listeners still run on the event loop's thread
+    assert resp.status_code == 201 and resp.json()["results"][0]["created"] is True
+    assert seen == [(ORDER_TYPE, threading.main_thread())]
+    again = await c.post("/types-registry/v1/entities", json=[type_doc()])
+    assert again.status_code == 200 and again.json()["summary"]["created"] == 0  # idempotent

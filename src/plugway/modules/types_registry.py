@@ -8,7 +8,10 @@ HyperSpot, unknown query parameters and malformed patterns are refused, never ig
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -74,6 +77,12 @@ class TypesRegistryConfig(BaseModel):
         default=32 * 1024 * 1024,
         ge=1,
         description="largest POST body in bytes (instead of server.max_body_bytes)",
+    )
+    write_threads: int = Field(
+        default=1,
+        ge=1,
+        description="worker threads that run registrations (validation and storage) off the "
+        "event loop; further POSTs wait their turn",
     )
 
 
@@ -193,6 +202,7 @@ def build_router(
     get_limits: Callable[[], tuple[int, int, str | None]] | None = None,
     protect_writes: bool = True,
     max_body_bytes: int | Callable[[], int] = 32 * 1024 * 1024,
+    write_threads: int = 1,
 ) -> APIRouter:
     """The registry's routes over whatever ``get_registry`` returns at request time.
 
@@ -202,7 +212,14 @@ def build_router(
     ``protect_writes`` the POST declares ``Security(ADMIN_BEARER)`` (the server checks the token
     before reading the body); without it the POST is open. ``max_body_bytes`` is the POST's
     body limit (a number or a function read at each request).
+
+    A registration validates every item against the whole registry, which can take seconds for
+    a large batch: it runs in one of ``write_threads`` worker threads, so the event loop (and
+    ``/healthz``, and every other request) keeps serving meanwhile. Registry listeners still run
+    on the event loop, as they would for a registration made there.
     """
+    # Threads start on first use and end when the router is dropped.
+    writers = ThreadPoolExecutor(write_threads, thread_name_prefix="types-registry-write")
 
     def limits() -> _Limits:
         if get_limits is not None:
@@ -344,8 +361,12 @@ def build_router(
             )
         registry = ready_registry()
         docs: Sequence[Mapping[str, Any]] = entities
+        loop = asyncio.get_running_loop()
+        register = functools.partial(
+            registry.register_many, docs, dispatch=loop.call_soon_threadsafe
+        )
         try:
-            results = registry.register_many(docs)
+            results = await loop.run_in_executor(writers, register)
         except RegistryError as exc:
             raise problem_from_registry_error(exc) from exc
         items = [_item_result(i, r) for i, r in enumerate(results)]
@@ -409,11 +430,12 @@ class TypesRegistryModule(Module):
         return self._config.max_batch, self._config.max_page, self._admin_token
 
     def rest_router(self) -> APIRouter:
-        """The routes; ``protect_writes`` is read now (``plugway serve`` asks after ``init``;
-        before it, the default applies: writes protected)."""
+        """The routes; ``protect_writes`` and ``write_threads`` are read now (``plugway serve``
+        asks after ``init``; before it, the defaults apply: writes protected, one thread)."""
         return build_router(
             lambda: self._registry,
             get_limits=self._limits,
             protect_writes=self._config.protect_writes,
             max_body_bytes=lambda: self._config.max_body_bytes,
+            write_threads=self._config.write_threads,
         )

@@ -135,15 +135,24 @@ class TypesRegistry:
         assert item.stored is not None
         return item.stored.row.to_entity(item.stored.revision)
 
-    def register_many(self, docs: Sequence[Mapping[str, Any]]) -> list[RegistrationResult]:
+    def register_many(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        dispatch: Callable[[Callable[[], None]], object] | None = None,
+    ) -> list[RegistrationResult]:
         """Register a batch in one transaction; one result per item, in input order.
 
         Items are independent: a bad one does not stop the others. After ready, an item may
         refer to an item earlier in the same batch. Raises only :class:`RegistryStorageError`
         (then nothing of the batch was written).
+
+        ``dispatch`` decides where listeners run: by default in this thread, before this returns;
+        a caller that registers from a worker thread passes e.g. ``loop.call_soon_threadsafe``
+        so that listeners keep running on the event loop.
         """
         out: list[RegistrationResult] = []
-        for item in self._register(docs):
+        for item in self._register(docs, dispatch):
             gid = item.row.gts_id if item.row is not None else None
             if item.error is not None:
                 if gid is None:
@@ -173,7 +182,11 @@ class TypesRegistry:
                 )
         return out
 
-    def _register(self, docs: Sequence[Mapping[str, Any]]) -> list[_Item]:
+    def _register(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        dispatch: Callable[[Callable[[], None]], object] | None = None,
+    ) -> list[_Item]:
         items: list[_Item] = []
         for doc in docs:
             try:
@@ -228,7 +241,10 @@ class TypesRegistry:
                 if it.error is None and it.stored is None and it.row is not None:
                     first = pending[it.row.gts_id]
                     it.stored, it.entity = first.stored, first.entity
-        self._emit(events)
+        if dispatch is None or not events:
+            self._emit(events)
+        else:
+            dispatch(functools.partial(self._emit, events))
         return items
 
     # -------------------------------------------------------------- validation
