@@ -83,14 +83,58 @@ async def test_rollback_creates_a_new_revision_equal_to_an_older_one(tmp_path: P
     store.close()
 
 
-def test_a_rollback_to_a_routing_naming_a_gone_plugin_is_refused() -> None:
+def test_a_rollback_to_a_routing_naming_a_gone_plugin_is_served_with_a_warning() -> None:
     gw = open_gateway(MemoryRevisionStore())
     gw.apply_routing({"rules": [{"target": {"plugin": pid("b")}}]})
     gw.apply_routing({})
     gw.remove_plugin(pid("b"))
+    rev = gw.rollback(2)
+    assert gw.revision == rev.number == 4
+    assert any(pid("b") in w for w in gw.warnings)
     with pytest.raises(RoutingConfigError, match=r"rules\[0\]\.target\.plugin"):
-        gw.rollback(2)
-    assert gw.revision == 3
+        gw.apply_routing({"rules": [{"name": "n", "target": {"plugin": pid("b")}}]})  # strict
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_newest_revision_of_some_writers_is_found_whatever_the_history_length(
+    kind: str, tmp_path: Path
+) -> None:
+    store: RevisionStore = (
+        MemoryRevisionStore() if kind == "memory" else SqliteRevisionStore(tmp_path / "r.db")
+    )
+    store.append("g", {"n": 0}, who="config", what="initial")
+    for i in range(1, 1201):
+        store.append("g", {"n": i}, who="admin-api" if i % 3 else "registry", what="x")
+    found = store.latest("g", who=("config", "config-file"))
+    assert found is not None and (found.number, found.routing) == (1, {"n": 0})
+    assert store.latest("g", who=("nobody",)) is None
+    changes = store.list("g", limit=2, exclude_who=("registry",))
+    assert [r.number for r in changes] == [1200, 1199]  # 1201 was a registry one
+    assert all(r.who == "admin-api" for r in changes)
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_store_remembers_the_config_routing_across_reopening(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    store: RevisionStore = MemoryRevisionStore() if kind == "memory" else SqliteRevisionStore(path)
+    assert store.config_routing("g") is None
+    store.remember_config_routing("g", {"vendor": "x"})
+    store.remember_config_routing("g", {"vendor": "y"})
+    store.remember_config_routing("other", {})
+    assert store.config_routing("g") == {"vendor": "y"}
+    if kind == "sqlite":
+        store.close()
+        store = SqliteRevisionStore(path)
+        assert store.config_routing("g") == {"vendor": "y"}
+    store.close()
+
+
+def test_the_sqlite_store_syncs_each_commit_to_disk(tmp_path: Path) -> None:
+    store = SqliteRevisionStore(tmp_path / "r.db")
+    (level,) = store._db.execute("PRAGMA synchronous").fetchone()
+    assert level == 2  # FULL, as the registry: an acknowledged revision survives a power cut
+    store.close()
 
 
 def test_breaker_unit() -> None:

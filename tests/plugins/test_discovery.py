@@ -218,3 +218,32 @@ def test_a_declaration_spec_takes_overrides() -> None:
     spec = decl.spec(vendor="w", priority=7)
     assert (spec.vendor, spec.priority, str(spec.contract_version)) == ("w", 7, "1.0")
     assert decl.spec().vendor == "v"
+
+
+def test_a_rescan_sees_new_and_gone_entry_points_and_forgets_the_gone_ones_failures(
+    pkg: Path,
+) -> None:
+    found = [_ep("good", "disc_good:plugin"), _ep("broken", "disc_broken:plugin")]
+    catalog = PluginCatalog.scan(lambda: list(found))
+    assert [p.name for p in catalog.plugins] == ["good"]
+    later = DiscoveryFailure(
+        "good", "disc_good:plugin", None, "contract", "bad", plugin_id="p", gateway="g"
+    )
+    catalog.report_failure(later)
+    assert {f.name for f in catalog.failures} == {"broken", "good"}
+    found[:] = [_ep("lazy", "disc_good:lazy")]  # good and broken uninstalled, lazy installed
+    scan = catalog.rescan()
+    assert [p.name for p in scan.new] == ["lazy"] and [p.name for p in scan.gone] == ["good"]
+    assert [p.name for p in catalog.plugins] == ["lazy"]
+    assert catalog.failures == ()
+    found.append(_ep("good", "disc_good:plugin"))  # installed again: new again
+    assert [p.name for p in catalog.rescan().new] == ["good"]
+
+
+def test_a_rescan_keeps_a_plugin_whose_package_now_fails_to_import(pkg: Path) -> None:
+    found = [_ep("good", "disc_good:plugin")]
+    catalog = PluginCatalog.scan(lambda: list(found))
+    found[:] = [_ep("good", "disc_broken:plugin")]  # upgraded to a broken release
+    scan = catalog.rescan()
+    assert scan.gone == () and [p.name for p in catalog.plugins] == ["good"]
+    assert [f.stage for f in catalog.failures] == ["import"]

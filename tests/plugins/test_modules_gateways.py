@@ -4,51 +4,41 @@ revision store in a temp folder) and the real ASGI app, driven over httpx's ASGI
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
-
-from plugway.modkit import ClientHub, ModulePhaseError, Runtime, parse_settings
-from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, DocSearchModule
-from plugway.modules.plugins_admin import PluginsAdminModule
-from plugway.modules.tenant_resolver import (
-    TENANT_RESOLVER_CONTRACT,
-    TenantResolverModule,
-    TenantResolverPlugin,
+from plugins_module_support import (
+    AUTH,
+    BM25,
+    COVERAGE,
+    DS,
+    SINGLE,
+    STATIC,
+    TFIDF,
+    catalog_of,
+    running,
 )
+from plugins_module_support import module_of as _module
+
+from plugway.modkit import ModulePhaseError
+from plugway.modules.tenant_resolver import TenantResolverPlugin
 from plugway.plugins import (
     PLUGINS_GROUP,
     GatewayManager,
     PluginCatalog,
     RoutingConfigError,
     SecurityContext,
-    discover_plugins,
 )
-from plugway.server import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_PKG = ROOT / "examples" / "plugway-example-ranker" / "src" / "plugway_example_ranker"
-TOKEN = "unit-token"
-DS = DOC_SEARCH_CONTRACT.type_id
-TR = TENANT_RESOLVER_CONTRACT.type_id
-BM25 = DS + "plugway.builtin.bm25_ranker.plugin.v1"
-TFIDF = DS + "plugway.builtin.tfidf_ranker.plugin.v1"
-COVERAGE = DS + "example.ranker.coverage_ranker.plugin.v1"
-STATIC = TR + "plugway.builtin.static_tenant_resolver.plugin.v1"
-SINGLE = TR + "plugway.builtin.single_tenant_resolver.plugin.v1"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-MODULES = (PluginsAdminModule, DocSearchModule, TenantResolverModule)
 
 
 def _catalog_with_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PluginCatalog:
-    """The installed entry points plus the example package's, as if it were installed.
+    """plugway's entry points plus the example package's, as if it were installed.
 
     Only the package folder is copied onto sys.path (no build artefacts of the source tree),
     so later discoveries in this process cannot see it.
@@ -56,45 +46,10 @@ def _catalog_with_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pl
     site = tmp_path / "example-site"
     shutil.copytree(EXAMPLE_PKG, site / "plugway_example_ranker")
     monkeypatch.syspath_prepend(str(site))
-    eps = list(entry_points(group=PLUGINS_GROUP))
-    eps.append(
-        EntryPoint(
-            name="coverage_ranker", value="plugway_example_ranker:plugin", group=PLUGINS_GROUP
-        )
+    example = EntryPoint(
+        name="coverage_ranker", value="plugway_example_ranker:plugin", group=PLUGINS_GROUP
     )
-    return PluginCatalog(discover_plugins(found=eps))
-
-
-@asynccontextmanager
-async def running(
-    data_dir: Path,
-    plugins: Mapping[str, Any] | None = None,
-    *,
-    catalog: PluginCatalog | None = None,
-) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    settings = parse_settings(
-        {
-            "data_dir": str(data_dir),
-            "server": {"admin_token": TOKEN},
-            "plugins": dict(plugins or {}),
-        }
-    )
-    hub = ClientHub()
-    if catalog is not None:
-        hub.register(PluginCatalog, catalog)
-    runtime = Runtime(settings, MODULES, hub=hub)
-    await runtime.start()
-    try:
-        app = create_app(runtime)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://plugway") as http:
-            yield runtime, http
-    finally:
-        await runtime.stop()
-
-
-def _module(runtime: Runtime, name: str) -> Any:
-    return runtime.modules[name]
+    return catalog_of(extra=[example])
 
 
 # -- tenant_resolver ---------------------------------------------------------------------------
@@ -430,7 +385,8 @@ async def test_config_file_edits_are_applied_or_refused_whole(tmp_path: Path) ->
     config.write_text("plugins: {}\n", encoding="utf-8")
     async with running(tmp_path, {"config_file": str(config), "watch": False}) as (runtime, _):
         mod = _module(runtime, "doc_search")
-        assert not mod.check_config_file(config)  # unchanged since start
+        manager = runtime.hub.get(GatewayManager)
+        assert not manager.check_config_file()  # unchanged since start
         edited = {
             "plugins": {
                 "gateways": {
@@ -441,18 +397,17 @@ async def test_config_file_edits_are_applied_or_refused_whole(tmp_path: Path) ->
             }
         }
         config.write_text(yaml.safe_dump(edited) + "\n", encoding="utf-8")
-        assert mod.check_config_file(config)
+        assert manager.check_config_file()
         assert mod.gateway.routing.rules[0].name == "f"
         revision = mod.gateway.revision
         bad = {"plugins": {"gateways": {"doc_search": {"routing": {"rules": [{"target": {}}]}}}}}
         config.write_text(yaml.safe_dump(bad) + "\n\n", encoding="utf-8")
-        assert not mod.check_config_file(config)
-        assert "plugins.gateways.doc_search.routing.rules[0].target:" in mod.config_error
+        assert manager.check_config_file()
+        assert "plugins.gateways.doc_search.routing.rules[0].target" in mod.config_error
         assert mod.gateway.revision == revision
         config.write_text("plugins: [not, a, mapping\n", encoding="utf-8")
-        assert not mod.check_config_file(config)
-        assert "cannot read" in mod.config_error
-        manager = runtime.hub.get(GatewayManager)
+        assert manager.check_config_file()
+        assert "refused" in mod.config_error and "YAML" in mod.config_error
         assert manager.health()["gateways"]["doc_search"]["config_error"]
 
 

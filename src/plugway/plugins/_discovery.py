@@ -38,6 +38,7 @@ __all__ = [
     "PluginCatalog",
     "PluginDeclaration",
     "PluginSetup",
+    "Rescan",
     "discover_plugins",
     "same_contract_family",
 ]
@@ -167,6 +168,15 @@ def same_contract_family(a: PluginContract[Any], b: PluginContract[Any]) -> bool
 
 
 @dataclass(frozen=True, slots=True)
+class Rescan:
+    """What a new scan of the entry points changed: plugins ``new`` since the last scan, and
+    plugins whose entry point is ``gone`` (their distribution was uninstalled)."""
+
+    new: tuple[DiscoveredPlugin, ...]
+    gone: tuple[DiscoveredPlugin, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoveryReport:
     """Everything one scan of the entry point group found, sorted by entry point name."""
 
@@ -272,15 +282,28 @@ class PluginCatalog:
     """The process-wide result of discovery plus failures found later by gateways.
 
     Shared through the ClientHub (:meth:`shared`) so that every gateway module binds from one
-    scan, and the admin API and ``/health`` read one list of failures.
+    scan, and the admin API and ``/health`` read one list of failures. ``source`` gives the entry
+    points a rescan reads (default: every installed distribution's); a catalog built from a
+    chosen set (tests, embedding) rescans that set only.
     """
 
-    __slots__ = ("_failures", "_lock", "report")
+    __slots__ = ("_failures", "_lock", "_source", "report")
 
-    def __init__(self, report: DiscoveryReport) -> None:
+    def __init__(
+        self,
+        report: DiscoveryReport,
+        *,
+        source: Callable[[], Iterable[EntryPoint]] | None = None,
+    ) -> None:
         self.report = report
+        self._source = source
         self._lock = threading.Lock()
         self._failures: tuple[DiscoveryFailure, ...] = report.failures
+
+    @classmethod
+    def scan(cls, source: Callable[[], Iterable[EntryPoint]]) -> PluginCatalog:
+        """A catalog of the entry points ``source`` yields, now and at each rescan."""
+        return cls(discover_plugins(found=source()), source=source)
 
     @classmethod
     def shared(cls, hub: ClientHub, *, group: str = PLUGINS_GROUP) -> PluginCatalog:
@@ -301,30 +324,35 @@ class PluginCatalog:
         """Every plugin left out so far (discovery first, then binding failures)."""
         return self._failures
 
-    def rescan(self, group: str = PLUGINS_GROUP) -> tuple[DiscoveredPlugin, ...]:
-        """Scan the entry points again and return the plugins that are new since the last scan.
+    def rescan(self, group: str = PLUGINS_GROUP) -> Rescan:
+        """Scan the entry points again: the plugins new since the last scan, and the gone ones.
 
-        This is how a package installed while the server runs is found without a restart.
-        Plugins found before stay as they are (an imported module is not reloaded); the
-        discovery failures are replaced by the new scan's, later (gateway) failures are kept.
+        This is how a package installed (or uninstalled) while the server runs is seen without
+        a restart. Plugins found before and still declared stay as they are (an imported module
+        is not reloaded). The discovery failures are replaced by the new scan's; later (gateway)
+        failures are kept only for entry points that are still declared.
         """
         importlib.invalidate_caches()  # see distributions installed since start-up
-        report = discover_plugins(group)
+        report = discover_plugins(group, found=None if self._source is None else self._source())
+        declared = {p.name for p in report.plugins} | {f.name for f in report.failures}
         with self._lock:
             names = {p.name for p in self.report.plugins}
             ids = {p.plugin_id for p in self.report.plugins}
             new = tuple(p for p in report.plugins if p.name not in names and p.plugin_id not in ids)
+            gone = tuple(p for p in self.report.plugins if p.name not in declared)
+            kept = tuple(p for p in self.report.plugins if p.name in declared)
             self.report = DiscoveryReport(
-                tuple(sorted((*self.report.plugins, *new), key=lambda p: p.name)),
-                report.failures,
+                tuple(sorted((*kept, *new), key=lambda p: p.name)), report.failures
             )
             later = [
                 f
                 for f in self._failures
-                if f.stage in ("setup", "contract", "registration") and f not in report.failures
+                if f.stage in ("setup", "contract", "registration")
+                and f.name in declared
+                and f not in report.failures
             ]
             self._failures = (*report.failures, *later)
-        return new
+        return Rescan(new, gone)
 
     def report_failure(self, failure: DiscoveryFailure) -> None:
         """Record (and log) a plugin that a gateway had to leave out; repeats are kept once."""

@@ -1,0 +1,224 @@
+"""Putting a gateway's plugins where HyperSpot keeps them: the registry and the ClientHub.
+
+A discovered plugin is built by its factory, checked against the contract, and then registered
+twice: its instance document in the Types Registry (what routing sees and the REST API lists),
+its implementation as a scoped client in the hub (scope = plugin id). The gateway's plugin set
+is always read back from those two places, so an instance registered or removed through the
+registry's own API joins or leaves the routing exactly like an installed package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plugway.modkit import ClientHub
+from plugway.registry import (
+    EntityQuery,
+    RegistryConflictError,
+    RegistryError,
+    RegistryNotFoundError,
+    TypesRegistry,
+)
+
+from ._contract import PluginContract
+from ._discovery import DiscoveredPlugin, DiscoveryFailure, FailureStage, PluginCatalog, PluginSetup
+from ._errors import PluginError
+from ._settings import PluginOptions
+from ._spec import PluginSpec
+
+__all__ = ["PluginInstaller", "PluginSource"]
+
+_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PluginSource:
+    """Where an installed plugin came from: its entry point and distribution."""
+
+    entry_point: str
+    value: str
+    distribution: str | None
+    contract_version: str | None
+
+
+class PluginInstaller:
+    """Installs, uninstalls and lists the plugins of one gateway (registry + hub).
+
+    Failures are reported to the process-wide catalog with the stage that failed, and the
+    plugin is left out; the others are installed.
+    """
+
+    def __init__(
+        self,
+        gateway: str,
+        contract: PluginContract[Any],
+        *,
+        registry: TypesRegistry,
+        hub: ClientHub,
+        catalog: PluginCatalog,
+        options: Mapping[str, PluginOptions],
+        data_dir: Path,
+        logger: logging.Logger,
+    ) -> None:
+        self.gateway = gateway
+        self.contract = contract
+        self._registry = registry
+        self._hub = hub
+        self._catalog = catalog
+        self._options = dict(options)
+        self._data_dir = data_dir
+        self._log = logger
+        self._sources: dict[str, PluginSource] = {}
+
+    def source(self, plugin_id: str) -> PluginSource | None:
+        """The entry point an installed plugin came from (None for one registered by hand)."""
+        return self._sources.get(plugin_id)
+
+    def installed(self, plugin_id: str) -> bool:
+        return plugin_id in self._sources
+
+    # -- schema and plugins ---------------------------------------------------------------------
+
+    def register_schema(self) -> None:
+        """Register the contract's GTS type schema (replacing an older one of a past run)."""
+        schema = self.contract.type_schema()
+        try:
+            self._registry.register(schema)
+        except RegistryConflictError:
+            # A persistent registry from an older plugway holds another version of the schema;
+            # the contract in this process is the truth (instances are re-validated at ready).
+            self._registry.remove(self.contract.type_id)
+            self._registry.register(schema)
+
+    def install(self, plugin: DiscoveredPlugin) -> bool:
+        """Build one discovered plugin and register it; False when disabled or it failed."""
+        options = self._options.get(plugin.name, PluginOptions())
+        if not options.enabled:
+            self._log.info(
+                "plugin %s (%s) is disabled in the settings", plugin.name, plugin.plugin_id
+            )
+            return False
+        decl = plugin.declaration
+        setup = PluginSetup(
+            name=plugin.name,
+            gateway=self.gateway,
+            plugin_id=plugin.plugin_id,
+            config=dict(options.config),
+            data_dir=self._data_dir,
+            logger=self._log.getChild(plugin.name),
+        )
+        try:
+            impl = decl.factory(setup)
+        except Exception as exc:
+            self._fail(plugin, "setup", f"{type(exc).__name__}: {exc}")
+            return False
+        spec = decl.spec(vendor=options.vendor, priority=options.priority)
+        try:
+            self.contract.bind(spec, impl)
+        except PluginError as exc:
+            self._fail(plugin, "contract", str(exc))
+            return False
+        doc = spec.instance_document()
+        try:
+            try:
+                self._registry.register(doc)
+            except RegistryConflictError:
+                # The registry is persistent: a plugin whose vendor/priority changed since the
+                # last run replaces its old instance document.
+                self._registry.remove(spec.id)
+                self._registry.register(doc)
+        except RegistryError as exc:
+            self._fail(plugin, "registration", str(exc))
+            return False
+        self._hub.register_scoped(self.contract.protocol, spec.id, impl, replace=True)
+        self._sources[spec.id] = PluginSource(
+            plugin.name, plugin.value, plugin.distribution, decl.contract_version
+        )
+        return True
+
+    def uninstall(self, plugin_id: str) -> None:
+        """Forget an installed plugin whose package is gone: its client and its instance.
+
+        Removing the instance fires a registry event, on which the gateway drops the plugin.
+        """
+        self._sources.pop(plugin_id, None)
+        self._hub.remove_scoped(self.contract.protocol, plugin_id)
+        self.remove_instance(plugin_id)
+
+    def remove_instance(self, plugin_id: str) -> bool:
+        """Remove a plugin instance of this contract from the registry; False if it has none."""
+        if not plugin_id.startswith(self.contract.type_id):
+            return False
+        try:
+            self._registry.remove(plugin_id)
+        except RegistryNotFoundError:
+            return False
+        return True
+
+    # -- reading the plugin set back --------------------------------------------------------------
+
+    def collect(self) -> tuple[list[tuple[PluginSpec, object]], tuple[str, ...]]:
+        """The plugin instances in the registry that have an implementation in the hub, and the
+        ids of those that have none (listed, never routed to)."""
+        items: list[tuple[PluginSpec, object]] = []
+        missing: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = self._registry.list(
+                EntityQuery(
+                    pattern=self.contract.type_id + "*", is_type=False, limit=_PAGE, cursor=cursor
+                )
+            )
+            for entity in page.items:
+                impl = self._hub.try_get_scoped(self.contract.protocol, entity.gts_id)
+                if impl is None:
+                    missing.append(entity.gts_id)
+                    continue
+                source = self._sources.get(entity.gts_id)
+                try:
+                    spec = PluginSpec.from_document(
+                        entity.content,
+                        contract_version=None if source is None else source.contract_version,
+                    )
+                except PluginError as exc:
+                    self.report(entity.gts_id, "contract", str(exc))
+                    continue
+                items.append((spec, impl))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return items, tuple(missing)
+
+    # -- failures ---------------------------------------------------------------------------------
+
+    def report(self, plugin_id: str, stage: FailureStage, error: str) -> None:
+        """Record a plugin of this gateway left out at ``stage`` (logged once)."""
+        source = self._sources.get(plugin_id)
+        self._catalog.report_failure(
+            DiscoveryFailure(
+                source.entry_point if source else plugin_id,
+                source.value if source else "",
+                source.distribution if source else None,
+                stage,
+                error,
+                plugin_id=plugin_id,
+                gateway=self.gateway,
+            )
+        )
+
+    def _fail(self, plugin: DiscoveredPlugin, stage: FailureStage, error: str) -> None:
+        self._catalog.report_failure(
+            DiscoveryFailure(
+                plugin.name,
+                plugin.value,
+                plugin.distribution,
+                stage,
+                error,
+                plugin_id=plugin.plugin_id,
+                gateway=self.gateway,
+            )
+        )

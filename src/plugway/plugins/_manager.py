@@ -1,0 +1,206 @@
+"""GatewayManager: the one process-wide owner of what every gateway shares.
+
+That is the plugin catalog (one scan of the entry points), the metrics every gateway counts
+into, the revision store, and ONE watcher of the config file. The ``plugins`` runtime module
+creates it at init, before any gateway module (which depend on it), and closes it after the
+last one has stopped; nothing is created lazily by whichever gateway comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from plugway.modkit import ClientHub, PlugwaySettings
+
+from ._discovery import PluginCatalog
+from ._errors import PluginError
+from ._history import open_revision_store
+from ._metrics import Metrics, render_prometheus
+from ._revisions import RevisionStore
+from ._settings import PluginsSettings, parse_plugins_settings
+from ._watcher import ConfigReading, ConfigWatcher
+
+if TYPE_CHECKING:
+    from ._module import GatewayModule
+
+__all__ = ["GatewayManager", "PluginsRuntimeMissingError"]
+
+_log = logging.getLogger("plugway.plugins.manager")
+
+RUNTIME_MODULE = "plugins"
+"""The name of the module that creates the manager; gateway modules depend on it."""
+
+
+class PluginsRuntimeMissingError(PluginError):
+    """A gateway module started without the ``plugins`` runtime module before it."""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+        super().__init__(
+            f"gateway module {gateway!r} needs the {RUNTIME_MODULE!r} module: declare "
+            f"@module(..., deps=({RUNTIME_MODULE!r},)) and keep modules.{RUNTIME_MODULE} enabled"
+        )
+
+
+class GatewayManager:
+    """The gateways of this process and what they share; the admin API and ``/health`` read it.
+
+    Build it with :meth:`open` (or the constructor, in tests), register it in the hub, and
+    :meth:`close` it once every gateway module has stopped.
+    """
+
+    def __init__(
+        self,
+        settings: PluginsSettings,
+        *,
+        catalog: PluginCatalog,
+        metrics: Metrics,
+        store: RevisionStore,
+        watcher: ConfigWatcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.metrics = metrics
+        self.store = store
+        self.watcher = watcher
+        self._lock = threading.Lock()
+        self._gateways: dict[str, GatewayModule] = {}
+
+    @classmethod
+    def open(
+        cls, settings: PlugwaySettings, hub: ClientHub, *, env: Mapping[str, str] | None = None
+    ) -> GatewayManager:
+        """The manager for ``settings``: validates the ``plugins`` section (RoutingConfigError
+        with paths), scans the entry points (or takes the PluginCatalog already in ``hub``),
+        opens the revision store and, when there is a config file, its watcher (``env``: the
+        environment of its ``PLUGWAY__…`` overrides, default ``os.environ``)."""
+        plugins = parse_plugins_settings(settings.plugins)
+        catalog = PluginCatalog.shared(hub)
+        config_file = plugins.config_file or settings.config_path
+        watcher = (
+            None
+            if config_file is None
+            else ConfigWatcher(config_file, interval=plugins.watch_interval, env=env)
+        )
+        store = open_revision_store(plugins.revisions_path, settings.data_dir)
+        return cls(plugins, catalog=catalog, metrics=Metrics(), store=store, watcher=watcher)
+
+    @classmethod
+    def of(cls, hub: ClientHub, gateway: str) -> GatewayManager:
+        """The manager in ``hub``; PluginsRuntimeMissingError naming ``gateway`` if none."""
+        manager = hub.try_get(GatewayManager)
+        if manager is None:
+            raise PluginsRuntimeMissingError(gateway)
+        return manager
+
+    # -- the gateways -------------------------------------------------------------------------
+
+    def add(self, gateway: GatewayModule) -> None:
+        with self._lock:
+            if gateway.gateway_name in self._gateways:
+                raise PluginError(f"gateway {gateway.gateway_name!r} is declared twice")
+            self._gateways[gateway.gateway_name] = gateway
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            self._gateways.pop(name, None)
+
+    def get(self, name: str) -> GatewayModule | None:
+        return self._gateways.get(name)
+
+    def gateways(self) -> tuple[GatewayModule, ...]:
+        """Every gateway module that has joined, by name."""
+        with self._lock:
+            return tuple(self._gateways[n] for n in sorted(self._gateways))
+
+    # -- plugins installed or uninstalled while serving ----------------------------------------
+
+    def rescan(self) -> dict[str, Any]:
+        """Scan the entry points again, without a restart: plugins of packages installed since
+        join their gateways; plugins whose package is gone are uninstalled (instance and
+        client) and leave the routing. Each change is a routing revision (``who: registry``)."""
+        scan = self.catalog.rescan()
+        added: list[dict[str, str]] = []
+        removed: list[dict[str, str]] = []
+        for gw in self.gateways():
+            for name, plugin_id in gw.install_discovered(scan.new):
+                added.append({"name": name, "plugin_id": plugin_id, "gateway": gw.gateway_name})
+            for name, plugin_id in gw.uninstall_gone(scan.gone):
+                removed.append({"name": name, "plugin_id": plugin_id, "gateway": gw.gateway_name})
+        if scan.new or scan.gone:
+            _log.info(
+                "rescan: %d new and %d gone plugin entry point(s); %d plugin(s) added, %d removed",
+                len(scan.new),
+                len(scan.gone),
+                len(added),
+                len(removed),
+            )
+        return {
+            "found": [p.name for p in scan.new],
+            "gone": [p.name for p in scan.gone],
+            "added": added,
+            "removed": removed,
+            "failures": [f.to_dict() for f in self.catalog.failures],
+        }
+
+    # -- the config file ------------------------------------------------------------------------
+
+    def apply_reading(self, reading: ConfigReading) -> None:
+        """Hand a new reading of the config file to every gateway (each applies its section)."""
+        for gw in self.gateways():
+            if gw.ready:
+                gw.apply_config_file(reading)
+
+    def check_config_file(self) -> bool:
+        """Poll the config file once; True when it changed (and was handed to the gateways)."""
+        if self.watcher is None:
+            return False
+        reading = self.watcher.poll()
+        if reading is None:
+            return False
+        self.apply_reading(reading)
+        return True
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Watch the config file until ``stop`` is set (waits only, when watching is off)."""
+        if self.watcher is None or not self.settings.watch:
+            await stop.wait()
+            return
+        await self.watcher.run(stop, self.apply_reading)
+
+    # -- what /health and /metrics show ---------------------------------------------------------
+
+    def render_metrics(self) -> str:
+        """Prometheus text of every gateway's calls, errors, fallbacks, shadows and latency."""
+        return render_prometheus(self.metrics)
+
+    def health(self) -> dict[str, Any]:
+        """What ``/health`` shows about plugins: the plugins left out, each gateway's state;
+        ``degraded`` when a plugin package was left out or a config edit was refused."""
+        gateways = self.gateways()
+        degraded = bool(self.catalog.failures) or any(g.config_error for g in gateways)
+        return {
+            "status": "degraded" if degraded else "ok",
+            "discovery_failures": [f.to_dict() for f in self.catalog.failures],
+            "gateways": {
+                g.gateway_name: {
+                    "ready": g.ready,
+                    "plugins": len(g.gateway.plugins) if g.ready else 0,
+                    "open_circuits": [p.id for p in g.plugin_status() if p.circuit == "open"],
+                    "config_error": g.config_error,
+                }
+                for g in gateways
+            },
+        }
+
+    def close(self) -> None:
+        """Release the revision store (after the last gateway module has stopped)."""
+        if self._gateways:
+            _log.warning(
+                "closing the plugins runtime while gateways run: %s", sorted(self._gateways)
+            )
+        self.store.close()

@@ -1,0 +1,403 @@
+"""GatewayModule: a :class:`Gateway` wired into modkit, the glue every gateway module shares.
+
+A gateway module subclasses :class:`GatewayModule`, names its contract and decorates itself with
+``@module(name=..., deps=("plugins",))`` (the ``plugins`` runtime module owns what gateways
+share, see :class:`GatewayManager`). The base class then:
+
+* ``init``: registers the contract's GTS type schema, installs the plugins that entry points
+  declare for the contract (instance in the Types Registry, implementation as a scoped client in
+  the ClientHub), and registers the gateway itself, unscoped under the contract, as the client
+  other modules use;
+* ``post_init``: builds the Gateway from the instances that have an implementation, on the
+  latest persisted revision, reconciles it with the config file's routing, and follows registry
+  events so that plugins registered or removed later join or leave the routing while serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from plugway.modkit import Module, ModuleContext
+from plugway.registry import RegistryError, RegistryEvent
+
+from ._context import SecurityContext
+from ._contract import PluginContract
+from ._discovery import DiscoveredPlugin, DiscoveryFailure, same_contract_family
+from ._errors import PluginError, RoutingConfigError, RoutingProblem, UnknownPluginError
+from ._gateway import Gateway
+from ._history import REGISTRY_WHO, RoutingHistory
+from ._installer import PluginInstaller
+from ._manager import GatewayManager
+from ._revisions import RoutingRevision
+from ._settings import GatewaySettings
+from ._watcher import ConfigReading
+from .routing import Explanation, parse_routing
+
+__all__ = ["GatewayModule", "PluginView"]
+
+_log = logging.getLogger("plugway.plugins.gateway")
+
+_SHADOW_GRACE = 2.0  # seconds a stopping gateway waits for shadow calls still running
+_HEALTH = {"closed": "ok", "half_open": "recovering", "open": "failing"}
+
+
+@dataclass(frozen=True, slots=True)
+class PluginView:
+    """One plugin of a gateway as the admin API shows it."""
+
+    id: str
+    vendor: str
+    priority: int
+    version: str
+    defaulted: tuple[str, ...]
+    health: str
+    circuit: str
+    failures: int
+    entry_point: str | None
+    distribution: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "vendor": self.vendor,
+            "priority": self.priority,
+            "version": self.version,
+            "defaulted": list(self.defaulted),
+            "health": self.health,
+            "circuit": self.circuit,
+            "failures": self.failures,
+            "entry_point": self.entry_point,
+            "distribution": self.distribution,
+        }
+
+
+class _RoutedClient:
+    """The gateway as its contract, for other modules (HyperSpot's public client).
+
+    Registered unscoped in the hub under the contract's Protocol at init, before the Gateway
+    exists; each attribute is looked up on the running gateway at call time, so every call is
+    routed per request and follows hot swaps.
+    """
+
+    __slots__ = ("_module",)
+
+    def __init__(self, module: GatewayModule) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module.gateway.client, name)
+
+    def __repr__(self) -> str:
+        return f"<routed client of gateway {self._module.gateway_name!r}>"
+
+
+class GatewayModule(Module):
+    """Base class of a gateway module. Subclasses set ``contract`` and decorate with @module.
+
+    Class attributes:
+      ``contract`` — the plugin contract;
+      ``gateway_name`` — defaults to the module name;
+      ``passthrough`` — domain exceptions that plugins raise on purpose (not-found, ...) and
+      that must reach the caller instead of triggering the fallback chain;
+      ``default_routing`` — the routing when the settings have none.
+    """
+
+    contract: ClassVar[PluginContract[Any]]
+    gateway_name: str = ""
+    passthrough: ClassVar[tuple[type[BaseException], ...]] = ()
+    default_routing: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self) -> None:
+        self._gateway: Gateway[Any] | None = None
+        self._history: RoutingHistory | None = None
+        self._manager: GatewayManager | None = None
+        self._installer: PluginInstaller | None = None
+        self._settings = GatewaySettings()
+        # the config file's routing this gateway serves; None while the file's is refused
+        self._config_routing: Mapping[str, Any] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sync_lock = threading.Lock()
+        self.config_error: str | None = None
+        self.missing_implementations: tuple[str, ...] = ()
+
+    # -- what the admin API and the HTTP face read ----------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._gateway is not None
+
+    @property
+    def gateway(self) -> Gateway[Any]:
+        """The running gateway; PluginError before ``post_init``."""
+        if self._gateway is None:
+            raise PluginError(f"gateway {self.gateway_name!r} is not started yet")
+        return self._gateway
+
+    @property
+    def history(self) -> RoutingHistory:
+        if self._history is None:
+            raise PluginError(f"gateway {self.gateway_name!r} is not started yet")
+        return self._history
+
+    def plugin_status(self) -> list[PluginView]:
+        if self._gateway is None or self._installer is None:
+            return []
+        out = []
+        for inst in self._gateway.plugins:
+            breaker = self._gateway.breaker(inst.id)
+            source = self._installer.source(inst.id)
+            out.append(
+                PluginView(
+                    id=inst.id,
+                    vendor=inst.vendor,
+                    priority=inst.priority,
+                    version=str(inst.version),
+                    defaulted=tuple(inst.defaulted),
+                    health=_HEALTH.get(breaker.state, breaker.state),
+                    circuit=breaker.state,
+                    failures=breaker.failures,
+                    entry_point=None if source is None else source.entry_point,
+                    distribution=None if source is None else source.distribution,
+                )
+            )
+        return out
+
+    def failures(self) -> tuple[DiscoveryFailure, ...]:
+        """Plugins declared for this gateway that were left out."""
+        if self._manager is None:
+            return ()
+        return tuple(
+            f
+            for f in self._manager.catalog.failures
+            if f.gateway == self.gateway_name or f.gateway is None
+        )
+
+    def apply_routing(
+        self, doc: Mapping[str, Any], *, who: str, what: str = "routing change"
+    ) -> RoutingRevision:
+        """Validate ``doc`` whole and swap it in; RoutingConfigError (with paths) if invalid.
+
+        Returns the revision now serving (the current one when ``doc`` equals it).
+        """
+        return self.gateway.apply_routing(doc, who=who, what=what)
+
+    def rollback(self, number: int | None, *, who: str) -> tuple[int, RoutingRevision]:
+        """Make revision ``number`` current again, as a new revision; ``None`` undoes the last
+        routing change. Returns (the revision restored, the revision now serving)."""
+        return self.history.rollback(number, who=who)
+
+    def explain(self, ctx: SecurityContext) -> Explanation:
+        return self.gateway.explain(ctx)
+
+    def remove_plugin(self, plugin_id: str) -> None:
+        """Remove a plugin instance from the Types Registry, so that it leaves the routing
+        (recorded as a revision, ``who: registry``).
+
+        Its implementation stays installed: registering the instance again (or a restart, since
+        its entry point still declares it) brings it back. UnknownPluginError if this gateway has
+        no such instance.
+        """
+        installer = self._installer
+        if installer is None or not installer.remove_instance(plugin_id):
+            raise UnknownPluginError(self.gateway_name, plugin_id)
+        self.resync()  # the registry event has done it already; this is a no-op then
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def init(self, ctx: ModuleContext) -> None:
+        if not self.gateway_name:
+            self.gateway_name = ctx.name
+        manager = GatewayManager.of(ctx.hub, self.gateway_name)
+        self._manager = manager
+        self._settings = manager.settings.gateway(self.gateway_name)
+        if self._settings.routing is not None:
+            # A bad routing section fails the start, naming each field under its full path.
+            try:
+                parse_routing(self._settings.routing)
+            except RoutingConfigError as exc:
+                raise self._in_file(exc) from None
+        installer = PluginInstaller(
+            self.gateway_name,
+            self.contract,
+            registry=ctx.registry,
+            hub=ctx.hub,
+            catalog=manager.catalog,
+            options=self._settings.plugins,
+            data_dir=ctx.data_dir,
+            logger=ctx.logger,
+        )
+        self._installer = installer
+        installer.register_schema()
+        declared = manager.catalog.report.for_contract(self.contract)
+        for plugin in declared:
+            installer.install(plugin)
+        for name in sorted(set(self._settings.plugins) - {p.name for p in declared}):
+            ctx.logger.warning(
+                "plugins.gateways.%s.plugins.%s: no installed plugin of this gateway has that "
+                "entry point name",
+                self.gateway_name,
+                name,
+            )
+        manager.add(self)
+        ctx.hub.register(self.contract.protocol, _RoutedClient(self))
+
+    async def post_init(self, ctx: ModuleContext) -> None:
+        manager = self._manager
+        assert manager is not None
+        routing = self._settings.routing
+        config_routing = dict(self.default_routing if routing is None else routing)
+        gateway: Gateway[Any] = Gateway(
+            self.gateway_name,
+            self.contract,
+            routing=config_routing,
+            metrics=manager.metrics,
+            store=manager.store,
+            breaker=self._settings.breaker,
+            passthrough=self.passthrough,
+            default_timeout=self._settings.default_timeout,
+        )
+        self._gateway = gateway
+        self._history = RoutingHistory(gateway, manager.store)
+        self._unsubscribe = ctx.registry.subscribe(self._on_registry_event)
+        self.resync(record=False)  # the plugins found at start-up: not a change
+        try:
+            self._history.reconcile(config_routing)
+            self._config_routing = config_routing
+        except RoutingConfigError as exc:
+            # valid as a document (init checked it) but not against the plugins installed now:
+            # the latest revision keeps serving, the refusal is shown until the file is fixed
+            self._refuse(str(self._in_file(exc)))
+
+    async def stop(self, ctx: ModuleContext) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._gateway is not None:
+            # Shadow results are never needed: give them a moment, never hold the stop up.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._gateway.drain_shadows(), timeout=_SHADOW_GRACE)
+            self._gateway.close()
+        if self._manager is not None:
+            self._manager.discard(self.gateway_name)
+
+    # -- the config file --------------------------------------------------------------------------
+
+    def apply_config_file(self, reading: ConfigReading) -> RoutingRevision | None:
+        """Apply this gateway's routing section of a new reading of the config file, if that
+        section changed. Never raises on bad input: a refused file or routing is logged and
+        kept in ``config_error`` while the running routing keeps serving."""
+        if reading.settings is None:
+            self._refuse(reading.error or f"{reading.path}: refused")
+            return None
+        section = reading.settings.gateway(self.gateway_name).routing
+        doc = dict(self.default_routing if section is None else section)
+        if self._config_routing is not None and doc == self._config_routing:
+            self.config_error = None  # the file is readable again and says what it said
+            return None  # another part of the file changed: an API change must survive it
+        try:
+            revision = self.history.apply_config(doc, what="config file edited")
+        except RoutingConfigError as exc:
+            self._refuse(str(self._in_file(exc)))
+            return None
+        self._config_routing = doc
+        self.config_error = None
+        return revision
+
+    def _refuse(self, message: str) -> None:
+        self.config_error = message
+        _log.error(
+            "gateway %s: config file refused, the running routing keeps serving: %s",
+            self.gateway_name,
+            message,
+        )
+
+    def _in_file(self, exc: RoutingConfigError) -> RoutingConfigError:
+        """``exc`` with each path where it is in the file: plugins.gateways.<gw>.routing.…"""
+        prefix = f"plugins.gateways.{self.gateway_name}.routing"
+        return RoutingConfigError(
+            [
+                RoutingProblem(f"{prefix}.{p.path}" if p.path else prefix, p.message)
+                for p in exc.problems
+            ],
+            gateway=self.gateway_name,
+        )
+
+    # -- plugins coming and going -----------------------------------------------------------------
+
+    def install_discovered(self, plugins: Iterable[DiscoveredPlugin]) -> list[tuple[str, str]]:
+        """Install plugins of this gateway's contract found after start-up; they join the
+        routing at once. Returns (entry point name, plugin id) of each one added."""
+        installer = self._installer
+        if installer is None or self._gateway is None:
+            return []
+        added = [
+            (p.name, p.plugin_id)
+            for p in plugins
+            if not installer.installed(p.plugin_id)
+            and same_contract_family(p.declaration.contract, self.contract)
+            and installer.install(p)
+        ]
+        if added:
+            self.resync()  # the instances are in the registry, the implementations in the hub
+        return added
+
+    def uninstall_gone(self, plugins: Iterable[DiscoveredPlugin]) -> list[tuple[str, str]]:
+        """Uninstall plugins of this gateway whose package is gone; they leave the routing.
+        Returns (entry point name, plugin id) of each one removed."""
+        installer = self._installer
+        if installer is None:
+            return []
+        gone = [(p.name, p.plugin_id) for p in plugins if installer.installed(p.plugin_id)]
+        for _, plugin_id in gone:
+            try:
+                installer.uninstall(plugin_id)
+            except RegistryError as exc:
+                _log.error(
+                    "gateway %s: cannot remove plugin %s: %s", self.gateway_name, plugin_id, exc
+                )
+        if gone:
+            self.resync()
+        return gone
+
+    def _on_registry_event(self, event: RegistryEvent) -> None:
+        if event.kind == "ready" or (
+            event.gts_id is not None and event.gts_id.startswith(self.contract.type_id)
+        ):
+            self.resync()
+
+    def resync(self, *, record: bool = True) -> None:
+        """Make the gateway's plugin set match the registry + hub (atomic swap inside).
+
+        With ``record`` (every sync after start-up), a changed plugin set is also recorded as a
+        routing revision (who: ``registry``), since it changes which plugin serves.
+        """
+        gateway, installer = self._gateway, self._installer
+        if gateway is None or installer is None:
+            return
+        with self._sync_lock:
+            try:
+                items, missing = installer.collect()
+            except RegistryError as exc:
+                _log.error("gateway %s: cannot list its plugins: %s", self.gateway_name, exc)
+                return
+            self.missing_implementations = missing
+            before = {p.id for p in gateway.plugins}
+            for plugin_id, error in gateway.sync_plugins(items):
+                installer.report(plugin_id, "contract", str(error))
+            after = {p.id for p in gateway.plugins}
+            joined, left = sorted(after - before), sorted(before - after)
+            if record and (joined or left):
+                what = "; ".join(
+                    [f"plugin {p} joined" for p in joined] + [f"plugin {p} left" for p in left]
+                )
+                gateway.record_plugin_change(who=REGISTRY_WHO, what=what)
+        for plugin_id in joined:
+            _log.info("gateway %s: plugin %s joined", self.gateway_name, plugin_id)
+        for plugin_id in left:
+            _log.info("gateway %s: plugin %s left", self.gateway_name, plugin_id)
