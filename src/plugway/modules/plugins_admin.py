@@ -1,14 +1,16 @@
 """The ``plugins_admin`` module: the admin REST API of gateways and plugins, under /plugins/v1/.
 
-It holds no state of its own: every answer comes from the :class:`GatewayManager` in the
-ClientHub, which each gateway module joins at init. Reads are open; changes (routing, rollback)
-require ``Authorization: Bearer <server.admin_token>`` when a token is configured. The module
-also feeds ``/metrics`` (per gateway, plugin and rule) and ``/health`` (plugins left out).
+It holds no state of its own: every answer comes from the :class:`GatewayManager` that the
+``plugins`` module owns and each gateway module joins at init. Reads are open unless
+``protect_reads``; changes (routing, rollback, removing a plugin, rescan) require
+``Authorization: Bearer <server.admin_token>``. ``explain-bulk`` is the one costly read: it runs
+in a worker thread, a bounded number at a time, on a bounded amount of work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Security
@@ -16,107 +18,35 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugway.modkit import ClientHub, Module, ModuleContext, module
-from plugway.plugins import (
-    Explanation,
-    GatewayCallError,
-    GatewayManager,
-    GatewayModule,
-    NoPluginAvailableError,
-    PluginError,
-    RevisionNotFoundError,
-    RoutingConfigError,
-    RoutingRevision,
-    SecurityContext,
-)
+from plugway.plugins import Explanation, PluginError, RoutingRevision, SecurityContext
+from plugway.plugins._history import ADMIN_WHO
+from plugway.plugins._manager import GatewayManager
+from plugway.plugins._module import GatewayModule
 from plugway.server import (
     ADMIN_BEARER,
     FieldProblem,
-    HealthSource,
-    MetricsSource,
+    ProblemCode,
     ProblemError,
     bearer_guard,
+    problem_from_plugin_error,
 )
+from plugway.server._limits import BodyLimit
 
 __all__ = [
+    "MAX_BULK_BYTES",
+    "MAX_BULK_CHARS",
+    "MAX_BULK_VALUES",
     "PluginsAdminConfig",
     "PluginsAdminModule",
-    "context_from_headers",
-    "explanation_to_dict",
-    "problem_from_plugin_error",
 ]
 
 PREFIX = "/plugins/v1"
-
-
-# -- problems shared by the gateway modules' REST routes ---------------------------------------
-
-
-class _GatewayProblem(ProblemError):
-    """A problem document that also names the gateway and plugin that failed."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        gateway: str | None,
-        plugin: str | None,
-        attempts: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        super().__init__(
-            status, code, detail, headers={"Retry-After": "1"} if status == 503 else None
-        )
-        self.gateway = gateway
-        self.plugin = plugin
-        self.attempts = attempts
-
-    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
-        doc = super().to_dict(instance)
-        doc["gateway"] = self.gateway
-        doc["plugin"] = self.plugin
-        doc["attempts"] = [{"plugin": p, "error": e} for p, e in self.attempts]
-        return doc
-
-
-def problem_from_plugin_error(exc: PluginError) -> ProblemError:
-    """The RFC 9457 problem for a plugins-layer error (which gateway, which plugin failed)."""
-    if isinstance(exc, NoPluginAvailableError):
-        return _GatewayProblem(503, "gateway.no_plugin", str(exc), gateway=exc.gateway, plugin=None)
-    if isinstance(exc, GatewayCallError):
-        return _GatewayProblem(
-            503,
-            "gateway.call_failed",
-            str(exc),
-            gateway=exc.gateway,
-            plugin=exc.plugin,
-            attempts=exc.attempts,
-        )
-    if isinstance(exc, RoutingConfigError):
-        errors = [
-            FieldProblem(p.path or "<root>", p.message, "plugins.routing_invalid")
-            for p in exc.problems
-        ]
-        return ProblemError(422, "plugins.routing_invalid", str(exc), errors=errors)
-    if isinstance(exc, RevisionNotFoundError):
-        return ProblemError(404, "plugins.revision_not_found", str(exc))
-    return ProblemError(500, "plugins.error", str(exc))
-
-
-def context_from_headers(request: Request) -> SecurityContext:
-    """The SecurityContext of a REST call: ``X-Tenant-Id``, ``X-Subject-Id`` and one
-    ``X-Attr-<name>`` header per request attribute (name lower-cased)."""
-    headers = request.headers
-    attributes = {
-        key[len("x-attr-") :]: value
-        for key, value in headers.items()
-        if key.startswith("x-attr-") and len(key) > len("x-attr-")
-    }
-    return SecurityContext(
-        tenant_id=headers.get("x-tenant-id", ""),
-        subject_id=headers.get("x-subject-id", ""),
-        attributes=attributes,
-    )
+MAX_BULK_VALUES = 100_000
+"""Values in one explain-bulk request."""
+MAX_BULK_CHARS = 4_000_000
+"""Characters of all the values of one explain-bulk request, together."""
+MAX_BULK_BYTES = 8 * 1024 * 1024
+"""Bytes of one explain-bulk request body (the server refuses more before reading it)."""
 
 
 def explanation_to_dict(exp: Explanation) -> dict[str, Any]:
@@ -159,16 +89,61 @@ class ExplainRequest(_Body):
     def context(self) -> SecurityContext:
         return SecurityContext(self.tenant_id, self.subject_id, self.attributes)
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        """(field path, text) of every string that reaches routing (checked for Unicode)."""
+        names = [("body.attributes", k) for k in self.attributes]  # a bad name: not quotable
+        values = [(f"body.attributes.{k}", v) for k, v in self.attributes.items()]
+        return [("body.tenant_id", self.tenant_id), ("body.subject_id", self.subject_id)] + (
+            names + values
+        )
+
 
 class BulkExplainRequest(ExplainRequest):
     """Decide for many values of one context key at once (A/B and rollout measurements)."""
 
     key: str = Field(description="tenant_id, subject_id or attributes.<name>")
-    values: list[str] = Field(max_length=100_000)
+    values: list[str] = Field(
+        max_length=MAX_BULK_VALUES,
+        description=f"at most {MAX_BULK_VALUES} values, {MAX_BULK_CHARS} characters in all",
+    )
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        fields = [*super().text_fields(), ("body.key", self.key)]
+        if not _is_text("".join(self.values)):  # one pass in C; find the culprits only if any
+            fields.extend((f"body.values[{i}]", v) for i, v in enumerate(self.values))
+        return fields
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` has a UTF-8 form (JSON can carry lone surrogates, ``"\\ud800"``)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(fields: list[tuple[str, str]]) -> None:
+    """400 naming each field (the first ten) that holds no Unicode text."""
+    bad = [f for f, v in fields if not _is_text(v)][:10]
+    if bad:
+        raise ProblemError(
+            400,
+            ProblemCode.REQUEST_INVALID,
+            f"invalid request: {', '.join(bad)}",
+            errors=[
+                FieldProblem(f, "not valid Unicode text (a lone surrogate)", "request.invalid")
+                for f in bad
+            ],
+        )
 
 
 class RollbackRequest(_Body):
-    revision: int | None = Field(default=None, ge=1, description="default: the previous one")
+    revision: int | None = Field(
+        default=None, ge=1, description="default: the routing before the last routing change"
+    )
 
 
 class PluginsAdminConfig(BaseModel):
@@ -177,39 +152,36 @@ class PluginsAdminConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     protect_reads: bool = Field(default=False, description="require the admin token for reads too")
+    bulk_concurrency: int = Field(
+        default=1, ge=1, le=64, description="explain-bulk requests served at once (more: 429)"
+    )
 
 
 # -- the module --------------------------------------------------------------------------------
 
 
-@module(name="plugins_admin", config=PluginsAdminConfig)
+@module(name="plugins_admin", deps=("plugins",), config=PluginsAdminConfig)
 class PluginsAdminModule(Module):
-    """Admin API of gateways and plugins, plus their /metrics and /health contributions."""
+    """Admin API of gateways and plugins."""
 
     def __init__(self) -> None:
         self._hub: ClientHub | None = None
         self._token: str | None = None
         self._config = PluginsAdminConfig()
+        self._bulk_slots = threading.BoundedSemaphore(1)
 
     async def init(self, ctx: ModuleContext) -> None:
         self._hub = ctx.hub
         self._token = ctx.settings.server.admin_token
         self._config = ctx.config_as(PluginsAdminConfig)
-        hub = ctx.hub
-
-        def render() -> str:
-            manager = hub.try_get(GatewayManager)
-            return "" if manager is None else manager.render_metrics()
-
-        hub.register_scoped(MetricsSource, "gts.x.core.plugins.metrics.v1~", render)
-        _register_health(hub)
+        self._bulk_slots = threading.BoundedSemaphore(self._config.bulk_concurrency)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _manager(self) -> GatewayManager:
         manager = None if self._hub is None else self._hub.try_get(GatewayManager)
         if manager is None:
-            raise ProblemError(503, "plugins.not_ready", "no gateway has started yet")
+            raise ProblemError(503, "plugins.not_ready", "the plugins runtime is not started")
         return manager
 
     def _gateway(self, name: str) -> GatewayModule:
@@ -250,7 +222,7 @@ class PluginsAdminModule(Module):
         if full:
             doc["plugins"] = [s.to_dict() for s in statuses]
             doc["routing"] = gw.gateway.routing.document()
-            doc["warnings"] = list(gw.gateway.router.warnings)
+            doc["warnings"] = list(gw.gateway.warnings)
             doc["registered_without_implementation"] = list(gw.missing_implementations)
             doc["failures"] = [f.to_dict() for f in gw.failures()]
             doc["config_error"] = gw.config_error
@@ -261,12 +233,46 @@ class PluginsAdminModule(Module):
             ]
         return doc
 
+    async def _explain_bulk(self, gw: GatewayModule, body: BulkExplainRequest) -> dict[str, Any]:
+        """At most ``bulk_concurrency`` at once (429 beyond), each in a worker thread: deciding
+        100,000 values must not hold the event loop that serves gateway calls."""
+        total = sum(map(len, body.values))
+        if total > MAX_BULK_CHARS:
+            message = f"the values hold {total} characters, at most {MAX_BULK_CHARS} are served"
+            raise ProblemError(
+                413,
+                ProblemCode.REQUEST_TOO_LARGE,
+                message,
+                errors=[FieldProblem("body.values", message, str(ProblemCode.REQUEST_TOO_LARGE))],
+            )
+        if not self._bulk_slots.acquire(blocking=False):
+            raise ProblemError(
+                429,
+                "plugins.busy",
+                f"{self._config.bulk_concurrency} explain-bulk request(s) already running; "
+                "retry later",
+                title="Too Many Requests",
+                headers={"Retry-After": "1"},
+            )
+        slots = self._bulk_slots
+
+        def work() -> dict[str, Any]:
+            try:  # released by the thread itself: a client that leaves does not free a slot
+                _check_text(body.text_fields())
+                return _bulk(gw, body)
+            finally:
+                slots.release()
+
+        return await asyncio.to_thread(work)
+
     # -- routes -------------------------------------------------------------------------------
 
     def rest_router(self) -> APIRouter:
         router = APIRouter(prefix=PREFIX, tags=["plugins"])
-        read = [Depends(self._guard_read)]
         write = [Depends(self._guard_write)]
+        # With protect_reads known here, reads declare the token too, so that the server checks
+        # it before reading a body; the request-time check covers a router built before init.
+        read = [Depends(self._guard_read)] + (write if self._config.protect_reads else [])
 
         @router.get("/gateways", dependencies=read, summary="List gateways and their plugins")
         def list_gateways() -> dict[str, Any]:
@@ -298,7 +304,7 @@ class PluginsAdminModule(Module):
         @router.post(
             "/discovery/rescan",
             dependencies=write,
-            summary="Find plugin packages installed since start-up and route to them",
+            summary="Scan the entry points again: route to new plugin packages, drop gone ones",
         )
         def rescan() -> dict[str, Any]:
             return self._manager().rescan()
@@ -319,7 +325,7 @@ class PluginsAdminModule(Module):
         ) -> dict[str, Any]:
             gw = self._gateway(name)
             try:
-                rev = gw.apply_routing(routing, who="admin-api", what=comment or "admin API")
+                rev = gw.apply_routing(routing, who=ADMIN_WHO, what=comment or "admin API")
             except PluginError as exc:
                 raise problem_from_plugin_error(exc) from None
             return {"revision": rev.number, "routing": dict(rev.routing)}
@@ -335,21 +341,35 @@ class PluginsAdminModule(Module):
         @router.post(
             "/gateways/{name}/rollback",
             dependencies=write,
-            summary="Make an earlier revision current again (as a new revision)",
+            summary="Make an earlier revision current again (as a new revision); without a "
+            "number, undo the last routing change",
         )
         def rollback(name: str, body: RollbackRequest | None = None) -> dict[str, Any]:
             gw = self._gateway(name)
-            wanted = None if body is None else body.revision
             try:
-                target = gw.previous_revision() if wanted is None else wanted
-                rev = gw.rollback(target, who="admin-api")
+                restored, rev = gw.rollback(None if body is None else body.revision, who=ADMIN_WHO)
             except PluginError as exc:
                 raise problem_from_plugin_error(exc) from None
-            return {"revision": rev.number, "restored": target, "routing": dict(rev.routing)}
+            return {"revision": rev.number, "restored": restored, "routing": dict(rev.routing)}
+
+        @router.delete(
+            "/gateways/{name}/plugins/{plugin_id}",
+            dependencies=write,
+            summary="Remove a plugin instance from the Types Registry: it leaves the routing",
+        )
+        def remove_plugin(name: str, plugin_id: str) -> dict[str, Any]:
+            gw = self._gateway(name)
+            try:
+                gw.remove_plugin(plugin_id)
+            except PluginError as exc:
+                raise problem_from_plugin_error(exc) from None
+            return {"removed": plugin_id, "revision": gw.gateway.revision}
 
         @router.post("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
         def explain_post(name: str, body: ExplainRequest) -> dict[str, Any]:
-            return explanation_to_dict(self._gateway(name).explain(body.context()))
+            gw = self._gateway(name)
+            _check_text(body.text_fields())
+            return explanation_to_dict(gw.explain(body.context()))
 
         @router.get("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
         def explain_get(
@@ -357,29 +377,32 @@ class PluginsAdminModule(Module):
             tenant_id: str = "",
             subject_id: str = "",
         ) -> dict[str, Any]:
-            ctx = SecurityContext(tenant_id, subject_id)
-            return explanation_to_dict(self._gateway(name).explain(ctx))
+            gw = self._gateway(name)
+            _check_text([("query.tenant_id", tenant_id), ("query.subject_id", subject_id)])
+            return explanation_to_dict(gw.explain(SecurityContext(tenant_id, subject_id)))
 
         @router.post(
             "/gateways/{name}/explain-bulk",
-            dependencies=read,
+            dependencies=[*read, Depends(BodyLimit(MAX_BULK_BYTES))],
             summary="Which plugin serves each of many values of one context key",
+            description=f"At most {MAX_BULK_VALUES} values ({MAX_BULK_CHARS} characters in "
+            "all); a bounded number of these run at once (429 `plugins.busy` beyond).",
         )
-        def explain_bulk(name: str, body: BulkExplainRequest) -> dict[str, Any]:
-            gw = self._gateway(name).gateway
-            return _bulk(gw, body)
+        async def explain_bulk(name: str, body: BulkExplainRequest) -> dict[str, Any]:
+            return await self._explain_bulk(self._gateway(name), body)
 
         return router
 
 
-def _bulk(gw: Any, body: BulkExplainRequest) -> dict[str, Any]:
+def _bulk(module: GatewayModule, body: BulkExplainRequest) -> dict[str, Any]:
+    gw = module.gateway
     key = body.key
     base = body.context()
     attr = key[len("attributes.") :] if key.startswith("attributes.") else ""
     if key not in ("tenant_id", "subject_id") and not attr:
         raise ProblemError(
             400,
-            "request.invalid",
+            ProblemCode.REQUEST_INVALID,
             f"key {key!r}: use tenant_id, subject_id or attributes.<name>",
             errors=[FieldProblem("body.key", "unknown context key", "request.invalid")],
         )
@@ -409,13 +432,3 @@ def _bulk(gw: Any, body: BulkExplainRequest) -> dict[str, Any]:
     for i in assignments:
         counts[str(plugins[i])] += 1
     return {"revision": revision, "plugins": plugins, "assignments": assignments, "counts": counts}
-
-
-def _register_health(hub: ClientHub) -> None:
-    """Report plugins left out and each gateway's state in /health."""
-
-    def health() -> Mapping[str, Any]:
-        manager = hub.try_get(GatewayManager)
-        return {} if manager is None else manager.health()
-
-    hub.register_scoped(HealthSource, "gts.x.core.plugins.health.v1~", health)

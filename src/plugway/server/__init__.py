@@ -12,6 +12,12 @@ from plugway.server._app import (
     render_metrics,
 )
 from plugway.server._auth import AdminAccess
+from plugway.server._gateway_http import (
+    gateway_call_router,
+    gateway_context,
+    install_plugin_error_handler,
+    problem_from_plugin_error,
+)
 from plugway.server._gts_conformance import create_gts_app
 from plugway.server._limits import BodyLimit
 from plugway.server._problems import (
@@ -60,8 +66,12 @@ __all__ = [
     "create_app",
     "create_gts_app",
     "field_path",
+    "gateway_call_router",
+    "gateway_context",
+    "install_plugin_error_handler",
     "install_problem_handlers",
     "load_or_create_token",
+    "problem_from_plugin_error",
     "problem_from_registry_error",
     "problem_response",
     "problem_responses",

@@ -3,22 +3,22 @@
 ``GET /doc-search/v1/search?q=...`` takes the tenant and subject from the ``X-Tenant-Id`` and
 ``X-Subject-Id`` headers (and request attributes from ``X-Attr-<name>``), so routing rules can
 split users between rankers (A/B), roll a new ranker out by percentage, or shadow it. The answer
-names the plugin that actually served, which differs from the routed one after a fallback.
+says what served, from the outcome of that very call: the plugin (which differs from the routed
+one after a fallback), the rule and the routing revision.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
 from plugway.modkit import ModuleConfig, ModuleContext, module
 from plugway.modules.doc_search._contract import DOC_SEARCH_CONTRACT, SearchResult
 from plugway.modules.doc_search._corpus import default_corpus
-from plugway.modules.plugins_admin import context_from_headers, problem_from_plugin_error
-from plugway.plugins import GatewayModule, PluginError
-from plugway.server import FieldProblem, ProblemError
+from plugway.plugins import GatewayModule, SecurityContext
+from plugway.server import FieldProblem, ProblemError, gateway_context
 
 __all__ = ["DocSearchConfig", "DocSearchModule"]
 
@@ -32,7 +32,10 @@ class DocSearchConfig(ModuleConfig):
     max_limit: int = Field(default=50, ge=1, le=1000)
 
 
-@module(name="doc_search", config=DocSearchConfig)
+Context = Annotated[SecurityContext, Depends(gateway_context)]
+
+
+@module(name="doc_search", deps=("plugins",), config=DocSearchConfig)
 class DocSearchModule(GatewayModule):
     """Gateway over ranking plugins (BM25 and TF-IDF shipped; more via entry points)."""
 
@@ -51,7 +54,7 @@ class DocSearchModule(GatewayModule):
 
         @router.get("/search", summary="Search the corpus with the routed ranking plugin")
         async def search(
-            request: Request,
+            ctx: Context,
             q: str = Query(min_length=1, max_length=500),
             limit: int | None = Query(default=None, ge=1),
         ) -> dict[str, Any]:
@@ -63,38 +66,35 @@ class DocSearchModule(GatewayModule):
                     message,
                     errors=[FieldProblem("query.limit", message, "less_than_equal")],
                 )
-            ctx = context_from_headers(request)
-            gw = self.gateway
-            decision = gw.decide(ctx)
-            try:
-                result: SearchResult = await gw.client.search(
-                    ctx, q, limit or self._config.default_limit
-                )
-            except PluginError as exc:
-                raise problem_from_plugin_error(exc) from None
+            outcome = await self.gateway.call_with_outcome(
+                "search", ctx, q, limit or self._config.default_limit
+            )
+            result: SearchResult = outcome.result
+            routed_to = outcome.attempts[0].plugin if outcome.attempts else outcome.plugin
             return {
                 "query": q,
-                "plugin": result.plugin_id,
+                "plugin": outcome.plugin,
                 "algorithm": result.algorithm,
-                "routed_to": decision.plugin_id,
-                "rule": decision.rule_name,
-                "revision": decision.revision,
-                "fallback": result.plugin_id != decision.plugin_id,
+                "routed_to": routed_to,
+                "rule": None if outcome.rule_index is None else outcome.rule,
+                "revision": outcome.revision,
+                "fallback": outcome.plugin != routed_to,
                 "hits": [{"id": h.doc_id, "title": h.title, "score": h.score} for h in result.hits],
             }
 
         @router.get("/suggest", summary="Titles completing a prefix (contract 1.1)")
         async def suggest(
-            request: Request,
+            ctx: Context,
             prefix: str = Query(min_length=1, max_length=100),
             limit: int = Query(default=5, ge=1, le=50),
         ) -> dict[str, Any]:
-            ctx = context_from_headers(request)
-            try:
-                titles = await self.gateway.client.suggest(ctx, prefix, limit)
-            except PluginError as exc:
-                raise problem_from_plugin_error(exc) from None
-            return {"prefix": prefix, "suggestions": list(titles)}
+            outcome = await self.gateway.call_with_outcome("suggest", ctx, prefix, limit)
+            return {
+                "prefix": prefix,
+                "suggestions": list(outcome.result),
+                "plugin": outcome.plugin,
+                "revision": outcome.revision,
+            }
 
         @router.get("/documents/{doc_id}", summary="One document of the corpus")
         async def document(doc_id: str) -> dict[str, Any]:

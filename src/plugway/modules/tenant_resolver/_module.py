@@ -6,7 +6,9 @@ may send some tenants to another plugin) and can change while serving. "Tenant n
 contract's own answer: it reaches the caller as a 404 and never triggers a fallback.
 
 REST (HyperSpot has none; plugway adds a read-only face for curl and tests), the caller's
-tenant and subject in ``X-Tenant-Id`` / ``X-Subject-Id``:
+tenant and subject in ``X-Tenant-Id`` / ``X-Subject-Id``; each answer names what served it in
+the ``X-Plugway-Plugin``, ``X-Plugway-Rule`` and ``X-Plugway-Revision`` headers (from the outcome
+of that call):
 ``GET /tenant-resolver/v1/tenants/{id}``, ``GET /tenant-resolver/v1/tenants?ids=a,b&status=...``,
 ``.../tenants/{id}/ancestors``, ``.../tenants/{id}/descendants``,
 ``.../tenants/{id}/is-ancestor-of/{other}``.
@@ -15,12 +17,11 @@ tenant and subject in ``X-Tenant-Id`` / ``X-Subject-Id``:
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Response
 
 from plugway.modkit import module
-from plugway.modules.plugins_admin import context_from_headers, problem_from_plugin_error
 from plugway.modules.tenant_resolver._contract import (
     TENANT_RESOLVER_CONTRACT,
     GetAncestorsOptions,
@@ -36,12 +37,14 @@ from plugway.modules.tenant_resolver._models import (
     TenantResolverError,
     TenantStatus,
 )
-from plugway.plugins import GatewayModule, PluginError
-from plugway.server import FieldProblem, ProblemError
+from plugway.plugins import GatewayModule, SecurityContext
+from plugway.server import FieldProblem, ProblemError, gateway_context
 
 __all__ = ["TenantResolverModule"]
 
 PREFIX = "/tenant-resolver/v1"
+
+Context = Annotated[SecurityContext, Depends(gateway_context)]
 
 
 def _tenant(t: TenantInfo | TenantRef) -> dict[str, Any]:
@@ -68,53 +71,60 @@ def _statuses(raw: str | None) -> frozenset[TenantStatus]:
     return frozenset(out)
 
 
-@module(name="tenant_resolver")
+@module(name="tenant_resolver", deps=("plugins",))
 class TenantResolverModule(GatewayModule):
     """Gateway over tenant resolver plugins."""
 
     contract = TENANT_RESOLVER_CONTRACT
     passthrough = (TenantResolverError,)
 
-    async def _call(self, method: str, request: Request, *args: Any) -> Any:
-        ctx = context_from_headers(request)
+    async def _call(self, method: str, ctx: SecurityContext, response: Response, *args: Any) -> Any:
+        """Call ``method``; the contract's own errors become problems, the outcome headers."""
         try:
-            return await getattr(self.gateway.client, method)(ctx, *args)
+            outcome = await self.gateway.call_with_outcome(method, ctx, *args)
         except TenantNotFoundError as exc:
             raise ProblemError(404, "tenant_resolver.not_found", str(exc)) from None
         except TenantResolverError as exc:
             raise ProblemError(500, "tenant_resolver.error", str(exc)) from None
-        except PluginError as exc:
-            raise problem_from_plugin_error(exc) from None
+        response.headers["X-Plugway-Plugin"] = outcome.plugin
+        response.headers["X-Plugway-Rule"] = outcome.rule
+        response.headers["X-Plugway-Revision"] = str(outcome.revision)
+        return outcome.result
 
     def rest_router(self) -> APIRouter:
         router = APIRouter(prefix=PREFIX, tags=["tenant_resolver"])
 
         @router.get("/tenants/{tenant_id}", summary="One tenant")
-        async def get_tenant(request: Request, tenant_id: str) -> dict[str, Any]:
-            return _tenant(await self._call("get_tenant", request, tenant_id))
+        async def get_tenant(ctx: Context, response: Response, tenant_id: str) -> dict[str, Any]:
+            return _tenant(await self._call("get_tenant", ctx, response, tenant_id))
 
         @router.get("/tenants", summary="Several tenants (unknown ids skipped)")
         async def get_tenants(
-            request: Request,
+            ctx: Context,
+            response: Response,
             ids: str = Query(min_length=1, description="comma-separated tenant ids"),
             status: str | None = Query(default=None, description="comma-separated statuses"),
         ) -> dict[str, Any]:
             wanted = [i.strip() for i in ids.split(",") if i.strip()]
             options = GetTenantsOptions(statuses=_statuses(status))
-            found = await self._call("get_tenants", request, wanted, options)
+            found = await self._call("get_tenants", ctx, response, wanted, options)
             return {"tenants": [_tenant(t) for t in found]}
 
         @router.get("/tenants/{tenant_id}/ancestors", summary="Ancestors, nearest first")
         async def get_ancestors(
-            request: Request, tenant_id: str, barrier_mode: BarrierMode = BarrierMode.RESPECT
+            ctx: Context,
+            response: Response,
+            tenant_id: str,
+            barrier_mode: BarrierMode = BarrierMode.RESPECT,
         ) -> dict[str, Any]:
             options = GetAncestorsOptions(barrier_mode=barrier_mode)
-            res = await self._call("get_ancestors", request, tenant_id, options)
+            res = await self._call("get_ancestors", ctx, response, tenant_id, options)
             return {"tenant": _tenant(res.tenant), "ancestors": [_tenant(t) for t in res.ancestors]}
 
         @router.get("/tenants/{tenant_id}/descendants", summary="Descendants, pre-order")
         async def get_descendants(
-            request: Request,
+            ctx: Context,
+            response: Response,
             tenant_id: str,
             status: str | None = None,
             barrier_mode: BarrierMode = BarrierMode.RESPECT,
@@ -123,7 +133,7 @@ class TenantResolverModule(GatewayModule):
             options = GetDescendantsOptions(
                 statuses=_statuses(status), barrier_mode=barrier_mode, max_depth=max_depth
             )
-            res = await self._call("get_descendants", request, tenant_id, options)
+            res = await self._call("get_descendants", ctx, response, tenant_id, options)
             return {
                 "tenant": _tenant(res.tenant),
                 "descendants": [_tenant(t) for t in res.descendants],
@@ -134,13 +144,16 @@ class TenantResolverModule(GatewayModule):
             summary="Whether one tenant is above another",
         )
         async def is_ancestor(
-            request: Request,
+            ctx: Context,
+            response: Response,
             ancestor_id: str,
             descendant_id: str,
             barrier_mode: BarrierMode = BarrierMode.RESPECT,
         ) -> dict[str, Any]:
             options = IsAncestorOptions(barrier_mode=barrier_mode)
-            answer = await self._call("is_ancestor", request, ancestor_id, descendant_id, options)
+            answer = await self._call(
+                "is_ancestor", ctx, response, ancestor_id, descendant_id, options
+            )
             return {"ancestor": ancestor_id, "descendant": descendant_id, "is_ancestor": answer}
 
         return router
