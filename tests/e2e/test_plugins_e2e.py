@@ -17,13 +17,14 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from _server_process import ServerProcess
+from _server_process import ServerFactory, ServerProcess
 
 from plugway.cli import main as cli_main
 
@@ -38,6 +39,16 @@ COVERAGE = DS_TYPE + "example.ranker.coverage_ranker.plugin.v1"
 TOKEN = "e2e-admin-token"
 N_KEYS = 100_000
 BATCH = 25_000
+
+
+def _example_installed() -> bool:
+    """Whether the example package is installed in this environment (servers then see it)."""
+    try:
+        distribution("plugway-example-ranker")
+    except PackageNotFoundError:
+        return False
+    return True
+
 
 # -- a test-only distribution with plugins -----------------------------------------------------
 
@@ -212,7 +223,8 @@ def test_broken_plugin_packages_are_reported_and_the_rest_runs(srv: ServerProces
         ids = {p["id"] for p in ds["plugins"]}
         assert {BM25, TFIDF, FAULTY} <= ids
         assert not any("no_search" in i for i in ids)
-        assert COVERAGE not in ids  # the example package is not installed here
+        if not _example_installed():
+            assert COVERAGE not in ids  # appears only once installed (see the last tests)
         assert http.get("/doc-search/v1/search", params={"q": "hashing"}).status_code == 200
     assert "broken on purpose" in srv.log()
 
@@ -452,6 +464,78 @@ def test_editing_the_config_file_changes_the_routing(srv: ServerProcess) -> None
         srv.config_path.write_text(original, encoding="utf-8")
 
 
+def test_a_config_edit_is_read_like_the_start_up_env_overrides_and_all(
+    server_factory: ServerFactory,
+) -> None:
+    """The watcher uses the start-up loader: ``PLUGWAY__…`` overrides still apply after an edit,
+    and a file with a duplicate key is refused as it would be at start-up."""
+    env = {"PLUGWAY__PLUGINS__GATEWAYS__DOC_SEARCH__ROUTING__TIMEOUT": "0.3"}
+    config: dict[str, Any] = {
+        "server": {"admin_token": TOKEN},
+        "plugins": {"watch_interval": 0.2, "gateways": {"doc_search": {}}},
+    }
+    other = server_factory(config=config, env=env).start()
+    assert other.config_path is not None
+    with other.client() as http:
+        ds = http.get("/plugins/v1/gateways/doc_search").json()
+        assert ds["routing"]["timeout"] == 0.3
+        config["plugins"]["gateways"]["doc_search"]["routing"] = {
+            "rules": [{"name": "edited", "target": {"plugin": TFIDF}}]
+        }
+        other.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+        def applied() -> dict[str, Any] | None:
+            d: dict[str, Any] = http.get("/plugins/v1/gateways/doc_search").json()
+            return d if d["revision"] > ds["revision"] else None
+
+        edited = _wait_for(applied, "the edited routing")
+        assert edited["routing"]["rules"][0]["name"] == "edited"
+        assert edited["routing"]["timeout"] == 0.3  # the override survived the reload
+        text = other.config_path.read_text(encoding="utf-8")
+        other.config_path.write_text(text + "server:\n  port: 1\n", encoding="utf-8")
+
+        def refused() -> dict[str, Any] | None:
+            d: dict[str, Any] = http.get("/plugins/v1/gateways/doc_search").json()
+            return d if d["config_error"] else None
+
+        bad = _wait_for(refused, "the refusal of the duplicate key")
+        assert "duplicate key 'server'" in bad["config_error"]
+        assert bad["revision"] == edited["revision"]
+
+
+# -- the generic call route --------------------------------------------------------------------
+
+
+def test_a_gateway_method_is_called_over_http_with_its_outcome(srv: ServerProcess) -> None:
+    with srv.client(auth=False) as http:
+        with srv.client() as admin:
+            revision = _put_routing(
+                admin,
+                {
+                    "rules": [
+                        {
+                            "name": "eu",
+                            "match": {"attributes": {"region": ["eu"]}},
+                            "target": {"plugin": TFIDF},
+                        }
+                    ]
+                },
+            )
+        r = http.post(
+            "/plugins/v1/gateways/doc_search/call/search",
+            json={"query": "espresso", "limit": 1},
+            headers={"X-Attr-Region": "eu", "X-Subject-Id": "u1"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["result"]["hits"][0]["title"] == "Espresso extraction"
+        assert r.json()["outcome"]["plugin"] == TFIDF
+        assert (r.json()["outcome"]["rule"], r.json()["outcome"]["revision"]) == ("eu", revision)
+        r = http.post("/plugins/v1/gateways/doc_search/call/search", json={"query": "x"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body.limit"
+        spec = http.get("/openapi.json").json()
+        assert "/plugins/v1/gateways/tenant_resolver/call/get_tenant" in spec["paths"]
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 
 
@@ -546,12 +630,10 @@ def test_cli_reports_an_unreachable_server(capsys: pytest.CaptureFixture[str]) -
 # -- the example package -----------------------------------------------------------------------
 
 
-def test_the_example_package_is_discovered_only_once_installed(
+def test_the_example_package_joins_once_installed_and_leaves_once_uninstalled(
     srv: ServerProcess, tmp_path: Path
 ) -> None:
-    with srv.client() as http:
-        ids = {p["id"] for p in http.get("/plugins/v1/gateways/doc_search").json()["plugins"]}
-    assert COVERAGE not in ids
+    example = _Example.copy(tmp_path / "example-src")
     target = tmp_path / "site"
     target.mkdir()
     (tmp_path / "srv").mkdir()
@@ -563,47 +645,104 @@ def test_the_example_package_is_discovered_only_once_installed(
         other.start()
         with other.client() as http:
             ds = http.get("/plugins/v1/gateways/doc_search").json()
-            assert COVERAGE not in {p["id"] for p in ds["plugins"]}
+            assert example.plugin_id not in {p["id"] for p in ds["plugins"]}
             before = ds["revision"]
-        _pip_install_example(tmp_path, target)
+        _pip_install(example.source, target)
         # Installed while the server runs: a rescan finds it, no restart, no change to plugway.
         out = _cli(other, "rescan")
         assert out.returncode == 0, out.stderr
-        assert "1 plugin(s) added" in out.stdout and COVERAGE in out.stdout
+        assert "1 plugin(s) added" in out.stdout and example.plugin_id in out.stdout
         with other.client() as http:
             ds = http.get("/plugins/v1/gateways/doc_search").json()
-            coverage = next(p for p in ds["plugins"] if p["id"] == COVERAGE)
+            coverage = next(p for p in ds["plugins"] if p["id"] == example.plugin_id)
             assert coverage["version"] == "1.0" and coverage["defaulted"] == ["suggest"]
-            assert coverage["entry_point"] == "coverage_ranker"
+            assert coverage["entry_point"] == example.entry_point
             assert ds["revision"] == before + 1
             history = http.get("/plugins/v1/gateways/doc_search/revisions").json()
             assert history["revisions"][0]["who"] == "registry"
-            assert history["revisions"][0]["what"] == f"plugin {COVERAGE} joined"
-            _put_routing(http, {"rules": [{"name": "new", "target": {"plugin": COVERAGE}}]})
+            assert history["revisions"][0]["what"] == f"plugin {example.plugin_id} joined"
+            new = {"rules": [{"name": "new", "target": {"plugin": example.plugin_id}}]}
+            _put_routing(http, new)
             hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
-            assert hit["plugin"] == COVERAGE and hit["algorithm"] == "coverage"
+            assert hit["plugin"] == example.plugin_id and hit["algorithm"] == "coverage"
             sug = http.get("/doc-search/v1/suggest", params={"prefix": "Espr"}).json()
             assert sug["suggestions"] == ["Espresso extraction"]
             again = http.post(
                 "/plugins/v1/discovery/rescan", headers={"Authorization": f"Bearer {TOKEN}"}
             ).json()
-            assert again["found"] == [] and again["added"] == []
+            assert again["found"] == [] and again["added"] == [] and again["removed"] == []
         # ... and at the next start-up it is found through its entry point as well.
         other.restart()
         with other.client() as http:
             ds = http.get("/plugins/v1/gateways/doc_search").json()
-            assert COVERAGE in {p["id"] for p in ds["plugins"]}
+            assert example.plugin_id in {p["id"] for p in ds["plugins"]}
             hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
-            assert hit["plugin"] == COVERAGE
+            assert hit["plugin"] == example.plugin_id
+            before = ds["revision"]
+        # Uninstalled while the server runs (what pip uninstall removes): a rescan drops it.
+        for installed in target.iterdir():
+            shutil.rmtree(installed) if installed.is_dir() else installed.unlink()
+        out = _cli(other, "rescan")
+        assert out.returncode == 0, out.stderr
+        assert "0 plugin(s) added, 1 removed" in out.stdout, out.stdout
+        with other.client() as http:
+            ds = http.get("/plugins/v1/gateways/doc_search").json()
+            assert example.plugin_id not in {p["id"] for p in ds["plugins"]}
+            assert ds["revision"] == before + 1 and ds["warnings"]  # rule "new" lost its target
+            history = http.get("/plugins/v1/gateways/doc_search/revisions").json()
+            assert history["revisions"][0]["what"] == f"plugin {example.plugin_id} left"
+            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"})
+            assert hit.status_code == 200 and hit.json()["plugin"] == BM25
+        # An operator takes a plugin out of routing without touching the installation.
+        out = _cli(other, "remove", "doc_search", TFIDF)
+        assert out.returncode == 0, out.stderr
+        assert f"plugin {TFIDF} removed from doc_search" in out.stdout
+        out = _cli(other, "show", "doc_search")
+        assert TFIDF not in out.stdout and BM25 in out.stdout
+        out = _cli(other, "remove", "doc_search", TFIDF)
+        assert out.returncode == 1 and "404" in out.stderr
     finally:
         other.close()
 
 
-def _pip_install_example(tmp_path: Path, target: Path) -> None:
-    # Build from a copy: an in-tree build would leave egg-info in examples/ that later
-    # discoveries in other processes could pick up from a source checkout on sys.path.
-    source = tmp_path / "example-src"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+class _Example:
+    """The example package's source, ready to build; renamed when it is installed here already
+    (so that this test never depends on what else the environment holds)."""
+
+    def __init__(self, source: Path, entry_point: str, plugin_id: str) -> None:
+        self.source = source
+        self.entry_point = entry_point
+        self.plugin_id = plugin_id
+
+    @classmethod
+    def copy(cls, source: Path) -> _Example:
+        # Build from a copy: an in-tree build would leave egg-info in examples/ that later
+        # discoveries in other processes could pick up from a source checkout on sys.path.
+        shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+        if not _example_installed():
+            return cls(source, "coverage_ranker", COVERAGE)
+        package = source / "src" / "plugway_example_ranker"
+        package.rename(source / "src" / "plugway_example_ranker_e2e")
+        for path in (
+            source / "pyproject.toml",
+            source / "src" / "plugway_example_ranker_e2e" / "__init__.py",
+        ):
+            text = path.read_text(encoding="utf-8")
+            for old, new in (
+                ("plugway_example_ranker", "plugway_example_ranker_e2e"),
+                ("plugway-example-ranker", "plugway-example-ranker-e2e"),
+                ("coverage_ranker", "coverage_ranker_e2e"),
+            ):
+                text = text.replace(old, new)
+            path.write_text(text, encoding="utf-8")
+        return cls(
+            source,
+            "coverage_ranker_e2e",
+            COVERAGE.replace("coverage_ranker", "coverage_ranker_e2e"),
+        )
+
+
+def _pip_install(source: Path, target: Path) -> None:
     pip = subprocess.run(
         [
             sys.executable,

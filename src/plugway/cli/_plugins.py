@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import yaml
@@ -87,9 +88,21 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("rollback", help="make an earlier routing revision current again")
     p.add_argument("gateway")
     p.add_argument(
-        "--to", type=int, default=None, dest="revision", help="revision (default: previous)"
+        "--to",
+        type=int,
+        default=None,
+        dest="revision",
+        help="revision (default: undo the last routing change; plugins joining or leaving are "
+        "not routing changes)",
     )
     p.set_defaults(handler=_rollback)
+
+    p = sub.add_parser(
+        "remove", help="remove a plugin instance from the registry: it leaves the routing"
+    )
+    p.add_argument("gateway")
+    p.add_argument("plugin_id", help="the plugin's GTS instance id (see 'show')")
+    p.set_defaults(handler=_remove)
 
     p = sub.add_parser(
         "rescan", help="find plugin packages installed since the server started (no restart)"
@@ -306,7 +319,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     def go(args: argparse.Namespace) -> tuple[Any, str]:
-        body = {"revision": args.revision}
+        body = {} if args.revision is None else {"revision": args.revision}
         data = _request(args, "POST", f"/gateways/{args.gateway}/rollback", body, mutating=True)
         return data, (
             f"routing of {args.gateway} rolled back to revision {data.get('restored')} "
@@ -316,12 +329,28 @@ def _rollback(args: argparse.Namespace) -> int:
     return _run(args, go)
 
 
+def _remove(args: argparse.Namespace) -> int:
+    def go(args: argparse.Namespace) -> tuple[Any, str]:
+        path = f"/gateways/{args.gateway}/plugins/{quote(args.plugin_id, safe='')}"
+        data = _request(args, "DELETE", path, None, mutating=True)
+        return data, (
+            f"plugin {data.get('removed')} removed from {args.gateway} "
+            f"(routing now revision {data.get('revision')})"
+        )
+
+    return _run(args, go)
+
+
 def _rescan(args: argparse.Namespace) -> int:
     def go(args: argparse.Namespace) -> tuple[Any, str]:
         data = _request(args, "POST", "/discovery/rescan", None, mutating=True)
         added = data.get("added") or []
-        lines = [f"{len(added)} plugin(s) added"]
+        removed = data.get("removed") or []
+        lines = [f"{len(added)} plugin(s) added, {len(removed)} removed"]
         lines.extend(f"  {a.get('gateway')}: {a.get('plugin_id')} ({a.get('name')})" for a in added)
+        lines.extend(
+            f"  {r.get('gateway')}: {r.get('plugin_id')} ({r.get('name')}) removed" for r in removed
+        )
         failures = data.get("failures") or []
         if failures:
             lines.append("left out:")
