@@ -55,18 +55,19 @@ class DeadlineWheel:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def arm(
-        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], timeout: float
+        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], now_ns: int, timeout: float
     ) -> Deadline:
-        """Cancel ``task`` once ``timeout`` seconds have passed, unless disarmed before."""
+        """Cancel ``task`` ``timeout`` seconds after ``now_ns`` (``time.monotonic_ns``, the
+        clock of asyncio's loops), unless disarmed before."""
         if loop is not self._loop:
             if self._loop is not None and not self._loop.is_closed() and self._slots:
                 # another loop still has deadlines here: this call gets a timer of its own
                 d = Deadline(task, None)
-                loop.call_at(loop.time() + timeout, d.fire)
+                loop.call_at(now_ns * 1e-9 + timeout, d.fire)
                 return d
             self._loop = loop
             self._slots = {}
-        key = int((loop.time() + timeout) * self._per_second) + 1
+        key = int((now_ns * 1e-9 + timeout) * self._per_second) + 1
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = set()

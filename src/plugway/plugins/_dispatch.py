@@ -14,7 +14,7 @@ import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from time import perf_counter_ns
+from time import monotonic_ns
 from typing import Any
 
 from ._breaker import CircuitBreaker
@@ -30,6 +30,7 @@ log = logging.getLogger("plugway.plugins")
 
 DEFAULT_MAX_SHADOWS = 64  # shadow calls in flight per gateway; more are dropped (and counted)
 
+_clock_ns = monotonic_ns  # the event loop's clock: one read times a call and arms its deadline
 _current_task = asyncio.current_task
 _running_loop = asyncio.get_running_loop
 
@@ -167,13 +168,14 @@ class Dispatcher:
             )
         series = target.series
         series.calls += 1
-        coro = target.methods[index](ctx, *args, **kwargs)  # a TypeError here is the caller's
-        t0 = perf_counter_ns()
+        method = target.methods[index]
+        coro = method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)  # TypeError: caller's
+        t0 = _clock_ns()
         if timeout is None:
             try:
                 result = await coro
             except Exception as exc:
-                series.observe_ns(perf_counter_ns() - t0)
+                series.observe_ns(_clock_ns() - t0)
                 return await self._failed(
                     timeout, route, pos, index, ctx, args, kwargs, trail, target, exc
                 )
@@ -184,14 +186,14 @@ class Dispatcher:
                 coro.close()
                 raise RuntimeError("a gateway call with a deadline must run inside an asyncio task")
             cancelling = task.cancelling()
-            deadline = self.wheel.arm(loop, task, timeout)
+            deadline = self.wheel.arm(loop, task, t0, timeout)
             try:
                 result = await coro
             except asyncio.CancelledError as exc:
                 deadline.disarm()
                 if not (deadline.fired and task.uncancel() <= cancelling):
                     raise  # someone else cancelled the call: not ours to turn into a timeout
-                series.observe_ns(perf_counter_ns() - t0)
+                series.observe_ns(_clock_ns() - t0)
                 timed_out = TimeoutError(f"no answer within {timeout} s")
                 timed_out.__cause__ = exc
                 return await self._failed(
@@ -201,14 +203,14 @@ class Dispatcher:
                 deadline.disarm()
                 if deadline.fired:
                     task.uncancel()
-                series.observe_ns(perf_counter_ns() - t0)
+                series.observe_ns(_clock_ns() - t0)
                 return await self._failed(
                     timeout, route, pos, index, ctx, args, kwargs, trail, target, exc
                 )
             deadline.disarm()
             if deadline.fired:  # it answered just as its deadline fired: the answer counts
                 task.uncancel()
-        series.observe_ns(perf_counter_ns() - t0)
+        series.observe_ns(_clock_ns() - t0)
         if brk.failures:
             brk.record_success()
         if trail is not None:

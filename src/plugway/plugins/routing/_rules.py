@@ -8,26 +8,13 @@ explanation can never disagree with the traffic it explains.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._context import SecurityContext
 from ._decision import Decision
 from ._hashing import N_BUCKETS, BucketTable, bucket_of, key_hash, rollout_bucket
 
-__all__ = [
-    "KeyReader",
-    "MatchTest",
-    "RolloutRule",
-    "Rule",
-    "SkippedRule",
-    "SplitRule",
-    "TargetRule",
-    "Trace",
-    "key_reader",
-]
-
-KeyReader = Callable[[SecurityContext], str]
+__all__ = ["MatchTest", "RolloutRule", "Rule", "SkippedRule", "SplitRule", "TargetRule", "Trace"]
 
 
 @dataclass(slots=True)
@@ -36,16 +23,6 @@ class Trace:
 
     steps: list[str] = field(default_factory=list)
     reason: str = ""
-
-
-def key_reader(key: str) -> KeyReader:
-    """The function that reads a split / rollout key (``tenant_id``, ``attributes.<name>``)."""
-    if key == "tenant_id":
-        return lambda ctx: ctx.tenant_id
-    if key == "subject_id":
-        return lambda ctx: ctx.subject_id
-    name = key.removeprefix("attributes.")
-    return lambda ctx: ctx.attributes.get(name, "")
 
 
 class MatchTest:
@@ -152,7 +129,7 @@ class TargetRule(Rule):
         self.note = note
 
     def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        if not self._applies(ctx, trace):
+        if self.match is not None and not self._applies(ctx, trace):
             return None
         if trace is not None:
             self._chose(trace, f"fixed target {self.target}{self.note}")
@@ -160,20 +137,27 @@ class TargetRule(Rule):
 
 
 class _KeyedRule(Rule):
-    __slots__ = ("key", "read", "state")
+    __slots__ = ("attribute", "field", "key", "state")
 
     def __init__(
         self, index: int, name: str | None, match: MatchTest | None, key: str, state: int
     ) -> None:
         super().__init__(index, name, match)
         self.key = key
-        self.read = key_reader(key)
+        # read inline on every call: an attribute name, or the context field to read
+        self.attribute = key.removeprefix("attributes.") if key.startswith("attributes.") else None
+        self.field = key if self.attribute is None else ""
         self.state = state
 
     def _key(self, ctx: SecurityContext, trace: Trace | None) -> str:
-        if not self._applies(ctx, trace):
+        """The rule's key in ``ctx`` ("" when the match fails or the key is not set)."""
+        if self.match is not None and not self._applies(ctx, trace):
             return ""
-        value = self.read(ctx)
+        name = self.attribute
+        if name is not None:
+            value = ctx.attributes.get(name, "")
+        else:
+            value = ctx.tenant_id if self.field == "tenant_id" else ctx.subject_id
         if not value and trace is not None:
             trace.steps.append(
                 f"{self.label}: {self._matched}, but context key {self.key} is not set"
