@@ -256,3 +256,81 @@ def test_connections_beyond_the_limit_get_a_503_problem(server_factory: ServerFa
         if answers[-1] == b"200":
             break
     assert answers[-1] == b"200", answers
+
+
+# -- safe defaults ------------------------------------------------------------------------------
+
+TYPE_DOC = {
+    "$id": f"gts://{ORDER_TYPE}",
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+}
+
+
+def test_a_config_file_without_a_token_refuses_changes_unless_told(
+    server_factory: ServerFactory,
+) -> None:
+    closed = server_factory(config={"server": {"port": 0}}).start()
+    with closed.client() as http:
+        for method, path, body in (
+            ("POST", f"{BASE}/entities", [TYPE_DOC]),
+            ("PUT", "/plugins/v1/gateways/doc_search/routing", {"rules": []}),
+            ("POST", "/plugins/v1/gateways/doc_search/rollback", {}),
+        ):
+            resp = http.request(method, path, json=body)
+            assert resp.status_code == 403, (path, resp.text)
+            assert resp.headers["content-type"].startswith(PROBLEM)
+            assert resp.json()["code"] == "auth.no_admin_token"
+        assert http.get(f"{BASE}/entities").status_code == 200  # reads stay open
+    assert "every route that changes state answers 403" in closed.log()
+    opened = server_factory(config={"server": {"allow_unauthenticated_writes": True}}).start()
+    with opened.client() as http:
+        assert http.post(f"{BASE}/entities", json=[TYPE_DOC]).status_code == 201
+    assert "NO ADMIN TOKEN and server.allow_unauthenticated_writes is true" in opened.log()
+    opened.restart()  # said again at every start
+    assert "NO ADMIN TOKEN and server.allow_unauthenticated_writes is true" in opened.log()
+
+
+def test_the_generated_token_is_shown_once_then_only_where_it_is(server: ServerProcess) -> None:
+    token = server.token
+    assert token is not None
+    assert token in server.log() and "shown only this once" in server.log()
+    server.restart()
+    assert token not in server.log()
+    assert f"admin token: in {server.data_dir.resolve() / 'admin-token'}" in server.log()
+    with server.client() as http:  # and it is still the token
+        assert http.post(f"{BASE}/entities", json=[TYPE_DOC]).status_code == 201
+
+
+def test_only_local_host_names_are_served_by_default(server_factory: ServerFactory) -> None:
+    srv = server_factory().start()
+    for host in ("localhost", "127.0.0.1", "[::1]"):
+        got = _raw(srv, _request("GET", "/healthz", {"Connection": "close"}).replace(
+            b"Host: 127.0.0.1", b"Host: " + host.encode()))  # fmt: skip
+        assert got.split(b" ", 2)[1] == b"200", (host, got)
+    rebinding = _request("GET", "/health", {"Connection": "close"}).replace(
+        b"Host: 127.0.0.1", b"Host: attacker.example:8087"
+    )
+    status, _, doc = _problem(_raw(srv, rebinding))
+    assert (status, doc["code"]) == (421, "request.host_not_allowed")
+    assert "attacker.example" in doc["detail"]
+    srv.stop()
+    wide = server_factory(config={"server": {"admin_token": TOKEN, "allowed_hosts": ["*"]}})
+    wide.start()
+    got = _raw(wide, rebinding)
+    assert got.split(b" ", 2)[1] == b"200", got
+
+
+def test_user_text_cannot_forge_log_lines(server_factory: ServerFactory) -> None:
+    srv = server_factory(config={"server": {"admin_token": TOKEN}}).start()
+    forged = "fine\n2026-01-01 00:00:00,000 INFO plugway.server: FORGED admin token: x"
+    with srv.client() as http:
+        resp = http.put(
+            "/plugins/v1/gateways/doc_search/routing",
+            params={"comment": forged},
+            json={"vendor": "plugway", "timeout": 0.75},  # a change, so it is logged
+        )
+        assert resp.status_code == 200, resp.text
+    log = srv.log()
+    assert "fine\\n2026-01-01 00:00:00,000 INFO plugway.server: FORGED" in log
+    assert not any(line.startswith("2026-01-01") for line in log.splitlines())

@@ -26,9 +26,11 @@ def test_embedded_default_uses_the_data_dir_env_and_makes_a_token(tmp_path: Path
     assert prepared.token_file == data.resolve() / ADMIN_TOKEN_FILE
     assert (data / ADMIN_TOKEN_FILE).read_text().strip() == token
     assert (data / ADMIN_TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    assert prepared.token_created  # the one start whose log shows the token
     # A restart keeps the token.
     again = resolve_settings(None, {"PLUGWAY_DATA_DIR": str(data)})
     assert again.settings.server.admin_token == token
+    assert not again.token_created
 
 
 def test_embedded_default_data_dir_is_dot_plugway(

@@ -8,7 +8,7 @@ own router. That keeps the server free of business rules (DESIGN.md, layer 5).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
 from plugway.server._auth import ADMIN_ACCESS_STATE, ADMIN_BEARER, AdminAccess, bearer_guard
+from plugway.server._hosts import HostGuard
 from plugway.server._limits import install_request_guard
 from plugway.server._metrics import metrics_response
 from plugway.server._problems import install_problem_handlers
@@ -182,14 +183,18 @@ def _install_docs(app: FastAPI, title: str) -> None:
         )
 
 
-def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
+def create_app(
+    runtime: Runtime, *, title: str = "plugway", allowed_hosts: Sequence[str] | None = None
+) -> FastAPI:
     """Build the app: each REST-capable module's router, then /health, /healthz and /metrics.
 
     Routers are taken once, here; a module must therefore be able to hand out its router before
     or after ``init`` (its handlers read the module's state when a request arrives). Every
     request passes the request guard first (``_limits``): the admin token of routes that declare
     ``Security(ADMIN_BEARER)`` is checked before their body is read, and bodies are limited to
-    ``server.max_body_bytes`` or the route's :class:`BodyLimit`.
+    ``server.max_body_bytes`` or the route's :class:`BodyLimit`. With ``allowed_hosts`` (what
+    ``plugway serve`` passes: ``server.allowed_hosts`` or the local names), a request for any
+    other ``Host`` is answered 421 before anything else (``_hosts``).
     """
     from plugway import __version__
 
@@ -205,6 +210,8 @@ def create_app(runtime: Runtime, *, title: str = "plugway") -> FastAPI:
         max_body_bytes=server.max_body_bytes,
         body_timeout=server.body_timeout,
     )
+    if allowed_hosts is not None:
+        app.add_middleware(HostGuard, hosts=allowed_hosts)  # added last: runs first
     _install_docs(app, title)
 
     modules: Mapping[str, Any] = runtime.modules

@@ -39,6 +39,8 @@ from plugway.modkit import (
 from plugway.server._app import create_app
 from plugway.server._datadir import make_private, private_umask
 from plugway.server._datalock import DataFolderInUseError, DataLock
+from plugway.server._hosts import allowed_hosts
+from plugway.server._logsafe import install_log_escaping
 from plugway.server._problems import ServerError
 from plugway.server._protocol import PlugwayConfig, PlugwayH11Protocol
 
@@ -231,19 +233,22 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
     _log.info("data folder: %s", data_dir)
     if prepared.embedded:
         _log.info("no config file: embedded default (SQLite registry, all shipped modules)")
-    if prepared.token_file is not None:
-        _log.info("admin token (kept in %s): %s", prepared.token_file, settings.server.admin_token)
-    elif not settings.server.admin_token:
+    _log_access(prepared, url)
+    hosts = allowed_hosts(settings.server.allowed_hosts, settings.server.host)
+    if "*" in hosts:
+        _log.warning("server.allowed_hosts is '*': requests for any Host name are served")
+    elif settings.server.allowed_hosts is None and settings.server.host not in hosts:
         _log.warning(
-            "no admin token configured (server.admin_token): routes that change state are open"
-            " to anyone who can reach %s",
-            url,
+            "listening on %s, but only requests for %s are served: set server.allowed_hosts to"
+            " the names clients use",
+            settings.server.host,
+            ", ".join(hosts),
         )
 
     exit_code = 0
     try:
         if await _start(runtime, stop):
-            app = create_app(runtime)
+            app = create_app(runtime, allowed_hosts=hosts)
             limits = settings.server
             config = PlugwayConfig(
                 app,
@@ -282,6 +287,34 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
     return exit_code
 
 
+def _log_access(prepared: _Prepared, url: str) -> None:
+    """Who may change state, said at every start; the token itself only when it is created."""
+    server = prepared.settings.server
+    if prepared.token_file is not None and prepared.token_created:
+        _log.info(
+            "admin token created (kept in %s, shown only this once): %s",
+            prepared.token_file,
+            server.admin_token,
+        )
+    elif prepared.token_file is not None:
+        _log.info("admin token: in %s (read it from there)", prepared.token_file)
+    if server.admin_token:
+        if server.allow_unauthenticated_writes:
+            _log.info("server.allow_unauthenticated_writes is ignored: an admin token is set")
+        return
+    if server.allow_unauthenticated_writes:
+        _log.warning(
+            "NO ADMIN TOKEN and server.allow_unauthenticated_writes is true: anyone who can"
+            " reach %s can change state (register entities, change routing)",
+            url,
+        )
+    else:
+        _log.warning(
+            "no admin token configured (server.admin_token): every route that changes state"
+            " answers 403 until one is set (or server.allow_unauthenticated_writes: true)"
+        )
+
+
 async def _start(runtime: Runtime, stop: asyncio.Event) -> bool:
     """Start the modules; a stop signal meanwhile cancels start-up (the runtime then stops
     the modules it had initialised). True if everything runs and no stop was asked for."""
@@ -317,11 +350,14 @@ def _log_level(env: Mapping[str, str]) -> int:
 
 
 def _configure_logging(level: int) -> None:
+    """A stderr handler unless one is set up; on every root handler, control characters in log
+    arguments are escaped (user text cannot forge log lines)."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+    install_log_escaping(root.handlers)
     root.setLevel(level)
 
 
