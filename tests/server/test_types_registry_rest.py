@@ -299,3 +299,13 @@ async def test_a_non_ascii_bearer_token_is_a_401_not_a_500(registry: TypesRegist
     async with await _client(_app(registry, admin_token="tökén")) as c:
         good = {b"Authorization": "Bearer tökén".encode()}
         assert (await c.post(f"{BASE}/entities", json=[], headers=good)).status_code == 200
+
+
+async def test_a_body_too_deep_to_parse_is_a_request_invalid_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # beyond the JSON parser's recursion limit
+    resp = await client.post(
+        f"{BASE}/entities", content=deep, headers={"content-type": "application/json"}
+    )
+    _problem(resp, 400, "request.invalid")

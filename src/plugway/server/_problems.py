@@ -276,6 +276,14 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 405:
         code = str(ProblemCode.HTTP_METHOD_NOT_ALLOWED)
         detail = f"method {request.method} not allowed on {request.url.path}"
+    elif exc.status_code == 400:
+        # FastAPI's own refusal of a body it cannot parse (e.g. JSON nested beyond the
+        # interpreter's recursion limit): the same stable code as any other bad request.
+        code = str(ProblemCode.REQUEST_INVALID)
+        detail = str(exc.detail)
+    elif exc.status_code == 413:
+        code = str(ProblemCode.REQUEST_TOO_LARGE)
+        detail = str(exc.detail)
     else:
         code = f"http.{exc.status_code}"
         detail = str(exc.detail)
