@@ -1,4 +1,5 @@
-"""Fixtures: every registry test runs on both backends (SQLite on a real file)."""
+"""Fixtures: every registry test runs on every backend (SQLite on a real file, PostgreSQL on a
+real server, a fresh schema per test; see ``tests/_postgres.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from plugway.registry import TypesRegistry, open_backend
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -19,16 +20,21 @@ MakeRegistry = Callable[[], TypesRegistry]
 
 
 @pytest.fixture
-def make_registry(kind: str, tmp_path: Path) -> Iterator[MakeRegistry]:
-    """Opens a registry on the test's backend; SQLite reopens the same real file each time."""
+def make_registry(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[MakeRegistry]:
+    """Opens a registry on the test's backend; SQLite reopens the same real file each time,
+    PostgreSQL the same schema."""
     opened: list[TypesRegistry] = []
+    url = str(request.getfixturevalue("postgres_url")) if kind == "postgresql" else None
 
     def make() -> TypesRegistry:
-        backend = (
-            open_backend("sqlite", tmp_path / "registry.db")
-            if kind == "sqlite"
-            else (open_backend("memory"))
-        )
+        if kind == "sqlite":
+            backend = open_backend("sqlite", tmp_path / "registry.db")
+        elif kind == "postgresql":
+            backend = open_backend("postgresql", url=url)
+        else:
+            backend = open_backend("memory")
         reg = TypesRegistry(backend)
         opened.append(reg)
         return reg

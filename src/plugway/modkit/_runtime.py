@@ -41,7 +41,13 @@ from plugway.modkit._errors import (
 from plugway.modkit._module import BackgroundCapable, Module, ModuleSpec, module_spec
 from plugway.modkit._ordering import topological_order
 from plugway.modkit._settings import PlugwaySettings, validation_problems
-from plugway.registry import RegistryError, RegistryValidationError, TypesRegistry, open_backend
+from plugway.registry import (
+    RegistryError,
+    RegistryValidationError,
+    TypesRegistry,
+    open_backend,
+    redact_url,
+)
 
 _log = logging.getLogger("plugway.modkit.runtime")
 
@@ -355,18 +361,17 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ModkitError(f"cannot create data_dir {settings.data_dir}: {exc}") from exc
+        url = settings.registry.url
+        where = redact_url(url) if url is not None else settings.registry_path
         try:
-            backend = open_backend(settings.registry.backend, settings.registry_path)
+            backend = open_backend(settings.registry.backend, settings.registry_path, url=url)
             self._registry = TypesRegistry(backend)
         except RegistryError as exc:
             raise ModkitError(
-                f"cannot open the {settings.registry.backend} types registry"
-                f" at {settings.registry_path}: {exc}"
+                f"cannot open the {settings.registry.backend} types registry at {where}: {exc}"
             ) from exc
         _log.info(
-            "types registry: %s%s",
-            settings.registry.backend,
-            f" at {settings.registry_path}" if settings.registry_path else "",
+            "types registry: %s%s", settings.registry.backend, f" at {where}" if where else ""
         )
         return self._registry
 

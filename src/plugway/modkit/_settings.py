@@ -22,7 +22,15 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from plugway.modkit._errors import ConfigError, ConfigProblem
 
@@ -79,10 +87,21 @@ class ServerSettings(_Section):
 
 
 class RegistrySettings(_Section):
-    """The Types Registry backend; ``path`` (sqlite) is relative to ``data_dir``."""
+    """The Types Registry backend; ``path`` (sqlite) is relative to ``data_dir``; ``url``
+    (postgresql, ``postgresql://user:password@host:port/db``) alone selects postgresql. The URL
+    is checked when the registry opens, so that no message here can echo its password."""
 
-    backend: Literal["memory", "sqlite"] = "sqlite"
+    backend: Literal["memory", "sqlite", "postgresql"] = "sqlite"
     path: Path | None = None
+    url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_selects_postgresql(cls, value: Any) -> Any:
+        """``PLUGWAY__REGISTRY__URL=postgresql://…`` is enough: no backend key needed."""
+        if isinstance(value, Mapping) and value.get("url") is not None and "backend" not in value:
+            return {**value, "backend": "postgresql"}
+        return value
 
 
 class LifecycleSettings(_Section):

@@ -27,6 +27,8 @@ from ._errors import (
 )
 from ._memory import MemoryBackend
 from ._open import open_backend
+from ._pg_url import redact_url
+from ._postgres import PostgresBackend
 from ._query import MAX_LIMIT
 from ._registry import TypesRegistry
 from ._sqlite import SqliteBackend
@@ -39,6 +41,7 @@ __all__ = [
     "EntityQuery",
     "EntityRow",
     "MemoryBackend",
+    "PostgresBackend",
     "RegistrationResult",
     "RegistryBackend",
     "RegistryConflictError",
@@ -60,4 +63,5 @@ __all__ = [
     "TypesRegistry",
     "open_backend",
     "plugin_base_schema",
+    "redact_url",
 ]

@@ -1,4 +1,4 @@
-"""The storage interface every backend implements (memory, SQLite; PostgreSQL can follow).
+"""The storage interface every backend implements (memory, SQLite, PostgreSQL).
 
 Backends store rows and answer range scans; they know nothing of validation or phases. The
 registry serialises writes with its own lock, but backends must also be safe to call from
