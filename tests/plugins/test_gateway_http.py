@@ -212,13 +212,13 @@ async def test_explain_bulk_runs_a_bounded_number_at_once_on_bounded_work(tmp_pa
         admin = module_of(runtime, "plugins_admin")
         url = "/plugins/v1/gateways/doc_search/explain-bulk"
         body = {"key": "subject_id", "values": ["a", "b"]}
-        assert admin._bulk_slots.acquire(blocking=False)  # one explain-bulk is running
+        assert admin.bulk.try_claim()  # as if one explain-bulk were running
         try:
             r = await http.post(url, json=body)
             assert r.status_code == 429 and r.json()["code"] == "plugins.busy"
             assert r.headers["Retry-After"] == "1"
         finally:
-            admin._bulk_slots.release()
+            admin.bulk.release()
         assert (await http.post(url, json=body)).status_code == 200
         values = ["x" * 4000] * (MAX_BULK_CHARS // 4000 + 1)
         r = await http.post(url, json={"key": "subject_id", "values": values})

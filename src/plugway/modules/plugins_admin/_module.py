@@ -3,14 +3,11 @@
 It holds no state of its own: every answer comes from the :class:`GatewayManager` that the
 ``plugins`` module owns and each gateway module joins at init. Reads are open unless
 ``protect_reads``; changes (routing, rollback, removing a plugin, rescan) require
-``Authorization: Bearer <server.admin_token>``. ``explain-bulk`` is the one costly read: it runs
-in a worker thread, a bounded number at a time, on a bounded amount of work.
+``Authorization: Bearer <server.admin_token>``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Security
@@ -18,50 +15,31 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugway.modkit import ClientHub, Module, ModuleContext, module
-from plugway.plugins import Explanation, PluginError, RoutingRevision, SecurityContext
+from plugway.modules.plugins_admin._explain import (
+    MAX_BULK_BYTES,
+    MAX_BULK_CHARS,
+    MAX_BULK_VALUES,
+    BulkExplainer,
+    BulkExplainRequest,
+    ExplainRequest,
+    check_text,
+    explanation_to_dict,
+)
+from plugway.plugins import PluginError, RoutingRevision, SecurityContext
 from plugway.plugins._history import ADMIN_WHO
 from plugway.plugins._manager import GatewayManager
 from plugway.plugins._module import GatewayModule
 from plugway.server import (
     ADMIN_BEARER,
-    FieldProblem,
-    ProblemCode,
     ProblemError,
     bearer_guard,
     problem_from_plugin_error,
 )
 from plugway.server._limits import BodyLimit
 
-__all__ = [
-    "MAX_BULK_BYTES",
-    "MAX_BULK_CHARS",
-    "MAX_BULK_VALUES",
-    "PluginsAdminConfig",
-    "PluginsAdminModule",
-]
+__all__ = ["PluginsAdminConfig", "PluginsAdminModule"]
 
 PREFIX = "/plugins/v1"
-MAX_BULK_VALUES = 100_000
-"""Values in one explain-bulk request."""
-MAX_BULK_CHARS = 4_000_000
-"""Characters of all the values of one explain-bulk request, together."""
-MAX_BULK_BYTES = 8 * 1024 * 1024
-"""Bytes of one explain-bulk request body (the server refuses more before reading it)."""
-
-
-def explanation_to_dict(exp: Explanation) -> dict[str, Any]:
-    return {
-        "gateway": exp.gateway,
-        "plugin": exp.plugin_id,
-        "rule": exp.rule_name,
-        "rule_index": exp.rule_index,
-        "reason": exp.reason,
-        "steps": list(exp.steps),
-        "fallbacks": list(exp.fallback),
-        "shadow": exp.shadow,
-        "circuit": exp.circuit,
-        "revision": exp.revision,
-    }
 
 
 def _revision_to_dict(rev: RoutingRevision) -> dict[str, Any]:
@@ -74,70 +52,8 @@ def _revision_to_dict(rev: RoutingRevision) -> dict[str, Any]:
     }
 
 
-# -- request bodies ----------------------------------------------------------------------------
-
-
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ExplainRequest(_Body):
-    tenant_id: str = ""
-    subject_id: str = ""
-    attributes: dict[str, str] = Field(default_factory=dict)
-
-    def context(self) -> SecurityContext:
-        return SecurityContext(self.tenant_id, self.subject_id, self.attributes)
-
-    def text_fields(self) -> list[tuple[str, str]]:
-        """(field path, text) of every string that reaches routing (checked for Unicode)."""
-        names = [("body.attributes", k) for k in self.attributes]  # a bad name: not quotable
-        values = [(f"body.attributes.{k}", v) for k, v in self.attributes.items()]
-        return [("body.tenant_id", self.tenant_id), ("body.subject_id", self.subject_id)] + (
-            names + values
-        )
-
-
-class BulkExplainRequest(ExplainRequest):
-    """Decide for many values of one context key at once (A/B and rollout measurements)."""
-
-    key: str = Field(description="tenant_id, subject_id or attributes.<name>")
-    values: list[str] = Field(
-        max_length=MAX_BULK_VALUES,
-        description=f"at most {MAX_BULK_VALUES} values, {MAX_BULK_CHARS} characters in all",
-    )
-
-    def text_fields(self) -> list[tuple[str, str]]:
-        fields = [*super().text_fields(), ("body.key", self.key)]
-        if not _is_text("".join(self.values)):  # one pass in C; find the culprits only if any
-            fields.extend((f"body.values[{i}]", v) for i, v in enumerate(self.values))
-        return fields
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` has a UTF-8 form (JSON can carry lone surrogates, ``"\\ud800"``)."""
-    if value.isascii():
-        return True
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_text(fields: list[tuple[str, str]]) -> None:
-    """400 naming each field (the first ten) that holds no Unicode text."""
-    bad = [f for f, v in fields if not _is_text(v)][:10]
-    if bad:
-        raise ProblemError(
-            400,
-            ProblemCode.REQUEST_INVALID,
-            f"invalid request: {', '.join(bad)}",
-            errors=[
-                FieldProblem(f, "not valid Unicode text (a lone surrogate)", "request.invalid")
-                for f in bad
-            ],
-        )
 
 
 class RollbackRequest(_Body):
@@ -168,13 +84,13 @@ class PluginsAdminModule(Module):
         self._hub: ClientHub | None = None
         self._token: str | None = None
         self._config = PluginsAdminConfig()
-        self._bulk_slots = threading.BoundedSemaphore(1)
+        self.bulk = BulkExplainer(1)
 
     async def init(self, ctx: ModuleContext) -> None:
         self._hub = ctx.hub
         self._token = ctx.settings.server.admin_token
         self._config = ctx.config_as(PluginsAdminConfig)
-        self._bulk_slots = threading.BoundedSemaphore(self._config.bulk_concurrency)
+        self.bulk = BulkExplainer(self._config.bulk_concurrency)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -232,38 +148,6 @@ class PluginsAdminModule(Module):
                 for s in statuses
             ]
         return doc
-
-    async def _explain_bulk(self, gw: GatewayModule, body: BulkExplainRequest) -> dict[str, Any]:
-        """At most ``bulk_concurrency`` at once (429 beyond), each in a worker thread: deciding
-        100,000 values must not hold the event loop that serves gateway calls."""
-        total = sum(map(len, body.values))
-        if total > MAX_BULK_CHARS:
-            message = f"the values hold {total} characters, at most {MAX_BULK_CHARS} are served"
-            raise ProblemError(
-                413,
-                ProblemCode.REQUEST_TOO_LARGE,
-                message,
-                errors=[FieldProblem("body.values", message, str(ProblemCode.REQUEST_TOO_LARGE))],
-            )
-        if not self._bulk_slots.acquire(blocking=False):
-            raise ProblemError(
-                429,
-                "plugins.busy",
-                f"{self._config.bulk_concurrency} explain-bulk request(s) already running; "
-                "retry later",
-                title="Too Many Requests",
-                headers={"Retry-After": "1"},
-            )
-        slots = self._bulk_slots
-
-        def work() -> dict[str, Any]:
-            try:  # released by the thread itself: a client that leaves does not free a slot
-                _check_text(body.text_fields())
-                return _bulk(gw, body)
-            finally:
-                slots.release()
-
-        return await asyncio.to_thread(work)
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -368,7 +252,7 @@ class PluginsAdminModule(Module):
         @router.post("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
         def explain_post(name: str, body: ExplainRequest) -> dict[str, Any]:
             gw = self._gateway(name)
-            _check_text(body.text_fields())
+            check_text(body.text_fields())
             return explanation_to_dict(gw.explain(body.context()))
 
         @router.get("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
@@ -378,7 +262,7 @@ class PluginsAdminModule(Module):
             subject_id: str = "",
         ) -> dict[str, Any]:
             gw = self._gateway(name)
-            _check_text([("query.tenant_id", tenant_id), ("query.subject_id", subject_id)])
+            check_text([("query.tenant_id", tenant_id), ("query.subject_id", subject_id)])
             return explanation_to_dict(gw.explain(SecurityContext(tenant_id, subject_id)))
 
         @router.post(
@@ -389,46 +273,6 @@ class PluginsAdminModule(Module):
             "all); a bounded number of these run at once (429 `plugins.busy` beyond).",
         )
         async def explain_bulk(name: str, body: BulkExplainRequest) -> dict[str, Any]:
-            return await self._explain_bulk(self._gateway(name), body)
+            return await self.bulk.explain(self._gateway(name), body)
 
         return router
-
-
-def _bulk(module: GatewayModule, body: BulkExplainRequest) -> dict[str, Any]:
-    gw = module.gateway
-    key = body.key
-    base = body.context()
-    attr = key[len("attributes.") :] if key.startswith("attributes.") else ""
-    if key not in ("tenant_id", "subject_id") and not attr:
-        raise ProblemError(
-            400,
-            ProblemCode.REQUEST_INVALID,
-            f"key {key!r}: use tenant_id, subject_id or attributes.<name>",
-            errors=[FieldProblem("body.key", "unknown context key", "request.invalid")],
-        )
-
-    def make(value: str) -> SecurityContext:
-        if key == "tenant_id":
-            return SecurityContext(value, base.subject_id, base.attributes)
-        if key == "subject_id":
-            return SecurityContext(base.tenant_id, value, base.attributes)
-        merged = dict(base.attributes)
-        merged[attr] = value
-        return SecurityContext(base.tenant_id, base.subject_id, merged)
-
-    table: dict[str | None, int] = {}
-    assignments: list[int] = []
-    revision = gw.revision
-    decide = gw.decide
-    for value in body.values:
-        decision = decide(make(value))
-        index = table.get(decision.plugin_id)
-        if index is None:
-            index = table[decision.plugin_id] = len(table)
-        assignments.append(index)
-        revision = decision.revision
-    plugins = list(table)
-    counts = {str(p): 0 for p in plugins}
-    for i in assignments:
-        counts[str(plugins[i])] += 1
-    return {"revision": revision, "plugins": plugins, "assignments": assignments, "counts": counts}
