@@ -8,11 +8,14 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from plugins_module_support import AUTH, BM25, DS, STATIC, TFIDF, catalog_of, module_of, running
 
 from plugway.modules.plugins_admin import MAX_BULK_CHARS
-from plugway.plugins import PLUGINS_GROUP
+from plugway.plugins import PLUGINS_GROUP, GatewayCallError
+from plugway.server import install_plugin_error_handler, install_problem_handlers
 
 CALL = "/plugins/v1/gateways/{}/call/{}"
 
@@ -234,3 +237,21 @@ async def test_protected_reads_protect_explain_bulk(tmp_path: Path) -> None:
         body = {"key": "subject_id", "values": ["a"]}
         assert (await http.post(url, json=body)).status_code == 401
         assert (await http.post(url, json=body, headers=AUTH)).status_code == 200
+
+
+async def test_the_plugin_error_handler_answers_any_route_with_the_problem() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_plugin_error_handler(app)
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise GatewayCallError("g", "p", "m", "boom", attempts=[("p", "RuntimeError: boom")])
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://plugway") as http:
+        r = await http.get("/fails")
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["code"], body["gateway"], body["plugin"]) == ("gateway.call_failed", "g", "p")
+    assert body["attempts"] == [{"plugin": "p", "error": "RuntimeError: boom"}]
