@@ -34,6 +34,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from plugway.registry import redact_url
+
 URL_ENV = "PLUGWAY_TEST_POSTGRES_URL"
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
 PG_BIN_ENV = "PLUGWAY_TEST_PG_BIN"  # folder of initdb/pg_ctl for ThrowawayCluster
@@ -115,12 +117,13 @@ def postgres_database() -> Iterator[PostgresDatabase]:
         with psycopg.connect(url, autocommit=True, connect_timeout=5):
             pass
     except psycopg.Error as exc:
-        unavailable(f"the server at {url} cannot be reached ({' '.join(str(exc).split())})")
+        detail = " ".join(str(exc).split())
+        unavailable(f"the server at {redact_url(url)} cannot be reached ({detail})")
     try:
         with create_database(url) as db:
             yield db
     except psycopg.InsufficientPrivilege as exc:
-        unavailable(f"the user of {url} may not create databases ({exc})")
+        unavailable(f"the user of {redact_url(url)} may not create databases ({exc})")
 
 
 @pytest.fixture

@@ -367,6 +367,11 @@ class Runtime:
             backend = open_backend(settings.registry.backend, settings.registry_path, url=url)
             self._registry = TypesRegistry(backend)
         except RegistryError as exc:
+            if settings.registry.backend == "postgresql" or url is not None:
+                # the operator must fix registry.url or the server it names: a config problem
+                origin = settings.env_origins.get("registry.url")
+                note = f" (set by {origin})" if origin else ""
+                raise ConfigError([ConfigProblem("registry.url", f"{exc}{note}")]) from exc
             raise ModkitError(
                 f"cannot open the {settings.registry.backend} types registry at {where}: {exc}"
             ) from exc

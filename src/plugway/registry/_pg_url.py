@@ -28,7 +28,7 @@ _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNOR
 def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (in the user part or a ``password=``
     parameter), for logs and error messages. Never raises."""
-    if not url.startswith(_SCHEMES):
+    if "://" not in url:  # a key=value connection string
         return _DSN_PASSWORD.sub(r"\1***", url)
     try:
         parts = urlsplit(url)

@@ -113,9 +113,9 @@ class PostgresBackend:
     # ------------------------------------------------------------------ plumbing
 
     @contextlib.contextmanager
-    def _conn(self, what: str) -> Iterator[psycopg.Connection[Row]]:
+    def _conn(self, what: str, note: str = "") -> Iterator[psycopg.Connection[Row]]:
         """A pooled connection; driver errors become :class:`RegistryStorageError`s naming
-        ``what`` and the database."""
+        ``what`` and the database (and ``note``, what the failure means)."""
         if self._closed:
             raise RegistryStorageError(f"registry database {self.url} is closed")
         try:
@@ -123,7 +123,7 @@ class PostgresBackend:
                 yield conn
         except psycopg.Error as exc:
             raise RegistryStorageError(
-                f"{what} failed on {self.url}: {scrubbed(exc, self._raw_url)}"
+                f"{what} failed on {self.url}{note}: {scrubbed(exc, self._raw_url)}"
             ) from exc
 
     def schema_version(self) -> int:
@@ -246,8 +246,8 @@ class PostgresBackend:
     def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
         if not rows:
             return []
-        what = f"writing {len(rows)} entities (first {rows[0].gts_id}), nothing written"
-        with self._conn(what) as c, c.transaction():
+        what = f"writing {len(rows)} entities (first {rows[0].gts_id})"
+        with self._conn(what, ", nothing written") as c, c.transaction():
             got = c.execute(
                 "UPDATE registry_meta SET revision = revision + %s RETURNING revision",
                 (len(rows),),

@@ -333,6 +333,8 @@ async def _start(runtime: Runtime, stop: asyncio.Event) -> bool:
     exc = starting.exception()
     if exc is None:
         return not stop.is_set()
+    if isinstance(exc, ConfigError):
+        raise exc  # found at start (an unreachable registry.url): exit code 2, as at load
     if isinstance(exc, ModkitError):
         _log.error("start-up failed: %s", exc)
         return False
