@@ -1,0 +1,168 @@
+"""The client side of out-of-process plugins: a plugin object whose methods call a plugin host.
+
+A :class:`RemoteHost` is one host's connection pool (one ``httpx.AsyncClient``: HTTP/1.1
+keep-alive over TCP, or a Unix socket for ``unix:/path`` endpoints) and its secret; every
+plugin served by that host shares it. A :class:`RemotePlugin` has one ``async def`` per
+contract method -- a closure carrying the contract method's ``__signature__`` and annotations,
+so ``contract.bind(spec, plugin)`` checks it like a local implementation -- that encodes the
+call (:mod:`._wire`), posts it and decodes the answer.
+
+Every failure is a :class:`RemotePluginError` (a ``PluginError``, never one of a contract's
+passthrough answers), so the gateway counts it against the plugin: fallback and breaker work as
+for a local plugin. The gateway's own deadline cuts a call: an awaited httpx request is
+cancellable, and httpx then closes the connection, which tells the host to cancel the plugin's
+coroutine. httpx's ``timeout`` is only a backstop for callers without a deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from ._context import SecurityContext
+from ._contract import ContractVersion, PluginContract
+from ._wire import (
+    MethodCodec,
+    RemoteCallError,
+    RemoteTransportError,
+    WireError,
+    contract_codec,
+)
+
+__all__ = ["DEFAULT_HTTP_TIMEOUT", "RemoteHost", "RemotePlugin"]
+
+DEFAULT_HTTP_TIMEOUT = 30.0  # backstop only: the gateway's deadline (default 10 s) cuts first
+_UNIX = "unix:"
+_JSON = "application/json"
+
+
+class RemoteHost:
+    """One plugin host as callers reach it: ``http://127.0.0.1:PORT`` or ``unix:/path``.
+
+    ``secret`` is sent as ``Authorization: Bearer <secret>`` on every request. The pool keeps
+    up to ``max_connections`` connections (HTTP/1.1 has one call in flight per connection, so
+    this bounds the calls in flight to the host). Close it with :meth:`aclose` when the host's
+    plugins leave.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        secret: str | bytes | None,
+        timeout: float = DEFAULT_HTTP_TIMEOUT,
+        max_connections: int = 64,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        if endpoint.startswith(_UNIX):
+            path = endpoint[len(_UNIX) :]
+            if not path:
+                raise ValueError(f"endpoint {endpoint!r}: a unix endpoint needs a socket path")
+            transport = transport or httpx.AsyncHTTPTransport(uds=path, limits=limits)
+            base_url = "http://plugin-host"  # the host part is not used with a Unix socket
+        elif endpoint.startswith(("http://", "https://")):
+            base_url = endpoint.rstrip("/")
+        else:
+            raise ValueError(f"endpoint {endpoint!r} must be http(s)://host:port or unix:/path")
+        headers: dict[str, str | bytes] = {"content-type": _JSON, "accept": _JSON}
+        if secret:
+            raw = secret.encode() if isinstance(secret, str) else secret
+            headers["authorization"] = b"Bearer " + raw  # UTF-8 bytes, as the host compares
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+
+    async def health(self) -> dict[str, Any]:
+        """``GET /v1/health`` of the host (liveness probe; needs the secret like a call)."""
+        try:
+            response = await self.client.get("/v1/health")
+        except httpx.HTTPError as exc:
+            raise RemoteTransportError("-", "health", _transport_text(self, exc)) from exc
+        if response.status_code != 200:
+            error = WireError.from_json(response.content, response.status_code)
+            raise RemoteCallError("-", "health", response.status_code, error)
+        doc: dict[str, Any] = response.json()
+        return doc
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def __repr__(self) -> str:
+        return f"RemoteHost({self.endpoint!r})"
+
+
+def _transport_text(host: RemoteHost, exc: httpx.HTTPError) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"host {host.endpoint}: {type(exc).__name__}: {text}"
+
+
+class RemotePlugin:
+    """A plugin served by a plugin host: one async method per contract method.
+
+    ``path`` is the plugin's route prefix on the host (``/v1/<contract>/<segment>``, as the
+    host prints it and registers it in ``endpoint.path``). ``version`` is the contract version
+    the remote plugin implements: methods of later minors are left out, so the gateway serves
+    them from the contract's defaults as it would for a local plugin of that version.
+    Attributes of its own start with ``_plugway_``; the contract's methods are plain attributes.
+    """
+
+    def __init__(
+        self,
+        contract: PluginContract[Any],
+        host: RemoteHost,
+        path: str,
+        *,
+        plugin_id: str | None = None,
+        version: ContractVersion | str | None = None,
+    ) -> None:
+        implemented = contract.version if version is None else ContractVersion.parse(version)
+        if implemented.major != contract.version.major:
+            raise ValueError(
+                f"remote plugin implements {implemented}, contract is {contract.version}"
+            )
+        self._plugway_host = host
+        self._plugway_path = "/" + path.strip("/")
+        self._plugway_id = plugin_id or self._plugway_path
+        self._plugway_contract = contract
+        codec = contract_codec(contract)
+        for name, method in contract.methods.items():
+            if method.added_in <= implemented.minor:
+                self.__dict__[name] = self._method(codec.methods[name], method.hints)
+
+    def _method(self, codec: MethodCodec, hints: Any) -> Callable[..., Awaitable[Any]]:
+        host, plugin = self._plugway_host, self._plugway_id
+        url = f"{self._plugway_path}/{codec.method}"
+        name = codec.method
+        decode = codec.decode_answer
+        encode = codec.encode_call
+
+        async def call(ctx: SecurityContext, /, *args: Any, **kwargs: Any) -> Any:
+            body = encode(plugin, ctx, args, kwargs)
+            try:
+                response = await host.client.post(url, content=body)
+            except httpx.HTTPError as exc:
+                raise RemoteTransportError(plugin, name, _transport_text(host, exc)) from exc
+            if response.status_code == 200:
+                return decode(plugin, response.content)
+            error = WireError.from_json(response.content, response.status_code)
+            raise RemoteCallError(plugin, name, response.status_code, error)
+
+        contract_method = self._plugway_contract.methods[name]
+        call.__name__ = name
+        call.__qualname__ = f"RemotePlugin.{name}"
+        call.__signature__ = contract_method.signature  # type: ignore[attr-defined]
+        call.__annotations__ = dict(hints)
+        return call
+
+    def __repr__(self) -> str:
+        return f"<RemotePlugin {self._plugway_id} at {self._plugway_host.endpoint}>"
