@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 import pluggy
 
-from plugway.plugins import Gateway, Metrics, PluginContract, PluginSpec, SecurityContext
+from plugway.plugins import Gateway, PluginContract, PluginSpec, SecurityContext
+from plugway.plugins._metrics import Metrics
 
 
 class SearchPlugin(Protocol):

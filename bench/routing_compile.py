@@ -28,7 +28,9 @@ import tracemalloc
 from time import perf_counter_ns
 from typing import Any, Protocol
 
-from plugway.plugins import N_BUCKETS, Gateway, Metrics, PluginContract, PluginSpec, SecurityContext
+from plugway.plugins import Gateway, PluginContract, PluginSpec, SecurityContext
+from plugway.plugins._metrics import Metrics
+from plugway.plugins.routing import N_BUCKETS
 
 
 class SearchPlugin(Protocol):

@@ -19,7 +19,8 @@ from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, DocSearchModule
 from plugway.modules.plugins_admin import PluginsAdminModule
 from plugway.modules.plugins_runtime import PluginsRuntimeModule
 from plugway.modules.tenant_resolver import TENANT_RESOLVER_CONTRACT, TenantResolverModule
-from plugway.plugins import PLUGINS_GROUP, PluginCatalog
+from plugway.plugins import PLUGINS_GROUP
+from plugway.plugins._discovery import PluginCatalog
 from plugway.server import create_app
 
 TOKEN = "unit-token"

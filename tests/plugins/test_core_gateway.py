@@ -13,7 +13,6 @@ from plugway.plugins import (
     BreakerSettings,
     Gateway,
     GatewayCallError,
-    Metrics,
     NoPluginAvailableError,
     PluginContract,
     PluginContractError,
@@ -21,8 +20,8 @@ from plugway.plugins import (
     RoutingConfigError,
     SecurityContext,
     UnknownPluginError,
-    render_prometheus,
 )
+from plugway.plugins._metrics import Metrics, render_prometheus
 
 CTX = SecurityContext("t1", "u1")
 

@@ -126,3 +126,22 @@ async def test_shadow_calls_are_bounded_in_number_and_time() -> None:
     assert (series.shadow_calls, series.shadow_errors) == (10, 7)
     await asyncio.wait_for(gw.drain_shadows(), timeout=5)  # each shadow has the call's deadline
     assert series.shadow_errors == 10
+
+
+async def test_a_revision_another_writer_committed_is_followed_once() -> None:
+    one = make(("a", Named("a"), "x", 1), ("b", Named("b"), "y", 1))
+    two: Gateway[Any] = Gateway("echo", ECHO, store=one.store)
+    two.sync_plugins([(spec("a", "x", 1), Named("a"))])  # b is not installed on this replica
+    rev = one.apply_routing(
+        {
+            "rules": [
+                {"name": "r", "target": {"plugin": pid("b")}, "fallback": [{"plugin": pid("a")}]}
+            ]
+        },
+        who="admin",
+    )
+    assert two.follow(rev) and two.revision == rev.number
+    assert not two.follow(rev)  # late or repeated notifications change nothing
+    assert any(pid("b") in w for w in two.warnings)
+    assert await two.client.echo(CTX, "x") == "a:x"  # its fallback serves where b is missing
+    assert await one.client.echo(CTX, "x") == "b:x"

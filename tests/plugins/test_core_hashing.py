@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plugins_core_support import pid, spec
 
-from plugway.plugins import (
+from plugway.plugins import SecurityContext
+from plugway.plugins.routing import (
     N_BUCKETS,
     Router,
-    SecurityContext,
     key_hash,
     parse_routing,
     rendezvous_choice,

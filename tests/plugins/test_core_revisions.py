@@ -11,15 +11,13 @@ from plugins_core_support import ECHO, Named, pid, spec
 
 from plugway.plugins import (
     BreakerSettings,
-    CircuitBreaker,
     Gateway,
-    MemoryRevisionStore,
     RevisionNotFoundError,
-    RevisionStore,
     RoutingConfigError,
     SecurityContext,
-    SqliteRevisionStore,
 )
+from plugway.plugins._breaker import CircuitBreaker
+from plugway.plugins._revisions import MemoryRevisionStore, RevisionStore, SqliteRevisionStore
 
 CTX = SecurityContext("t1", "u1")
 

@@ -7,15 +7,8 @@ from typing import Any
 import pytest
 from plugins_core_support import pid, spec
 
-from plugway.plugins import (
-    InvalidContextError,
-    PluginSpec,
-    Router,
-    RoutingConfig,
-    RoutingConfigError,
-    SecurityContext,
-    parse_routing,
-)
+from plugway.plugins import InvalidContextError, PluginSpec, RoutingConfigError, SecurityContext
+from plugway.plugins.routing import Router, RoutingConfig, parse_routing
 
 PLUGINS = [
     spec("a", "acme", 20),

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from plugins_core_support import ECHO, Named, pid, spec
 
-from plugway.plugins import Gateway, Router, SecurityContext, parse_routing
+from plugway.plugins import Gateway, SecurityContext
+from plugway.plugins.routing import Router, parse_routing
 
 NAMES = ["a", "b", "c", "d", "e"]
 VENDORS = ["acme", "other", "third"]

@@ -11,15 +11,13 @@ import pytest
 from plugway.modkit import ClientHub
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT
 from plugway.modules.tenant_resolver import TENANT_RESOLVER_CONTRACT
-from plugway.plugins import (
-    PLUGINS_GROUP,
+from plugway.plugins import PLUGINS_GROUP, PluginContract, PluginDeclaration
+from plugway.plugins._discovery import (
     DiscoveryFailure,
     PluginCatalog,
-    PluginContract,
-    PluginDeclaration,
     discover_plugins,
+    same_contract_family,
 )
-from plugway.plugins._discovery import same_contract_family
 
 _GOOD = """
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, SearchResult

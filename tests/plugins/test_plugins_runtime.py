@@ -23,7 +23,8 @@ from plugins_module_support import (
 from plugway.modkit import ClientHub, Runtime, UnknownDependencyError, parse_settings
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, DocSearchModule
 from plugway.modules.plugins_runtime import PluginsRuntimeModule
-from plugway.plugins import GatewayManager, RevisionStoreError
+from plugway.plugins import GatewayManager
+from plugway.plugins._revisions import RevisionStoreError
 from plugway.registry import RegistryNotFoundError
 
 ROUTE_TFIDF = {"rules": [{"name": "t", "target": {"plugin": TFIDF}}]}

@@ -9,19 +9,25 @@ serves the generic call route, so none of that depends on the admin API being en
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
+from prometheus_client.registry import Collector
 
 from plugway.modkit import Module, ModuleContext, module
-from plugway.plugins._manager import GatewayManager
-from plugway.server import HealthSource, MetricsSource, gateway_call_router
+from plugway.plugins import GatewayManager
+from plugway.server import HealthSource, gateway_call_router
 
-__all__ = ["PLUGINS_HEALTH_SCOPE", "PLUGINS_METRICS_SCOPE", "PluginsRuntimeModule"]
+__all__ = [
+    "PLUGINS_HEALTH_SCOPE",
+    "PLUGINS_METRICS_SCOPES",
+    "PluginsRuntimeModule",
+]
 
 PLUGINS_HEALTH_SCOPE = "gts.x.core.plugins.health.v1~"
-PLUGINS_METRICS_SCOPE = "gts.x.core.plugins.metrics.v1~"
+PLUGINS_METRICS_SCOPES = ("gts.x.core.plugins.metrics.v1~", "gts.x.core.plugins.loop_lag.v1~")
 
 
 @module(name="plugins")
@@ -40,7 +46,8 @@ class PluginsRuntimeModule(Module):
             return manager.health()
 
         ctx.hub.register_scoped(HealthSource, PLUGINS_HEALTH_SCOPE, health)
-        ctx.hub.register_scoped(MetricsSource, PLUGINS_METRICS_SCOPE, manager.render_metrics)
+        for scope, collector in zip(PLUGINS_METRICS_SCOPES, manager.collectors(), strict=True):
+            ctx.hub.register_scoped(Collector, scope, collector)
 
     def rest_router(self) -> APIRouter:
         """The call routes of the gateways known when the app is built (after init)."""
@@ -51,7 +58,11 @@ class PluginsRuntimeModule(Module):
         if self._manager is None:
             await ctx.cancellation.wait()
             return
-        await self._manager.watch(ctx.cancellation)
+        self._manager.lag.start(asyncio.get_running_loop())  # names plugins that block the loop
+        try:
+            await self._manager.watch(ctx.cancellation)
+        finally:
+            self._manager.lag.stop()
 
     async def stop(self, ctx: ModuleContext) -> None:
         # Gateway modules depend on this one, so they have all stopped by now.

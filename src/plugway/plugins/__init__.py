@@ -1,26 +1,17 @@
-"""plugway.plugins: typed plugin contracts, per-request routing, gateways with hot swap."""
+"""plugway.plugins: typed plugin contracts, gateways that route each call, hot swap.
+
+What a plugin or gateway author writes against. Routing documents and decisions live in
+:mod:`plugway.plugins.routing`; helpers for a plugin package's tests in
+:mod:`plugway.plugins.testing`.
+"""
 
 from __future__ import annotations
 
-from ._breaker import BreakerSettings, BreakerState, CircuitBreaker
+from ._breaker import BreakerSettings
 from ._context import SecurityContext
-from ._contract import (
-    PLUGIN_BASE_TYPE_ID,
-    ContractMethod,
-    ContractVersion,
-    EmptyProperties,
-    PluginContract,
-)
-from ._discovery import (
-    PLUGINS_GROUP,
-    DiscoveredPlugin,
-    DiscoveryFailure,
-    DiscoveryReport,
-    PluginCatalog,
-    PluginDeclaration,
-    PluginSetup,
-    discover_plugins,
-)
+from ._contract import PLUGIN_BASE_TYPE_ID, ContractVersion, EmptyProperties, PluginContract
+from ._discovery import PLUGINS_GROUP, PluginDeclaration, PluginSetup
+from ._dispatch import Attempt, CallOutcome
 from ._errors import (
     ContractDefinitionError,
     GatewayCallError,
@@ -32,119 +23,42 @@ from ._errors import (
     PluginVersionError,
     RevisionNotFoundError,
     RoutingConfigError,
-    RoutingProblem,
     UnknownPluginError,
 )
-from ._dispatch import Attempt, CallOutcome
 from ._gateway import DEFAULT_TIMEOUT, Gateway
-from ._plugin_set import PluginStatus
-from ._gateway_module import (
-    BreakerConfig,
-    GatewayManager,
-    GatewayModule,
-    GatewaySettings,
-    PluginSettings,
-    PluginsSettings,
-    PluginView,
-    parse_plugins_settings,
-)
-from ._metrics import CallSeries, GaugeSample, Metrics, render_prometheus
-from ._revisions import (
-    MemoryRevisionStore,
-    RevisionStore,
-    RevisionStoreError,
-    RoutingRevision,
-    SqliteRevisionStore,
-)
-from .routing import (
-    N_BUCKETS,
-    Decision,
-    Explanation,
-    Match,
-    Rollout,
-    Router,
-    RoutingConfig,
-    RoutingRule,
-    Split,
-    Target,
-    Variant,
-    key_hash,
-    parse_routing,
-    rendezvous_choice,
-    rollout_bucket,
-    salt_state,
-)
-from ._spec import PluginInstance, PluginSpec, bind_plugin
+from ._manager import GatewayManager
+from ._module import GatewayModule, PluginView
+from ._revisions import RoutingRevision
+from ._spec import PluginSpec
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "Attempt",
-    "CallOutcome",
-    "N_BUCKETS",
     "PLUGINS_GROUP",
     "PLUGIN_BASE_TYPE_ID",
-    "BreakerConfig",
+    "Attempt",
     "BreakerSettings",
-    "BreakerState",
-    "CallSeries",
-    "CircuitBreaker",
+    "CallOutcome",
     "ContractDefinitionError",
-    "ContractMethod",
     "ContractVersion",
-    "Decision",
-    "DiscoveredPlugin",
-    "DiscoveryFailure",
-    "DiscoveryReport",
     "EmptyProperties",
-    "Explanation",
     "Gateway",
     "GatewayCallError",
     "GatewayManager",
     "GatewayModule",
-    "GatewaySettings",
-    "GaugeSample",
     "InvalidContextError",
-    "Match",
-    "MemoryRevisionStore",
-    "Metrics",
     "NoPluginAvailableError",
-    "PluginCatalog",
     "PluginContract",
     "PluginContractError",
     "PluginDeclaration",
     "PluginError",
-    "PluginInstance",
     "PluginPropertiesError",
-    "PluginSettings",
     "PluginSetup",
     "PluginSpec",
-    "PluginStatus",
     "PluginVersionError",
     "PluginView",
-    "PluginsSettings",
     "RevisionNotFoundError",
-    "RevisionStore",
-    "RevisionStoreError",
-    "Rollout",
-    "Router",
-    "RoutingConfig",
     "RoutingConfigError",
-    "RoutingProblem",
     "RoutingRevision",
-    "RoutingRule",
     "SecurityContext",
-    "Split",
-    "SqliteRevisionStore",
-    "Target",
     "UnknownPluginError",
-    "Variant",
-    "bind_plugin",
-    "discover_plugins",
-    "key_hash",
-    "parse_plugins_settings",
-    "parse_routing",
-    "render_prometheus",
-    "rendezvous_choice",
-    "rollout_bucket",
-    "salt_state",
 ]

@@ -366,6 +366,32 @@ class Gateway(Generic[P]):
         )
         return rev
 
+    def follow(self, revision: RoutingRevision) -> bool:
+        """Serve a revision another writer committed to the shared store (a replica's change).
+
+        Nothing is written; a revision older than the one serving is ignored, so notifications
+        that arrive late or twice are harmless. Served like the running routing: a target whose
+        plugin this process lacks is dropped with a warning. True when it swapped.
+        """
+        if revision.gateway != self.name:
+            raise ValueError(f"revision of gateway {revision.gateway!r}, not {self.name!r}")
+        config = self._parse(revision.routing)
+        with self._lock:
+            if revision.number <= self.revision:
+                return False
+            router = self._compile(config, revision.number, strict=False)
+            self._state = self._build(router)
+        for w in router.warnings:
+            log.warning("gateway %s: revision %d: %s", self.name, revision.number, w)
+        log.info(
+            "gateway %s: now serving revision %d (%s by %s)",
+            self.name,
+            revision.number,
+            revision.what,
+            revision.who,
+        )
+        return True
+
     def rollback(self, number: int, *, who: str = "unknown") -> RoutingRevision:
         """Apply an older revision again, as a new revision (history is never rewritten).
 

@@ -27,8 +27,10 @@ from plugway.registry import (
 from ._contract import PluginContract
 from ._discovery import DiscoveredPlugin, DiscoveryFailure, FailureStage, PluginCatalog, PluginSetup
 from ._errors import PluginError
+from ._lag import LoopLagMonitor
 from ._settings import PluginOptions
 from ._spec import PluginSpec
+from ._threaded import ThreadedPlugin, run_in_thread
 
 __all__ = ["PluginInstaller", "PluginSource"]
 
@@ -63,6 +65,7 @@ class PluginInstaller:
         options: Mapping[str, PluginOptions],
         data_dir: Path,
         logger: logging.Logger,
+        lag: LoopLagMonitor | None = None,
     ) -> None:
         self.gateway = gateway
         self.contract = contract
@@ -73,6 +76,8 @@ class PluginInstaller:
         self._data_dir = data_dir
         self._log = logger
         self._sources: dict[str, PluginSource] = {}
+        self._lag = lag
+        self._threads: dict[str, ThreadedPlugin] = {}
 
     def source(self, plugin_id: str) -> PluginSource | None:
         """The entry point an installed plugin came from (None for one registered by hand)."""
@@ -134,6 +139,13 @@ class PluginInstaller:
         except RegistryError as exc:
             self._fail(plugin, "registration", str(exc))
             return False
+        if self._lag is not None:
+            self._lag.register(spec.id, impl)  # the raw implementation: its code is on the stack
+        if options.isolation == "thread":
+            old = self._threads.pop(spec.id, None)
+            if old is not None:
+                old.close()
+            impl = self._threads[spec.id] = run_in_thread(impl, self.contract.methods, name=spec.id)
         self._hub.register_scoped(self.contract.protocol, spec.id, impl, replace=True)
         self._sources[spec.id] = PluginSource(
             plugin.name, plugin.value, plugin.distribution, decl.contract_version
@@ -148,6 +160,19 @@ class PluginInstaller:
         self._sources.pop(plugin_id, None)
         self._hub.remove_scoped(self.contract.protocol, plugin_id)
         self.remove_instance(plugin_id)
+        self._release(plugin_id)
+
+    def _release(self, plugin_id: str) -> None:
+        if self._lag is not None:
+            self._lag.unregister(plugin_id)
+        proxy = self._threads.pop(plugin_id, None)
+        if proxy is not None:
+            proxy.close()
+
+    def close(self) -> None:
+        """Stop the worker threads of ``isolation: thread`` plugins (at shutdown)."""
+        for plugin_id in list(self._threads):
+            self._release(plugin_id)
 
     def remove_instance(self, plugin_id: str) -> bool:
         """Remove a plugin instance of this contract from the registry; False if it has none."""

@@ -14,12 +14,15 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.registry import Collector
+
 from plugway.modkit import ClientHub, PlugwaySettings
 
 from ._discovery import PluginCatalog
 from ._errors import PluginError
 from ._history import open_revision_store
-from ._metrics import Metrics, render_prometheus
+from ._lag import LoopLagMonitor
+from ._metrics import Metrics, MetricsCollector
 from ._revisions import RevisionStore
 from ._settings import PluginsSettings, parse_plugins_settings
 from ._watcher import ConfigReading, ConfigWatcher
@@ -67,6 +70,8 @@ class GatewayManager:
         self.metrics = metrics
         self.store = store
         self.watcher = watcher
+        self.lag = LoopLagMonitor(threshold=settings.lag_threshold)
+        """Names a plugin that blocks the event loop; started by the ``plugins`` module."""
         self._lock = threading.Lock()
         self._gateways: dict[str, GatewayModule] = {}
 
@@ -174,17 +179,23 @@ class GatewayManager:
 
     # -- what /health and /metrics show ---------------------------------------------------------
 
-    def render_metrics(self) -> str:
-        """Prometheus text of every gateway's calls, errors, fallbacks, shadows and latency."""
-        return render_prometheus(self.metrics)
+    def collectors(self) -> tuple[Collector, ...]:
+        """What ``/metrics`` exposes of the plugins runtime: gateway calls, event-loop lag."""
+        return (MetricsCollector(self.metrics), self.lag)
 
     def health(self) -> dict[str, Any]:
         """What ``/health`` shows about plugins: the plugins left out, each gateway's state;
         ``degraded`` when a plugin package was left out or a config edit was refused."""
         gateways = self.gateways()
-        degraded = bool(self.catalog.failures) or any(g.config_error for g in gateways)
+        lag = self.lag.status()
+        degraded = (
+            bool(self.catalog.failures)
+            or any(g.config_error for g in gateways)
+            or lag["status"] == "degraded"
+        )
         return {
             "status": "degraded" if degraded else "ok",
+            "event_loop": lag,
             "discovery_failures": [f.to_dict() for f in self.catalog.failures],
             "gateways": {
                 g.gateway_name: {
@@ -203,4 +214,5 @@ class GatewayManager:
             _log.warning(
                 "closing the plugins runtime while gateways run: %s", sorted(self._gateways)
             )
+        self.lag.stop()
         self.store.close()

@@ -231,6 +231,7 @@ class GatewayModule(Module):
             options=self._settings.plugins,
             data_dir=ctx.data_dir,
             logger=ctx.logger,
+            lag=manager.lag,
         )
         self._installer = installer
         installer.register_schema()
@@ -283,6 +284,8 @@ class GatewayModule(Module):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._gateway.drain_shadows(), timeout=_SHADOW_GRACE)
             self._gateway.close()
+        if self._installer is not None:
+            self._installer.close()
         if self._manager is not None:
             self._manager.discard(self.gateway_name)
 
@@ -388,7 +391,8 @@ class GatewayModule(Module):
                 return
             self.missing_implementations = missing
             before = {p.id for p in gateway.plugins}
-            for plugin_id, error in gateway.sync_plugins(items):
+            # after start-up, a plugin that joins never takes the default route by itself
+            for plugin_id, error in gateway.sync_plugins(items, keep_default=record):
                 installer.report(plugin_id, "contract", str(error))
             after = {p.id for p in gateway.plugins}
             joined, left = sorted(after - before), sorted(before - after)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._breaker import BreakerSettings
 from ._errors import RoutingConfigError, RoutingProblem, error_path
 from ._gateway import DEFAULT_TIMEOUT
+from ._lag import DEFAULT_LAG_THRESHOLD
 
 __all__ = [
     "GatewaySettings",
@@ -40,6 +41,10 @@ class PluginOptions(_Section):
     vendor: str | None = None
     priority: int | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    isolation: Literal["inline", "thread"] = "inline"
+    """``thread``: the plugin's calls run on an event loop of its own in a worker thread, so a
+    plugin that blocks (``time.sleep``, CPU work) cannot stall the server and its calls keep
+    their deadlines. True isolation is an out-of-process plugin."""
 
 
 class GatewaySettings(_Section):
@@ -68,6 +73,8 @@ class PluginsSettings(_Section):
     watch: bool = True
     watch_interval: float = Field(default=1.0, gt=0)
     revisions_path: Path = Path("plugins-routing.sqlite3")
+    lag_threshold: float = Field(default=DEFAULT_LAG_THRESHOLD, gt=0)
+    """Seconds the event loop may miss its heartbeat before the stall is named (log, /health)."""
 
     def gateway(self, name: str) -> GatewaySettings:
         """The settings of gateway ``name`` (defaults when the section does not name it)."""

@@ -24,18 +24,18 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
-from plugway.plugins._context import SecurityContext
-from plugway.plugins._errors import (
+from plugway.plugins import (
     GatewayCallError,
+    GatewayManager,
+    GatewayModule,
     InvalidContextError,
     NoPluginAvailableError,
     PluginError,
     RevisionNotFoundError,
     RoutingConfigError,
+    SecurityContext,
     UnknownPluginError,
 )
-from plugway.plugins._manager import GatewayManager
-from plugway.plugins._module import GatewayModule
 from plugway.server._problems import (
     FieldProblem,
     ProblemCode,

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugway.plugins import Explanation, SecurityContext
-from plugway.plugins._module import GatewayModule
+from plugway.plugins import GatewayModule, SecurityContext
+from plugway.plugins.routing import Explanation
 from plugway.server import FieldProblem, ProblemCode, ProblemError
 
 __all__ = [

@@ -25,10 +25,13 @@ from plugway.modules.plugins_admin._explain import (
     check_text,
     explanation_to_dict,
 )
-from plugway.plugins import PluginError, RoutingRevision, SecurityContext
-from plugway.plugins._history import ADMIN_WHO
-from plugway.plugins._manager import GatewayManager
-from plugway.plugins._module import GatewayModule
+from plugway.plugins import (
+    GatewayManager,
+    GatewayModule,
+    PluginError,
+    RoutingRevision,
+    SecurityContext,
+)
 from plugway.server import (
     ADMIN_BEARER,
     ProblemError,
@@ -38,6 +41,9 @@ from plugway.server import (
 from plugway.server._limits import BodyLimit
 
 __all__ = ["PluginsAdminConfig", "PluginsAdminModule"]
+
+ADMIN_WHO = "admin-api"
+"""Who routing revisions made through this API are recorded as."""
 
 PREFIX = "/plugins/v1"
 
