@@ -193,6 +193,11 @@ def _not_ready() -> ProblemError:
     )
 
 
+_NOT_READY = problem_responses(
+    (503, "`registry.not_ready`: start-up has not finished (Retry-After)")
+)
+
+
 def build_router(
     get_registry: RegistryGetter,
     *,
@@ -240,15 +245,20 @@ def build_router(
         # ``_declared`` only puts the bearer scheme in OpenAPI; the guard reads the header.
         bearer_guard(limits().admin_token)(request)
 
-    router = APIRouter(
-        prefix=PREFIX, tags=["types-registry"], responses=problem_responses(400, 503)
-    )
+    router = APIRouter(prefix=PREFIX, tags=["types-registry"], responses=_NOT_READY)
 
     @router.get(
         "/entities",
         operation_id="types_registry.list",
         summary="List entities, filtered, one page at a time",
         response_model=EntityPageOut,
+        responses=problem_responses(
+            (
+                400,
+                "`request.invalid` (an unknown or repeated parameter, a limit above max_page) "
+                "or `registry.invalid_query` (a malformed pattern or cursor)",
+            )
+        ),
     )
     async def list_entities(
         request: Request,
@@ -339,10 +349,16 @@ def build_router(
         summary="Register a batch of entities (a JSON array); one result per item",
         response_model=BulkResultOut,
         responses={
-            200: {"description": "every item ok, nothing new"},
-            201: {"description": "every item ok, at least one created"},
-            207: {"description": "some items failed; see each result", "model": BulkResultOut},
-            **problem_responses(401, 403, 413),
+            200: {"description": "every item ok, nothing new", "model": BulkResultOut},
+            201: {"description": "every item ok, at least one created", "model": BulkResultOut},
+            207: {
+                "description": "some items failed: each result has the status and code a "
+                "single registration would get",
+                "model": BulkResultOut,
+            },
+            **problem_responses(
+                (413, "`request.too_large`: more entities than max_batch in one request")
+            ),
         },
         dependencies=[
             *([Depends(write_guard)] if protect_writes else []),
@@ -389,7 +405,10 @@ def build_router(
         operation_id="types_registry.get",
         summary="Get one entity by its GTS id",
         response_model=EntityOut,
-        responses=problem_responses(404),
+        responses=problem_responses(
+            (400, "`registry.invalid_id`: not a valid GTS id"),
+            (404, "`registry.not_found`: no entity has this id"),
+        ),
     )
     async def get_entity(
         gts_id: Annotated[str, Path(description="a GTS id")],

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
 from plugway.server._auth import ADMIN_ACCESS_STATE, ADMIN_BEARER, AdminAccess, bearer_guard
 from plugway.server._hosts import HostGuard
 from plugway.server._limits import install_request_guard
 from plugway.server._metrics import metrics_response
+from plugway.server._openapi import install_openapi
 from plugway.server._problems import install_problem_handlers
 
 __all__ = [
     "ADMIN_BEARER",
     "METRICS_CONTENT_TYPE",
+    "HealthReport",
     "HealthSource",
     "MetricsSource",
     "bearer_guard",
@@ -73,6 +76,39 @@ class HealthSource(Protocol):
     """
 
     def __call__(self) -> Mapping[str, Any]: ...
+
+
+class Liveness(BaseModel):
+    """``/healthz``: the process answers HTTP."""
+
+    status: Literal["ok"]
+
+
+class RegistryState(BaseModel):
+    ready: bool = Field(description="whether the types registry has switched to ready")
+
+
+class LeftOutModule(BaseModel):
+    """An installed module that could not be loaded and was left out."""
+
+    entry_point: str
+    value: str
+    error: str
+
+
+class HealthReport(BaseModel):
+    """``/health``: ``unavailable`` (503) until every module runs and the registry is ready;
+    ``degraded`` (200) when a module was left out or a component reports ``degraded``."""
+
+    status: Literal["ok", "degraded", "unavailable"]
+    registry: RegistryState
+    modules: dict[str, str] = Field(description="the lifecycle phase of each module")
+    left_out: list[LeftOutModule] | None = Field(
+        default=None, description="present when some module was left out"
+    )
+    components: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="each HealthSource's report, by its scope"
+    )
 
 
 def _collect_sources(hub: ClientHub, iface: TypeForm[S]) -> list[tuple[str, S]]:
@@ -213,6 +249,7 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(HostGuard, hosts=allowed_hosts)  # added last: runs first
     _install_docs(app, title)
+    install_openapi(app, host_checked=allowed_hosts is not None)
 
     modules: Mapping[str, Any] = runtime.modules
     for name, module in modules.items():
@@ -220,7 +257,12 @@ def create_app(
             _log.debug("mounting REST routes of module %s", name)
             app.include_router(module.rest_router())
 
-    @app.get("/healthz", tags=["platform"], summary="Liveness: the process answers HTTP")
+    @app.get(
+        "/healthz",
+        tags=["platform"],
+        summary="Liveness: the process answers HTTP",
+        response_model=Liveness,
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -228,7 +270,14 @@ def create_app(
         "/health",
         tags=["platform"],
         summary="Readiness: registry state and the lifecycle phase of every module",
-        responses={503: {"description": "not every module is started, or registry not ready"}},
+        response_model=HealthReport,
+        responses={
+            503: {
+                "description": "`unavailable`: not every module is started, or the registry "
+                "is not ready",
+                "model": HealthReport,
+            }
+        },
     )
     async def health() -> JSONResponse:
         status, body = _health(runtime)

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugway.registry import RegistryError
@@ -25,9 +25,11 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_PREFIX",
     "FieldProblem",
+    "Problem",
     "ProblemCode",
     "ProblemDocument",
     "ProblemError",
+    "ProblemField",
     "ServerError",
     "field_path",
     "install_problem_handlers",
@@ -35,6 +37,7 @@ __all__ = [
     "problem_response",
     "problem_responses",
     "registry_status",
+    "status_title",
 ]
 
 _log = logging.getLogger("plugway.server")
@@ -55,6 +58,7 @@ _STATUS_TITLES: dict[int, str] = {
     415: "Unsupported Media Type",
     421: "Misdirected Request",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -113,34 +117,61 @@ class FieldProblem:
         return {"field": self.field, "message": self.message, "code": self.code}
 
 
-class FieldProblemDocument(BaseModel):
-    field: str
+class ProblemField(BaseModel):
+    """One offending input field of a problem document (the JSON form of FieldProblem)."""
+
+    field: str = Field(description="where, e.g. `query.limit`, `body[3].id`, `path.gts_id`")
     message: str
     code: str
 
 
-class ProblemDocument(BaseModel):
-    """The JSON shape of every error (for OpenAPI); served as ``application/problem+json``."""
+class Problem(BaseModel):
+    """The JSON shape of every error (RFC 9457), served as ``application/problem+json``.
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    instance: str | None = None
-    errors: list[FieldProblemDocument] | None = None
+    Clients branch on ``code``. A problem may carry extension members of its kind (e.g. the
+    ``gateway``, ``plugin`` and ``attempts`` of a failed gateway call), hence ``extra="allow"``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description=f"a URN naming the kind: `{PROBLEM_TYPE_PREFIX}<code>`")
+    title: str = Field(description="the HTTP status phrase")
+    status: int = Field(ge=100, le=599)
+    detail: str = Field(description="what happened, in prose")
+    code: str = Field(description="the stable code clients branch on, e.g. `request.invalid`")
+    instance: str | None = Field(default=None, description="the request path")
+    errors: list[ProblemField] | None = Field(
+        default=None, description="each offending field, when the input was refused"
+    )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries saying that ``statuses`` answer with a problem document."""
-    return {
-        status: {
-            "description": _STATUS_TITLES.get(status, "Error") + " (problem document)",
-            "model": ProblemDocument,
+ProblemDocument = Problem
+"""The former name of :class:`Problem`."""
+
+
+def problem_responses(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries saying that ``statuses`` answer with a problem document;
+    give ``(status, "why")`` to say when, e.g. ``(404, "`registry.not_found`: no such id")``.
+
+    On an app made by ``create_app`` the statuses the server itself adds to every route (a bad
+    parameter, a missing token, a body too large, ...) are declared already (``_openapi``):
+    list here only what the route's own code raises.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for entry in statuses:
+        status, why = entry if isinstance(entry, tuple) else (entry, None)
+        title = _STATUS_TITLES.get(status, "Error")
+        out[status] = {
+            "description": f"{title}: {why}" if why else f"{title} (problem document)",
+            "model": Problem,
             "content": {PROBLEM_CONTENT_TYPE: {}},
         }
-        for status in statuses
-    }
+    return out
+
+
+def status_title(status: int) -> str:
+    """The title problem documents give ``status`` ("Error" for one without a known phrase)."""
+    return _STATUS_TITLES.get(status, "Error")
 
 
 class ServerError(Exception):
