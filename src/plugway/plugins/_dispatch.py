@@ -125,6 +125,31 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _Call:
+    """A call on its way down a failing chain: what every further try needs (made on failure
+    only, so the first, successful try allocates nothing)."""
+
+    __slots__ = ("args", "ctx", "index", "kwargs", "route", "timeout", "trail")
+
+    def __init__(
+        self,
+        timeout: float | None,
+        route: Route,
+        index: int,
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        trail: list[Attempt] | None,
+    ) -> None:
+        self.timeout = timeout
+        self.route = route
+        self.index = index
+        self.ctx = ctx
+        self.args = args
+        self.kwargs = kwargs
+        self.trail: list[Attempt] = [] if trail is None else trail
+
+
 class Dispatcher:
     """Runs calls along their routes for one gateway (see the module docstring)."""
 
@@ -157,29 +182,19 @@ class Dispatcher:
     ) -> Any:
         """Try ``route.chain[pos]``; on failure, go on with ``pos + 1`` (the fallbacks)."""
         target = route.chain[pos]
-        if not target.methods:
-            return await self._next(
-                timeout, route, pos, index, ctx, args, kwargs, trail, "no plugin", None
-            )
         brk = target.breaker
-        if brk.failures and not brk.allow():
+        if not target.methods or (brk.failures and not brk.allow()):
+            call = _Call(timeout, route, index, ctx, args, kwargs, trail)
             return await self._next(
-                timeout, route, pos, index, ctx, args, kwargs, trail, "circuit open", None
+                call, pos, "no plugin" if not target.methods else "circuit open"
             )
         series = target.series
         series.calls += 1
         method = target.methods[index]
         coro = method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)  # TypeError: caller's
         t0 = _clock_ns()
-        if timeout is None:
-            try:
-                result = await coro
-            except Exception as exc:
-                series.observe_ns(_clock_ns() - t0)
-                return await self._failed(
-                    timeout, route, pos, index, ctx, args, kwargs, trail, target, exc
-                )
-        else:
+        deadline = None
+        if timeout is not None:
             loop = _running_loop()
             task = _current_task(loop)
             if task is None:
@@ -187,29 +202,28 @@ class Dispatcher:
                 raise RuntimeError("a gateway call with a deadline must run inside an asyncio task")
             cancelling = task.cancelling()
             deadline = self.wheel.arm(loop, task, t0, timeout)
-            try:
-                result = await coro
-            except asyncio.CancelledError as exc:
-                deadline.disarm()
-                if not (deadline.fired and task.uncancel() <= cancelling):
-                    raise  # someone else cancelled the call: not ours to turn into a timeout
-                series.observe_ns(_clock_ns() - t0)
-                timed_out = TimeoutError(f"no answer within {timeout} s")
-                timed_out.__cause__ = exc
-                return await self._failed(
-                    timeout, route, pos, index, ctx, args, kwargs, trail, target, timed_out
-                )
-            except Exception as exc:
+        try:
+            result = await coro
+        except BaseException as exc:
+            failure: BaseException = exc
+            if deadline is not None:
                 deadline.disarm()
                 if deadline.fired:
-                    task.uncancel()
-                series.observe_ns(_clock_ns() - t0)
-                return await self._failed(
-                    timeout, route, pos, index, ctx, args, kwargs, trail, target, exc
-                )
+                    ours = deadline.task.uncancel() <= cancelling
+                    if ours and isinstance(exc, asyncio.CancelledError):
+                        failure = TimeoutError(f"no answer within {timeout} s")
+                        failure.__cause__ = exc
+                    elif isinstance(exc, asyncio.CancelledError):
+                        raise  # someone else cancelled the call too: not ours to swallow
+            if not isinstance(failure, Exception):
+                raise  # a cancellation (not our deadline), KeyboardInterrupt, ...
+            series.observe_ns(_clock_ns() - t0)
+            call = _Call(timeout, route, index, ctx, args, kwargs, trail)
+            return await self._failed(call, pos, target, failure)
+        if deadline is not None:
             deadline.disarm()
             if deadline.fired:  # it answered just as its deadline fired: the answer counts
-                task.uncancel()
+                deadline.task.uncancel()
         series.observe_ns(_clock_ns() - t0)
         if brk.failures:
             brk.record_success()
@@ -219,19 +233,8 @@ class Dispatcher:
             self._spawn_shadow(timeout, route, index, ctx, args, kwargs, result)
         return result
 
-    async def _failed(
-        self,
-        timeout: float | None,
-        route: Route,
-        pos: int,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        trail: list[Attempt] | None,
-        target: Target,
-        exc: Exception,
-    ) -> Any:
+    async def _failed(self, call: _Call, pos: int, target: Target, exc: Exception) -> Any:
+        """Classify a failed try: a contract's own answer passes through, anything else counts."""
         brk = target.breaker
         if isinstance(exc, self.passthrough):
             # a contract's own answer ("tenant not found"): the caller's, and a healthy plugin
@@ -243,40 +246,29 @@ class Dispatcher:
         if isinstance(exc, TimeoutError):
             series.timeouts += 1
         brk.record_failure()
-        d = route.decision
         log.warning(
             "gateway %s: %s %s failed in %s (rule %s): %s",
             self.gateway,
             "plugin" if pos == 0 else "fallback plugin",
             target.plugin_id,
-            self.method_names[index],
-            d.rule_label,
+            self.method_names[call.index],
+            call.route.decision.rule_label,
             describe(exc),
         )
-        return await self._next(
-            timeout, route, pos, index, ctx, args, kwargs, trail, describe(exc), exc
-        )
+        return await self._next(call, pos, describe(exc), exc)
 
     async def _next(
-        self,
-        timeout: float | None,
-        route: Route,
-        pos: int,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        trail: list[Attempt] | None,
-        error: str,
-        cause: BaseException | None,
+        self, call: _Call, pos: int, error: str, cause: BaseException | None = None
     ) -> Any:
-        if trail is None:
-            trail = []
+        """Record why try ``pos`` failed, then try the next in the chain or give up."""
+        route, trail = call.route, call.trail
         trail.append(Attempt(route.chain[pos].plugin_id, error))
         if pos + 1 < len(route.chain):
             if pos == 0:
                 route.series.fallbacks += 1
-            return await self.attempt(timeout, route, pos + 1, index, ctx, args, kwargs, trail)
+            return await self.attempt(
+                call.timeout, route, pos + 1, call.index, call.ctx, call.args, call.kwargs, trail
+            )
         d = route.decision
         failed = [(a.plugin, a.error or "") for a in trail if a.error is not None]
         first = failed[0][1]
@@ -284,7 +276,7 @@ class Dispatcher:
         message = f"failed ({first})" + (f"; fallbacks: {more}" if more else "; no fallback")
         error_type = NoPluginAvailableError if d.plugin_id is None else GatewayCallError
         raise error_type(
-            self.gateway, d.plugin_id, self.method_names[index], message, failed
+            self.gateway, d.plugin_id, self.method_names[call.index], message, failed
         ) from cause
 
     # -- shadows -------------------------------------------------------------------------------
