@@ -16,8 +16,9 @@ from typing import Any
 
 from ._errors import RoutingConfigError, RoutingProblem
 from ._gateway import Gateway
+from ._pg_revisions import PostgresRevisionStore
 from ._revisions import RevisionStore, RoutingRevision, SqliteRevisionStore
-from .routing import parse_routing
+from .routing import Router, parse_routing
 
 __all__ = [
     "ADMIN_WHO",
@@ -42,8 +43,12 @@ REGISTRY_WHO = "registry"
 _FROM_CONFIG = (CONFIG_WHO, CONFIG_FILE_WHO)
 
 
-def open_revision_store(path: Path, data_dir: Path) -> RevisionStore:
-    """The SQLite store at ``path`` (relative paths are under ``data_dir``)."""
+def open_revision_store(path: Path, data_dir: Path, *, url: str | None = None) -> RevisionStore:
+    """The PostgreSQL store of a fleet at ``url`` (the registry's database, when it is
+    PostgreSQL: the database is then the source of truth), else the SQLite store at ``path``
+    (relative paths are under ``data_dir``)."""
+    if url is not None:
+        return PostgresRevisionStore(url)
     return SqliteRevisionStore(path if path.is_absolute() else data_dir / path)
 
 
@@ -70,6 +75,8 @@ class RoutingHistory:
         RoutingConfigError (with paths) when the changed routing is invalid.
         """
         wanted = _normal(config_routing)
+        if isinstance(self._store, PostgresRevisionStore):
+            return self._apply_shared(wanted, what="config changed while stopped")
         seen = self._store.config_routing(self.name)
         if seen is None:
             # Nothing remembered yet (a history written before the store remembered): the
@@ -87,10 +94,34 @@ class RoutingHistory:
         The file's routing is remembered only once it has been applied (a refused one is tried
         again at the next start, where it fails the start with its paths).
         """
+        if isinstance(self._store, PostgresRevisionStore):
+            return self._apply_shared(_normal(doc), what=what)
         before = self._gateway.revision
         revision = self._gateway.apply_routing(doc, who=CONFIG_FILE_WHO, what=what)
         self._store.remember_config_routing(self.name, _normal(doc))
         return None if revision.number == before else revision
+
+    def _apply_shared(self, wanted: Mapping[str, Any], *, what: str) -> RoutingRevision | None:
+        """The config file's routing for a fleet: checked here against the plugins this replica
+        has, then recorded and (only by the replica whose write changes the fleet's record)
+        appended in one transaction; every replica then serves the store's latest revision."""
+        assert isinstance(self._store, PostgresRevisionStore)
+        gw = self._gateway
+        try:
+            Router.compile(parse_routing(wanted), gw.plugins, gateway=self.name, strict=True)
+        except RoutingConfigError as exc:
+            raise RoutingConfigError(exc.problems, gateway=self.name) from None
+        revision = self._store.apply_config_routing(
+            self.name, wanted, who=CONFIG_FILE_WHO, what=what, config_writers=_FROM_CONFIG
+        )
+        self.catch_up()
+        return revision
+
+    def catch_up(self) -> bool:
+        """Serve the store's latest revision if it is newer than the one serving (written by
+        another replica); True when the gateway swapped."""
+        latest = self._store.latest(self.name)
+        return latest is not None and self._gateway.follow(latest)
 
     def undo_target(self) -> int:
         """The revision a bare rollback restores: the routing before the last routing change.

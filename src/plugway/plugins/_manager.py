@@ -91,7 +91,8 @@ class GatewayManager:
             if config_file is None
             else ConfigWatcher(config_file, interval=plugins.watch_interval, env=env)
         )
-        store = open_revision_store(plugins.revisions_path, settings.data_dir)
+        url = settings.registry.url if settings.registry.backend == "postgresql" else None
+        store = open_revision_store(plugins.revisions_path, settings.data_dir, url=url)
         return cls(plugins, catalog=catalog, metrics=Metrics(), store=store, watcher=watcher)
 
     @classmethod
