@@ -126,8 +126,8 @@ def describe(exc: BaseException) -> str:
 
 
 class _Call:
-    """A call on its way down a failing chain: what every further try needs (made on failure
-    only, so the first, successful try allocates nothing)."""
+    """A call on its way down a failing chain, or to its shadow: what a further try needs (made
+    only then, so a first try that succeeds allocates nothing)."""
 
     __slots__ = ("args", "ctx", "index", "kwargs", "route", "timeout", "trail")
 
@@ -230,7 +230,7 @@ class Dispatcher:
         if trail is not None:
             trail.append(Attempt(target.plugin_id))
         if pos == 0 and route.shadow is not None:
-            self._spawn_shadow(timeout, route, index, ctx, args, kwargs, result)
+            self._spawn_shadow(_Call(timeout, route, index, ctx, args, kwargs, None), result)
         return result
 
     async def _failed(self, call: _Call, pos: int, target: Target, exc: Exception) -> Any:
@@ -281,50 +281,34 @@ class Dispatcher:
 
     # -- shadows -------------------------------------------------------------------------------
 
-    def _spawn_shadow(
-        self,
-        timeout: float | None,
-        route: Route,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        served: Any,
-    ) -> None:
-        series = route.series
+    def _spawn_shadow(self, call: _Call, served: Any) -> None:
+        """Call the route's shadow with a copy of the arguments; its result is only compared."""
+        series = call.route.series
         series.shadow_calls += 1
         if len(self.shadow_tasks) >= self.max_shadows:
             series.shadow_errors += 1  # dropped: shadows never hold up or swamp the server
             return
         try:
-            cargs = copy.deepcopy(args)
-            ckwargs = copy.deepcopy(dict(kwargs))
+            call.args = copy.deepcopy(call.args)
+            call.kwargs = copy.deepcopy(dict(call.kwargs))
         except Exception as exc:
             series.shadow_errors += 1
             log.warning(
                 "gateway %s: shadow call not made, args not copyable: %s", self.gateway, exc
             )
             return
-        task = asyncio.get_running_loop().create_task(
-            self._shadow(timeout, route, index, ctx, cargs, ckwargs, served)
-        )
+        task = asyncio.get_running_loop().create_task(self._shadow(call, served))
         self.shadow_tasks.add(task)
         task.add_done_callback(self.shadow_tasks.discard)
 
-    async def _shadow(
-        self,
-        timeout: float | None,
-        route: Route,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        served: Any,
-    ) -> None:
-        series = route.series
-        assert route.shadow is not None
+    async def _shadow(self, call: _Call, served: Any) -> None:
+        series = call.route.series
+        shadow = call.route.shadow
+        assert shadow is not None
         try:
-            result = await self.attempt(timeout, route.shadow, 0, index, ctx, args, kwargs, None)
+            result = await self.attempt(
+                call.timeout, shadow, 0, call.index, call.ctx, call.args, call.kwargs, None
+            )
         except Exception:
             series.shadow_errors += 1
             return
