@@ -145,3 +145,16 @@ async def test_a_revision_another_writer_committed_is_followed_once() -> None:
     assert any(pid("b") in w for w in two.warnings)
     assert await two.client.echo(CTX, "x") == "a:x"  # its fallback serves where b is missing
     assert await one.client.echo(CTX, "x") == "b:x"
+
+
+async def test_a_rollback_keeps_the_default_route_a_joining_plugin_was_kept_off() -> None:
+    gw = make(("a", Named("a"), "x", 20))
+    before = gw.apply_routing({"timeout": 3}, who="admin")
+    gw.apply_routing({"timeout": 4}, who="admin")
+    gw.sync_plugins(
+        [(spec("a", "x", 20), Named("a")), (spec("b", "x", 10), Named("b"))], keep_default=True
+    )
+    gw.record_plugin_change(who="registry", what="b joined")
+    rev = gw.rollback(before.number, who="admin")
+    assert rev.routing == {"timeout": 3, "default": {"plugin": pid("a")}}
+    assert "keeps plugin:" in rev.what and gw.decide(CTX).plugin_id == pid("a")

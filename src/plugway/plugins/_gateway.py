@@ -396,12 +396,17 @@ class Gateway(Generic[P]):
         """Apply an older revision again, as a new revision (history is never rewritten).
 
         Served like the running routing: a target whose plugin has left since is dropped with
-        a warning (``warnings``) rather than refused.
+        a warning (``warnings``) rather than refused. A revision that names no ``default`` keeps
+        the running one, so plugins that joined since it was written do not take the default
+        route's traffic (change ``default`` with a routing change).
         """
-        old = self.store.get(self.name, number)
-        return self._apply(
-            self._parse(old.routing), who=who, what=f"rollback to revision {number}", strict=False
-        )
+        config = self._parse(self.store.get(self.name, number).routing)
+        what = f"rollback to revision {number}"
+        kept = self.routing.default
+        if config.default is None and kept is not None:
+            config = config.model_copy(update={"default": kept})
+            what += f"; the default route keeps {kept.label}"
+        return self._apply(config, who=who, what=what, strict=False)
 
     def revisions(self, limit: int = 50) -> list[RoutingRevision]:
         """This gateway's routing revisions, newest first."""
