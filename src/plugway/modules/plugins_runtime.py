@@ -59,10 +59,12 @@ class PluginsRuntimeModule(Module):
             await ctx.cancellation.wait()
             return
         self._manager.lag.start(asyncio.get_running_loop())  # names plugins that block the loop
+        self._manager.start_fleet()  # with PostgreSQL: follow the other replicas' changes
         try:
             await self._manager.watch(ctx.cancellation)
         finally:
             self._manager.lag.stop()
+            await asyncio.to_thread(self._manager.stop_fleet)
 
     async def stop(self, ctx: ModuleContext) -> None:
         # Gateway modules depend on this one, so they have all stopped by now.

@@ -20,9 +20,12 @@ from plugway.modkit import ClientHub, PlugwaySettings
 
 from ._discovery import PluginCatalog
 from ._errors import PluginError
+from ._fleet import FleetListener
 from ._history import open_revision_store
 from ._lag import LoopLagMonitor
 from ._metrics import Metrics, MetricsCollector
+from ._pg_revisions import PostgresRevisionStore
+from ._replicas import ReplicaDirectory
 from ._revisions import RevisionStore
 from ._settings import PluginsSettings, parse_plugins_settings
 from ._watcher import ConfigReading, ConfigWatcher
@@ -64,6 +67,7 @@ class GatewayManager:
         metrics: Metrics,
         store: RevisionStore,
         watcher: ConfigWatcher | None = None,
+        address: tuple[str, int] = ("127.0.0.1", 0),
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -74,6 +78,11 @@ class GatewayManager:
         """Names a plugin that blocks the event loop; started by the ``plugins`` module."""
         self._lock = threading.Lock()
         self._gateways: dict[str, GatewayModule] = {}
+        self.fleet: FleetListener | None = None
+        """With a PostgreSQL store: follows the other replicas (started by ``start_fleet``)."""
+        if isinstance(store, PostgresRevisionStore):
+            directory = ReplicaDirectory(store, host=address[0], port=address[1])
+            self.fleet = FleetListener(store, self.gateways, directory)
 
     @classmethod
     def open(
@@ -93,7 +102,15 @@ class GatewayManager:
         )
         url = settings.registry.url if settings.registry.backend == "postgresql" else None
         store = open_revision_store(plugins.revisions_path, settings.data_dir, url=url)
-        return cls(plugins, catalog=catalog, metrics=Metrics(), store=store, watcher=watcher)
+        address = (settings.server.host, settings.server.port)
+        return cls(
+            plugins,
+            catalog=catalog,
+            metrics=Metrics(),
+            store=store,
+            watcher=watcher,
+            address=address,
+        )
 
     @classmethod
     def of(cls, hub: ClientHub, gateway: str) -> GatewayManager:
@@ -178,6 +195,27 @@ class GatewayManager:
             return
         await self.watcher.run(stop, self.apply_reading)
 
+    # -- the fleet (a PostgreSQL store shared with other replicas) -----------------------------
+
+    def start_fleet(self) -> None:
+        """Follow the other replicas (after every gateway has started); no-op without a fleet."""
+        if self.fleet is not None:
+            self.fleet.start()
+
+    def stop_fleet(self) -> None:
+        if self.fleet is not None:
+            self.fleet.stop()
+
+    def missing_in_fleet(
+        self, gateway: GatewayModule, doc: Mapping[str, Any]
+    ) -> dict[str, list[str]]:
+        """The live replicas that lack a plugin ``doc`` routes to in ``gateway`` (by replica
+        id: the ids it lacks); empty without a fleet. RoutingConfigError if ``doc`` is invalid
+        here."""
+        if self.fleet is None:
+            return {}
+        return self.fleet.directory.missing(gateway.gateway_name, gateway.routed_plugins(doc))
+
     # -- what /health and /metrics show ---------------------------------------------------------
 
     def collectors(self) -> tuple[Collector, ...]:
@@ -189,12 +227,14 @@ class GatewayManager:
         ``degraded`` when a plugin package was left out or a config edit was refused."""
         gateways = self.gateways()
         lag = self.lag.status()
+        fleet = None if self.fleet is None else self.fleet.status()
         degraded = (
             bool(self.catalog.failures)
             or any(g.config_error for g in gateways)
             or lag["status"] == "degraded"
+            or (fleet is not None and not fleet["connected"])
         )
-        return {
+        doc: dict[str, Any] = {
             "status": "degraded" if degraded else "ok",
             "event_loop": lag,
             "discovery_failures": [f.to_dict() for f in self.catalog.failures],
@@ -204,10 +244,14 @@ class GatewayManager:
                     "plugins": len(g.gateway.plugins) if g.ready else 0,
                     "open_circuits": [p.id for p in g.plugin_status() if p.circuit == "open"],
                     "config_error": g.config_error,
+                    "revision": g.gateway.revision if g.ready else None,
                 }
                 for g in gateways
             },
         }
+        if fleet is not None:
+            doc["fleet"] = fleet
+        return doc
 
     def close(self) -> None:
         """Release the revision store (after the last gateway module has stopped)."""
@@ -216,4 +260,5 @@ class GatewayManager:
                 "closing the plugins runtime while gateways run: %s", sorted(self._gateways)
             )
         self.lag.stop()
+        self.stop_fleet()
         self.store.close()

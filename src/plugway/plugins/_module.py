@@ -37,7 +37,7 @@ from ._manager import GatewayManager
 from ._revisions import RoutingRevision
 from ._settings import GatewaySettings
 from ._watcher import ConfigReading
-from .routing import Explanation, parse_routing
+from .routing import Explanation, Router, parse_routing
 
 __all__ = ["GatewayModule", "PluginView"]
 
@@ -122,6 +122,7 @@ class GatewayModule(Module):
         # the config file's routing this gateway serves; None while the file's is refused
         self._config_routing: Mapping[str, Any] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._registry: object | None = None
         self._sync_lock = threading.Lock()
         self.config_error: str | None = None
         self.missing_implementations: tuple[str, ...] = ()
@@ -185,12 +186,41 @@ class GatewayModule(Module):
 
         Returns the revision now serving (the current one when ``doc`` equals it).
         """
+        self._catch_up()
         return self.gateway.apply_routing(doc, who=who, what=what)
 
     def rollback(self, number: int | None, *, who: str) -> tuple[int, RoutingRevision]:
         """Make revision ``number`` current again, as a new revision; ``None`` undoes the last
         routing change. Returns (the revision restored, the revision now serving)."""
+        self._catch_up()
         return self.history.rollback(number, who=who)
+
+    @property
+    def registry_origin(self) -> str | None:
+        """The tag of this replica's registry writes in their notifications (PostgreSQL)."""
+        origin = getattr(getattr(self._registry, "backend", None), "origin", None)
+        return origin if isinstance(origin, str) else None
+
+    def routed_plugins(self, doc: Mapping[str, Any]) -> tuple[str, ...]:
+        """The plugins ``doc`` would route to here (primaries, fallbacks, shadows);
+        RoutingConfigError (with paths) when it is invalid against this replica's plugins."""
+        router = Router.compile(
+            parse_routing(doc), self.gateway.plugins, gateway=self.gateway_name, strict=True
+        )
+        ids = {p for d in router.decisions for p in (d.plugin_id, *d.fallback, d.shadow) if p}
+        return tuple(sorted(ids))
+
+    def _catch_up(self) -> None:
+        """With a shared store, serve the fleet's latest revision before changing it, so that a
+        change is judged against what the fleet serves (not a notification still on its way)."""
+        if self._manager is not None and self._manager.fleet is not None:
+            self.history.catch_up()
+
+    def resync_from_fleet(self) -> None:
+        """Another replica changed the registry: take its plugins, record nothing (that replica
+        records the revision), then serve the latest revision."""
+        self.resync(record=False, keep_default=True)
+        self.history.catch_up()
 
     def explain(self, ctx: SecurityContext) -> Explanation:
         return self.gateway.explain(ctx)
@@ -265,6 +295,7 @@ class GatewayModule(Module):
         )
         self._gateway = gateway
         self._history = RoutingHistory(gateway, manager.store)
+        self._registry = ctx.registry
         self._unsubscribe = ctx.registry.subscribe(self._on_registry_event)
         self.resync(record=False)  # the plugins found at start-up: not a change
         try:
@@ -374,12 +405,14 @@ class GatewayModule(Module):
         ):
             self.resync()
 
-    def resync(self, *, record: bool = True) -> None:
+    def resync(self, *, record: bool = True, keep_default: bool | None = None) -> None:
         """Make the gateway's plugin set match the registry + hub (atomic swap inside).
 
         With ``record`` (every sync after start-up), a changed plugin set is also recorded as a
         routing revision (who: ``registry``), since it changes which plugin serves.
+        ``keep_default`` (default: ``record``): a plugin that joins keeps off the default route.
         """
+        keep = record if keep_default is None else keep_default
         gateway, installer = self._gateway, self._installer
         if gateway is None or installer is None:
             return
@@ -392,7 +425,7 @@ class GatewayModule(Module):
             self.missing_implementations = missing
             before = {p.id for p in gateway.plugins}
             # after start-up, a plugin that joins never takes the default route by itself
-            for plugin_id, error in gateway.sync_plugins(items, keep_default=record):
+            for plugin_id, error in gateway.sync_plugins(items, keep_default=keep):
                 installer.report(plugin_id, "contract", str(error))
             after = {p.id for p in gateway.plugins}
             joined, left = sorted(after - before), sorted(before - after)

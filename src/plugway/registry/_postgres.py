@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,6 +28,9 @@ from ._pg_schema import REGISTRY_MIGRATIONS, apply_migrations, schema_version
 from ._pg_url import connection_string, redact_url, scrubbed
 
 COMPONENT = "registry"
+CHANNEL = "plugway_registry"
+"""Each write transaction sends ``NOTIFY plugway_registry, '<origin>:<revision>'`` at commit,
+so that other replicas resync; ``origin`` (one per backend) lets a replica skip its own."""
 SCHEMA_VERSION = REGISTRY_MIGRATIONS[-1].version
 
 _COLS = "gts_id, is_type, type_id, vendor, package, namespace, segments, content, revision"
@@ -77,6 +81,7 @@ class PostgresBackend:
     ) -> None:
         self.url = redact_url(url)
         self._raw_url = url
+        self.origin = secrets.token_hex(6)
         conninfo = connection_string(url)
         try:
             with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -260,6 +265,7 @@ class PostgresBackend:
             for r, rev in zip(rows, revs, strict=True):
                 latest[r.gts_id] = (r, rev)  # one statement cannot touch a row twice
             items = list(latest.values())
+            c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.origin}:{revs[-1]}"))
             for k in range(0, len(items), _CHUNK):
                 chunk = items[k : k + _CHUNK]
                 c.execute(
@@ -288,6 +294,7 @@ class PostgresBackend:
             ).fetchone()
             if got is None:
                 raise RegistryStorageError(f"{self.url}: the registry_meta row is missing")
+            c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.origin}:{got[0]}"))
             return int(got[0])
 
     def close(self) -> None:
