@@ -7,8 +7,9 @@ when it is cancelled), ``abort`` calls ``os.abort()`` and ``wrong`` returns a va
 its annotation. ``echo_plugin`` is the declaration a host serves
 (``remote_support:echo_plugin``); ``local_plugin`` is a well-behaved in-process fallback.
 
-:class:`HostProcess` runs ``python -m plugway.cli._host`` as a child, reads its handshake line
-from stdout (bounded wait) and sends its stderr to a file, so no pipe can fill up.
+:class:`HostProcess` runs ``python -m plugway.cli._host`` (or any ``argv``) as a child, reads
+its handshake line from stdout (bounded wait) and sends its stderr to a file, so no pipe can
+fill up.
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ class HostProcess:
         listen: str = "127.0.0.1:0",
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> None:
+        self.argv = argv  # a whole command (another language's plugin); the secret goes in env
         self.refs = refs
         self.root = root
         self.secret = secret
@@ -165,6 +168,8 @@ class HostProcess:
         self.log_path = root / "host-0.log"
 
     def command(self) -> list[str]:
+        if self.argv is not None:
+            return [*self.argv, *self.extra_args]
         cmd = [sys.executable, "-m", "plugway.cli._host", *self.refs, "--listen", self.listen]
         if self.secret is None:
             cmd.append("--no-secret")
@@ -183,6 +188,8 @@ class HostProcess:
             os.pathsep
         )
         env["PYTHONUNBUFFERED"] = "1"
+        if self.argv is not None and self.secret is not None:
+            env["PLUGWAY_PLUGIN_SECRET"] = self.secret
         env.update(self.extra_env)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
