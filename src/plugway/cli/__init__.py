@@ -11,7 +11,7 @@ __all__ = ["main"]
 
 # Each entry names a module that defines ``register(subparsers)``; the chosen sub-command stores
 # its handler in ``args.handler`` and the handler returns the process exit code.
-_GROUPS = ("plugway.cli._serve", "plugway.cli._gts", "plugway.cli._plugins")
+_GROUPS = ("plugway.cli._serve", "plugway.cli._gts", "plugway.cli._plugins", "plugway.cli._fleet")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,6 +79,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("gateway")
     p.add_argument("file")
     p.add_argument("--comment", default=None, help="why (stored with the revision)")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="accept plugins some live replicas lack (they serve the fallbacks; see 'fleet')",
+    )
     p.set_defaults(handler=_routing_set)
 
     p = sub.add_parser("history", help="list the routing revisions of a gateway")
@@ -289,10 +294,14 @@ def _routing_set(args: argparse.Namespace) -> int:
         if isinstance(routing, Mapping) and "routing" in routing and len(routing) == 1:
             routing = routing["routing"]
         path = f"/gateways/{args.gateway}/routing"
-        if args.comment:
-            path += "?" + httpx.QueryParams({"comment": args.comment}).__str__()
+        query = {"comment": args.comment} if args.comment else {}
+        if args.allow_missing:
+            query["allow_missing"] = "true"
+        if query:
+            path += "?" + str(httpx.QueryParams(query))
         data = _request(args, "PUT", path, routing, mutating=True)
-        return data, f"routing of {args.gateway} is now revision {data.get('revision')}"
+        text = f"routing of {args.gateway} is now revision {data.get('revision')}"
+        return data, "\n".join([text, *(f"warning: {w}" for w in data.get("warnings") or ())])
 
     return _run(args, go)
 

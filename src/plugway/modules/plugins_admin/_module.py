@@ -25,6 +25,12 @@ from plugway.modules.plugins_admin._explain import (
     check_text,
     explanation_to_dict,
 )
+from plugway.modules.plugins_admin._fleet import (
+    WRITE_ERRORS,
+    add_fleet_routes,
+    check_fleet,
+    write_problem,
+)
 from plugway.plugins import (
     GatewayManager,
     GatewayModule,
@@ -36,7 +42,6 @@ from plugway.server import (
     ADMIN_BEARER,
     ProblemError,
     bearer_guard,
-    problem_from_plugin_error,
 )
 from plugway.server._limits import BodyLimit
 
@@ -212,13 +217,17 @@ class PluginsAdminModule(Module):
             name: str,
             routing: dict[str, Any] = Body(...),  # noqa: B008
             comment: str | None = Query(default=None, max_length=500),
+            allow_missing: bool = Query(
+                default=False, description="accept plugins some live replicas do not have"
+            ),
         ) -> dict[str, Any]:
             gw = self._gateway(name)
+            warnings = check_fleet(self._manager(), gw, routing, allow_missing=allow_missing)
             try:
                 rev = gw.apply_routing(routing, who=ADMIN_WHO, what=comment or "admin API")
             except PluginError as exc:
-                raise problem_from_plugin_error(exc) from None
-            return {"revision": rev.number, "routing": dict(rev.routing)}
+                raise write_problem(exc) from None
+            return {"revision": rev.number, "routing": dict(rev.routing), "warnings": warnings}
 
         @router.get("/gateways/{name}/revisions", dependencies=read, summary="Routing history")
         def revisions(name: str, limit: int = Query(default=50, ge=1, le=1000)) -> dict[str, Any]:
@@ -238,8 +247,8 @@ class PluginsAdminModule(Module):
             gw = self._gateway(name)
             try:
                 restored, rev = gw.rollback(None if body is None else body.revision, who=ADMIN_WHO)
-            except PluginError as exc:
-                raise problem_from_plugin_error(exc) from None
+            except WRITE_ERRORS as exc:
+                raise write_problem(exc) from None
             return {"revision": rev.number, "restored": restored, "routing": dict(rev.routing)}
 
         @router.delete(
@@ -251,8 +260,8 @@ class PluginsAdminModule(Module):
             gw = self._gateway(name)
             try:
                 gw.remove_plugin(plugin_id)
-            except PluginError as exc:
-                raise problem_from_plugin_error(exc) from None
+            except WRITE_ERRORS as exc:
+                raise write_problem(exc) from None
             return {"removed": plugin_id, "revision": gw.gateway.revision}
 
         @router.post("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
@@ -281,4 +290,5 @@ class PluginsAdminModule(Module):
         async def explain_bulk(name: str, body: BulkExplainRequest) -> dict[str, Any]:
             return await self.bulk.explain(self._gateway(name), body)
 
+        add_fleet_routes(router, self._manager, read)
         return router
