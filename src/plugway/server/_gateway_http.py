@@ -37,7 +37,9 @@ from plugway.plugins import (
     UnknownPluginError,
 )
 from plugway.server._problems import (
+    PROBLEM_CONTENT_TYPE,
     FieldProblem,
+    Problem,
     ProblemCode,
     ProblemError,
     problem_response,
@@ -48,6 +50,7 @@ __all__ = [
     "ATTRIBUTE_HEADER_PREFIX",
     "SUBJECT_HEADER",
     "TENANT_HEADER",
+    "GatewayProblem",
     "gateway_call_router",
     "gateway_context",
     "install_plugin_error_handler",
@@ -92,6 +95,28 @@ class _GatewayProblem(ProblemError):
         doc["plugin"] = self.plugin
         doc["attempts"] = [{"plugin": p, "error": e} for p, e in self.attempts]
         return doc
+
+
+class AttemptProblem(BaseModel):
+    plugin: str
+    error: str
+
+
+class GatewayProblem(Problem):
+    """A problem of a gateway call: also which gateway and plugin failed, and each try (absent
+    from problems that are no call's, such as ``plugins.not_ready``)."""
+
+    gateway: str | None = None
+    plugin: str | None = None
+    attempts: list[AttemptProblem] | None = None
+
+
+def _gateway_problem(why: str) -> dict[str, Any]:
+    return {
+        "description": why,
+        "model": GatewayProblem,
+        "content": {PROBLEM_CONTENT_TYPE: {}},
+    }
 
 
 def problem_from_plugin_error(exc: PluginError) -> ProblemError:
@@ -246,7 +271,16 @@ def _call_route(router: APIRouter, module: GatewayModule, method: str) -> None:
             )
         given = shape.arguments() if arguments is None else arguments
         args = [getattr(given, n) for n in shape.names]
-        outcome = await module.gateway.call_with_outcome(method, ctx, *args)
+        try:
+            outcome = await module.gateway.call_with_outcome(method, ctx, *args)
+        except module.passthrough as exc:  # the contract's own answer, e.g. "not found"
+            raise _GatewayProblem(
+                422,
+                "gateway.contract_error",
+                f"{gateway_name}.{method} answered {type(exc).__name__}: {exc}",
+                gateway=gateway_name,
+                plugin=None,
+            ) from None
         result = shape.returns.dump_python(outcome.result, mode="json")
         return JSONResponse({"result": result, "outcome": outcome.to_dict()})
 
@@ -277,7 +311,19 @@ def _call_route(router: APIRouter, module: GatewayModule, method: str) -> None:
         description=(doc + "\n\n" if doc else "")
         + "The body holds the method's arguments after the context; the context comes from the "
         "headers. The answer carries the result and what served it.",
-        responses=problem_responses(400, 404, 503),
+        responses={
+            **problem_responses(
+                (400, "`request.invalid`: a context header is no text routing can read")
+            ),
+            422: _gateway_problem(
+                "Unprocessable Content: `gateway.contract_error`: the method refused the "
+                "arguments with an error of its contract (e.g. not found), named in `detail`",
+            ),
+            503: _gateway_problem(
+                "Service Unavailable: `gateway.call_failed` (every plugin tried failed: "
+                "`attempts`), `gateway.no_plugin` or `plugins.not_ready` (Retry-After)",
+            ),
+        },
         operation_id=f"call_{gateway_name}_{method}",
     )
 

@@ -229,10 +229,15 @@ class AttrAnswer(_Answer):
     path: str | None = None
 
 
-class BodyError(_Answer):
-    """Starlette's answer to a body that cannot be read as JSON at all (e.g. invalid UTF-8)."""
+class Detail(_Answer):
+    """Starlette's own refusal: a body that cannot be read as JSON at all (invalid UTF-8, say;
+    400), or a path that no route matches (404)."""
 
     detail: str
+
+
+class NotFound(RootModel[Rejected | Detail]):
+    """No entity has this id, or the path is none the app serves (a newline in the id, say)."""
 
 
 class FieldInvalid(_Answer):
@@ -256,7 +261,7 @@ def _ok(model: type[BaseModel], *, body: bool = False) -> dict[int | str, dict[s
     that is no JSON); FastAPI adds its 422 for malformed parameters and bodies itself."""
     out: dict[int | str, dict[str, Any]] = {200: {"model": model}}
     if body:
-        out[400] = {"model": BodyError, "description": "the body is not readable as JSON"}
+        out[400] = {"model": Detail, "description": "the body is not readable as JSON"}
     return out
 
 
@@ -329,7 +334,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         response_model=None,
         responses={
             **_ok(EntityFound),
-            404: {"model": Rejected, "description": "no entity has this id"},
+            404: {"model": NotFound, "description": "no entity has this id"},
         },
     )
     async def get_entity(gts_id: str) -> dict[str, Any] | JSONResponse:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from plugway.modkit import ModuleConfig, ModuleContext, module
 from plugway.modules.doc_search._contract import DOC_SEARCH_CONTRACT, SearchResult
 from plugway.modules.doc_search._corpus import default_corpus
 from plugway.plugins import GatewayModule, SecurityContext
-from plugway.server import FieldProblem, ProblemError, gateway_context
+from plugway.server import FieldProblem, ProblemError, gateway_context, problem_responses
 
 __all__ = ["DocSearchConfig", "DocSearchModule"]
 
@@ -33,6 +33,50 @@ class DocSearchConfig(ModuleConfig):
 
 
 Context = Annotated[SecurityContext, Depends(gateway_context)]
+
+
+class HitOut(BaseModel):
+    id: str
+    title: str
+    score: float
+
+
+class SearchAnswer(BaseModel):
+    """The hits, and what served them (from the outcome of this very call)."""
+
+    query: str
+    plugin: str = Field(description="the plugin that served (after any fallback)")
+    algorithm: str
+    routed_to: str = Field(description="the plugin routing chose first")
+    rule: str | None = Field(description="the routing rule that chose it (null: the default)")
+    revision: int
+    fallback: bool
+    hits: list[HitOut]
+
+
+class SuggestAnswer(BaseModel):
+    prefix: str
+    suggestions: list[str]
+    plugin: str
+    revision: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    body: str
+    tags: list[str]
+
+
+# A call through the gateway: its failures are problems naming the gateway, plugin and tries.
+_CALL_PROBLEMS = problem_responses(
+    (400, "`request.invalid`: a parameter or a context header is invalid"),
+    (
+        503,
+        "`gateway.call_failed` (every plugin tried failed), `gateway.no_plugin` or "
+        "`plugins.not_ready`",
+    ),
+)
 
 
 @module(name="doc_search", deps=("plugins",), config=DocSearchConfig)
@@ -52,7 +96,12 @@ class DocSearchModule(GatewayModule):
     def rest_router(self) -> APIRouter:
         router = APIRouter(prefix=PREFIX, tags=["doc_search"])
 
-        @router.get("/search", summary="Search the corpus with the routed ranking plugin")
+        @router.get(
+            "/search",
+            summary="Search the corpus with the routed ranking plugin",
+            response_model=SearchAnswer,
+            responses=_CALL_PROBLEMS,
+        )
         async def search(
             ctx: Context,
             q: str = Query(min_length=1, max_length=500),
@@ -82,7 +131,12 @@ class DocSearchModule(GatewayModule):
                 "hits": [{"id": h.doc_id, "title": h.title, "score": h.score} for h in result.hits],
             }
 
-        @router.get("/suggest", summary="Titles completing a prefix (contract 1.1)")
+        @router.get(
+            "/suggest",
+            summary="Titles completing a prefix (contract 1.1)",
+            response_model=SuggestAnswer,
+            responses=_CALL_PROBLEMS,
+        )
         async def suggest(
             ctx: Context,
             prefix: str = Query(min_length=1, max_length=100),
@@ -96,7 +150,12 @@ class DocSearchModule(GatewayModule):
                 "revision": outcome.revision,
             }
 
-        @router.get("/documents/{doc_id}", summary="One document of the corpus")
+        @router.get(
+            "/documents/{doc_id}",
+            summary="One document of the corpus",
+            response_model=DocumentOut,
+            responses=problem_responses((404, "`doc_search.not_found`: no such document")),
+        )
         async def document(doc_id: str) -> dict[str, Any]:
             doc = default_corpus().get(doc_id)
             if doc is None:

@@ -15,6 +15,19 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugway.modkit import ClientHub, Module, ModuleContext, module
+from plugway.modules.plugins_admin._answers import (
+    BulkExplanation,
+    Discovery,
+    ExplanationOut,
+    GatewayDetail,
+    GatewayList,
+    PluginRemoved,
+    Rescan,
+    Revisions,
+    RolledBack,
+    RoutingApplied,
+    gateway_problems,
+)
 from plugway.modules.plugins_admin._explain import (
     MAX_BULK_BYTES,
     MAX_BULK_CHARS,
@@ -51,6 +64,8 @@ ADMIN_WHO = "admin-api"
 """Who routing revisions made through this API are recorded as."""
 
 PREFIX = "/plugins/v1"
+MAX_REVISION = 2**63 - 1
+"""The largest revision number the revision store can hold (an SQLite integer)."""
 
 
 def _revision_to_dict(rev: RoutingRevision) -> dict[str, Any]:
@@ -69,7 +84,10 @@ class _Body(BaseModel):
 
 class RollbackRequest(_Body):
     revision: int | None = Field(
-        default=None, ge=1, description="default: the routing before the last routing change"
+        default=None,
+        ge=1,
+        le=MAX_REVISION,
+        description="default: the routing before the last routing change",
     )
 
 
@@ -169,7 +187,17 @@ class PluginsAdminModule(Module):
         # it before reading a body; the request-time check covers a router built before init.
         read = [Depends(self._guard_read)] + (write if self._config.protect_reads else [])
 
-        @router.get("/gateways", dependencies=read, summary="List gateways and their plugins")
+        runtime_only = gateway_problems(one_gateway=False)
+        routing_invalid = (422, "`plugins.routing_invalid`: `errors` names each bad field")
+        text_invalid = (400, "`request.invalid`: a value that is no Unicode text, or a bad key")
+
+        @router.get(
+            "/gateways",
+            dependencies=read,
+            summary="List gateways and their plugins",
+            response_model=GatewayList,
+            responses=runtime_only,
+        )
         def list_gateways() -> dict[str, Any]:
             manager = self._manager()
             return {
@@ -179,7 +207,13 @@ class PluginsAdminModule(Module):
                 "discovery_failures": [f.to_dict() for f in manager.catalog.failures],
             }
 
-        @router.get("/discovery", dependencies=read, summary="Plugins found and left out")
+        @router.get(
+            "/discovery",
+            dependencies=read,
+            summary="Plugins found and left out",
+            response_model=Discovery,
+            responses=runtime_only,
+        )
         def discovery() -> dict[str, Any]:
             catalog = self._manager().catalog
             return {
@@ -200,11 +234,19 @@ class PluginsAdminModule(Module):
             "/discovery/rescan",
             dependencies=write,
             summary="Scan the entry points again: route to new plugin packages, drop gone ones",
+            response_model=Rescan,
+            responses=runtime_only,
         )
         def rescan() -> dict[str, Any]:
             return self._manager().rescan()
 
-        @router.get("/gateways/{name}", dependencies=read, summary="One gateway in full")
+        @router.get(
+            "/gateways/{name}",
+            dependencies=read,
+            summary="One gateway in full",
+            response_model=GatewayDetail,
+            responses=gateway_problems(),
+        )
         def get_gateway(name: str) -> dict[str, Any]:
             return self._describe(self._gateway(name), full=True)
 
@@ -212,6 +254,8 @@ class PluginsAdminModule(Module):
             "/gateways/{name}/routing",
             dependencies=write,
             summary="Replace the routing (validated whole; 422 with field paths if invalid)",
+            response_model=RoutingApplied,
+            responses=gateway_problems(routing_invalid),
         )
         def put_routing(
             name: str,
@@ -229,7 +273,13 @@ class PluginsAdminModule(Module):
                 raise write_problem(exc) from None
             return {"revision": rev.number, "routing": dict(rev.routing), "warnings": warnings}
 
-        @router.get("/gateways/{name}/revisions", dependencies=read, summary="Routing history")
+        @router.get(
+            "/gateways/{name}/revisions",
+            dependencies=read,
+            summary="Routing history",
+            response_model=Revisions,
+            responses=gateway_problems(),
+        )
         def revisions(name: str, limit: int = Query(default=50, ge=1, le=1000)) -> dict[str, Any]:
             gw = self._gateway(name)
             return {
@@ -242,6 +292,11 @@ class PluginsAdminModule(Module):
             dependencies=write,
             summary="Make an earlier revision current again (as a new revision); without a "
             "number, undo the last routing change",
+            response_model=RolledBack,
+            responses=gateway_problems(
+                (404, "`plugins.revision_not_found`: no such revision (or nothing to undo)"),
+                routing_invalid,
+            ),
         )
         def rollback(name: str, body: RollbackRequest | None = None) -> dict[str, Any]:
             gw = self._gateway(name)
@@ -255,6 +310,10 @@ class PluginsAdminModule(Module):
             "/gateways/{name}/plugins/{plugin_id}",
             dependencies=write,
             summary="Remove a plugin instance from the Types Registry: it leaves the routing",
+            response_model=PluginRemoved,
+            responses=gateway_problems(
+                (404, "`plugins.plugin_not_found`: the gateway has no such plugin")
+            ),
         )
         def remove_plugin(name: str, plugin_id: str) -> dict[str, Any]:
             gw = self._gateway(name)
@@ -264,13 +323,25 @@ class PluginsAdminModule(Module):
                 raise write_problem(exc) from None
             return {"removed": plugin_id, "revision": gw.gateway.revision}
 
-        @router.post("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
+        @router.post(
+            "/gateways/{name}/explain",
+            dependencies=read,
+            summary="Explain a decision",
+            response_model=ExplanationOut,
+            responses=gateway_problems(text_invalid),
+        )
         def explain_post(name: str, body: ExplainRequest) -> dict[str, Any]:
             gw = self._gateway(name)
             check_text(body.text_fields())
             return explanation_to_dict(gw.explain(body.context()))
 
-        @router.get("/gateways/{name}/explain", dependencies=read, summary="Explain a decision")
+        @router.get(
+            "/gateways/{name}/explain",
+            dependencies=read,
+            summary="Explain a decision",
+            response_model=ExplanationOut,
+            responses=gateway_problems(text_invalid),
+        )
         def explain_get(
             name: str,
             tenant_id: str = "",
@@ -286,6 +357,12 @@ class PluginsAdminModule(Module):
             summary="Which plugin serves each of many values of one context key",
             description=f"At most {MAX_BULK_VALUES} values ({MAX_BULK_CHARS} characters in "
             "all); a bounded number of these run at once (429 `plugins.busy` beyond).",
+            response_model=BulkExplanation,
+            responses=gateway_problems(
+                text_invalid,
+                (413, f"`request.too_large`: more than {MAX_BULK_CHARS} characters of values"),
+                (429, "`plugins.busy`: bulk_concurrency explain-bulk requests already run"),
+            ),
         )
         async def explain_bulk(name: str, body: BulkExplainRequest) -> dict[str, Any]:
             return await self.bulk.explain(self._gateway(name), body)

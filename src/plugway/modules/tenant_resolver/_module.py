@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from plugway.modkit import module
 from plugway.modules.tenant_resolver._contract import (
@@ -38,13 +39,60 @@ from plugway.modules.tenant_resolver._models import (
     TenantStatus,
 )
 from plugway.plugins import GatewayModule, SecurityContext
-from plugway.server import FieldProblem, ProblemError, gateway_context
+from plugway.server import FieldProblem, ProblemError, gateway_context, problem_responses
 
 __all__ = ["TenantResolverModule"]
 
 PREFIX = "/tenant-resolver/v1"
 
 Context = Annotated[SecurityContext, Depends(gateway_context)]
+
+
+class TenantRefOut(BaseModel):
+    """A tenant without its display name (what hierarchy queries return)."""
+
+    id: str
+    status: TenantStatus
+    tenant_type: str | None
+    parent_id: str | None
+    self_managed: bool = Field(description="a barrier for its parents")
+
+
+class TenantOut(TenantRefOut):
+    name: str
+
+
+class TenantsOut(BaseModel):
+    tenants: list[TenantOut]
+
+
+class AncestorsOut(BaseModel):
+    tenant: TenantRefOut
+    ancestors: list[TenantRefOut] = Field(description="nearest first")
+
+
+class DescendantsOut(BaseModel):
+    tenant: TenantRefOut
+    descendants: list[TenantRefOut] = Field(description="pre-order")
+
+
+class IsAncestorOut(BaseModel):
+    ancestor: str
+    descendant: str
+    is_ancestor: bool
+
+
+_CALL_FAILED = (
+    503,
+    "`gateway.call_failed` (every plugin tried failed), `gateway.no_plugin` or `plugins.not_ready`",
+)
+_INVALID = (400, "`request.invalid`: a parameter or a context header is invalid")
+_PROBLEMS = problem_responses(
+    _INVALID,
+    (404, "`tenant_resolver.not_found`: no such tenant (never a fallback)"),
+    _CALL_FAILED,
+)
+_LIST_PROBLEMS = problem_responses(_INVALID, _CALL_FAILED)
 
 
 def _tenant(t: TenantInfo | TenantRef) -> dict[str, Any]:
@@ -94,11 +142,21 @@ class TenantResolverModule(GatewayModule):
     def rest_router(self) -> APIRouter:
         router = APIRouter(prefix=PREFIX, tags=["tenant_resolver"])
 
-        @router.get("/tenants/{tenant_id}", summary="One tenant")
+        @router.get(
+            "/tenants/{tenant_id}",
+            summary="One tenant",
+            response_model=TenantOut,
+            responses=_PROBLEMS,
+        )
         async def get_tenant(ctx: Context, response: Response, tenant_id: str) -> dict[str, Any]:
             return _tenant(await self._call("get_tenant", ctx, response, tenant_id))
 
-        @router.get("/tenants", summary="Several tenants (unknown ids skipped)")
+        @router.get(
+            "/tenants",
+            summary="Several tenants (unknown ids skipped)",
+            response_model=TenantsOut,
+            responses=_LIST_PROBLEMS,
+        )
         async def get_tenants(
             ctx: Context,
             response: Response,
@@ -110,7 +168,12 @@ class TenantResolverModule(GatewayModule):
             found = await self._call("get_tenants", ctx, response, wanted, options)
             return {"tenants": [_tenant(t) for t in found]}
 
-        @router.get("/tenants/{tenant_id}/ancestors", summary="Ancestors, nearest first")
+        @router.get(
+            "/tenants/{tenant_id}/ancestors",
+            summary="Ancestors, nearest first",
+            response_model=AncestorsOut,
+            responses=_PROBLEMS,
+        )
         async def get_ancestors(
             ctx: Context,
             response: Response,
@@ -121,7 +184,12 @@ class TenantResolverModule(GatewayModule):
             res = await self._call("get_ancestors", ctx, response, tenant_id, options)
             return {"tenant": _tenant(res.tenant), "ancestors": [_tenant(t) for t in res.ancestors]}
 
-        @router.get("/tenants/{tenant_id}/descendants", summary="Descendants, pre-order")
+        @router.get(
+            "/tenants/{tenant_id}/descendants",
+            summary="Descendants, pre-order",
+            response_model=DescendantsOut,
+            responses=_PROBLEMS,
+        )
         async def get_descendants(
             ctx: Context,
             response: Response,
@@ -142,6 +210,8 @@ class TenantResolverModule(GatewayModule):
         @router.get(
             "/tenants/{ancestor_id}/is-ancestor-of/{descendant_id}",
             summary="Whether one tenant is above another",
+            response_model=IsAncestorOut,
+            responses=_PROBLEMS,
         )
         async def is_ancestor(
             ctx: Context,
