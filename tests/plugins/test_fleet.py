@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from plugins_module_support import AUTH, BM25, TFIDF, catalog_of, installed, running
 
+from _postgres import ThrowawayCluster
 from plugway.cli._fleet import render
 from plugway.modkit import Runtime
 from plugway.plugins import GatewayManager
@@ -181,3 +182,45 @@ async def test_the_fleet_lists_every_live_replica_and_routing_to_a_missing_plugi
         assert any(TFIDF in w for w in full["warnings"])
         explain = (await two.get(f"{GW}/explain", params={"tenant_id": "t"})).json()
         assert explain["plugin"] != TFIDF
+
+
+async def test_an_outage_keeps_every_replica_serving_and_they_converge_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    with ThrowawayCluster() as cluster:
+        async with fleet(tmp_path, cluster.url) as [(_, one), (_, two)]:
+            cluster.stop()
+
+            async def degraded() -> bool:
+                health = (await two.get("/health")).json()["components"][PLUGINS]
+                return bool(health["status"] == "degraded" and not health["fleet"]["connected"])
+
+            await eventually(degraded, "replica 2 reporting the database unreachable")
+            for http in (one, two):  # no gateway call fails for it
+                for q in ("coffee", "tea", "x"):
+                    assert (await http.get("/doc-search/v1/search", params={"q": q})).is_success
+            refused = await one.put(
+                f"{GW}/routing", json={"default": {"plugin": TFIDF}}, headers=AUTH
+            )
+            assert refused.status_code == 503, refused.text
+            problem = refused.json()
+            assert problem["code"] == "plugins.database_unavailable"
+            assert f"127.0.0.1:{cluster.port}" in problem["detail"]
+            assert (await two.get("/plugins/v1/fleet")).status_code == 503
+
+            cluster.start()
+
+            async def written() -> bool:
+                put = await one.put(
+                    f"{GW}/routing", json={"default": {"plugin": TFIDF}}, headers=AUTH
+                )
+                return put.status_code == 200
+
+            await eventually(written, "an admin write succeeding once the database is back")
+            latest = (await one.get(GW)).json()["revision"]
+
+            async def converged() -> bool:
+                health = (await two.get("/health")).json()["components"][PLUGINS]
+                return bool(health["fleet"]["connected"] and await revision(two) == latest)
+
+            await eventually(converged, f"replica 2 back and serving revision {latest}")
