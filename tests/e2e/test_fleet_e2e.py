@@ -1,0 +1,190 @@
+"""A fleet end to end: three real ``plugway serve`` processes on one PostgreSQL schema (separate
+data folders, one admin token). A change on one is served by all; concurrent changes on two
+give one linear history that all end on; every key gets the same plugin on every replica; a
+replica started after a change serves it at once; ``plugway fleet`` lists them all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _postgres import PostgresDatabase
+from _server_process import ServerProcess, run_plugway
+
+from plugway.modules.doc_search import DOC_SEARCH_CONTRACT
+
+TOKEN = "fleet-e2e-token"
+GW = "/plugins/v1/gateways/doc_search"
+DS = DOC_SEARCH_CONTRACT.type_id
+BM25 = DS + "plugway.builtin.bm25_ranker.plugin.v1"
+TFIDF = DS + "plugway.builtin.tfidf_ranker.plugin.v1"
+N_KEYS = 100_000
+BATCH = 25_000
+ROUNDS = 20
+
+
+def eventually(check: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    """Wait (bounded) until ``check`` holds; fails naming ``what``. Not a timing assertion."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened within {limit}s: {what}")
+        time.sleep(0.05)
+
+
+class Fleet:
+    def __init__(self, root: Path, url: str) -> None:
+        self.root = root
+        self.config = {
+            "server": {"admin_token": TOKEN},
+            "registry": {"backend": "postgresql", "url": url},
+        }
+        self.servers: list[ServerProcess] = []
+
+    def add(self) -> ServerProcess:
+        root = self.root / f"replica{len(self.servers) + 1}"
+        root.mkdir()
+        srv = ServerProcess(root, config=self.config)
+        self.servers.append(srv)
+        return srv.start()
+
+    def clients(self) -> list[httpx.Client]:
+        return [s.client() for s in self.servers]
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.close()
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory, postgres_database: PostgresDatabase
+) -> Iterator[Fleet]:
+    schema, url = postgres_database.new_schema()
+    f = Fleet(tmp_path_factory.mktemp("fleet"), url)
+    try:
+        for _ in range(3):
+            f.add()
+        yield f
+    finally:
+        f.close()
+        postgres_database.drop_schema(schema)
+
+
+def revision(http: httpx.Client) -> int:
+    got: int = http.get(GW).json()["revision"]
+    return got
+
+
+def put(http: httpx.Client, routing: dict[str, Any]) -> int:
+    r = http.put(f"{GW}/routing", json=routing)
+    assert r.status_code == 200, r.text
+    got: int = r.json()["revision"]
+    return got
+
+
+def converge(clients: list[httpx.Client], number: int) -> None:
+    eventually(
+        lambda: all(revision(c) == number for c in clients),
+        f"every replica serving revision {number}",
+    )
+
+
+def test_a_put_on_replica_1_is_served_by_all_three(fleet: Fleet) -> None:
+    one, two, three = fleet.clients()
+    number = put(one, {"default": {"plugin": TFIDF}})
+    converge([one, two, three], number)
+    for http in (one, two, three):
+        assert http.get(GW).json()["routing"]["default"] == {"plugin": TFIDF}
+        health = http.get("/health").json()["components"]["gts.x.core.plugins.health.v1~"]
+        assert health["gateways"]["doc_search"]["revision"] == number
+        assert health["status"] == "ok", health
+
+
+def test_concurrent_puts_on_two_replicas_give_one_linear_history(fleet: Fleet) -> None:
+    clients = fleet.clients()
+    one, two = clients[0], clients[1]
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def write(http: httpx.Client, plugin: str) -> None:
+        for i in range(ROUNDS):
+            n = put(http, {"default": {"plugin": plugin}, "timeout": 1.0 + i})
+            with lock:
+                got.append(n)
+
+    threads = [threading.Thread(target=write, args=a) for a in ((one, BM25), (two, TFIDF))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 2 * ROUNDS and len(set(got)) == 2 * ROUNDS  # no duplicate number
+    history = one.get(f"{GW}/revisions", params={"limit": 1000}).json()["revisions"]
+    numbers = [r["revision"] for r in history]
+    assert numbers == list(range(numbers[0], 0, -1))  # linear: no gap, no duplicate
+    assert set(got) <= set(numbers)
+    converge(clients, numbers[0])
+    served = {c.get(GW).json()["routing"]["timeout"] for c in clients}
+    assert served == {history[0]["routing"]["timeout"]}
+
+
+def _assign(http: httpx.Client, values: list[str]) -> list[str | None]:
+    out: list[str | None] = []
+    for start in range(0, len(values), BATCH):
+        r = http.post(
+            f"{GW}/explain-bulk",
+            json={"key": "subject_id", "values": values[start : start + BATCH]},
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        out.extend(body["plugins"][i] for i in body["assignments"])
+    return out
+
+
+def test_every_key_gets_the_same_plugin_on_every_replica(fleet: Fleet) -> None:
+    clients = fleet.clients()
+    split = {
+        "rules": [
+            {
+                "name": "ab",
+                "split": {
+                    "key": "subject_id",
+                    "variants": [{"plugin": BM25, "weight": 90}, {"plugin": TFIDF, "weight": 10}],
+                },
+            }
+        ]
+    }
+    converge(clients, put(clients[2], split))
+    keys = [f"user-{i}" for i in range(N_KEYS)]
+    first = _assign(clients[0], keys)
+    assert {BM25, TFIDF} == set(first)
+    for http in clients[1:]:
+        assert _assign(http, keys) == first
+
+
+def test_a_replica_started_after_a_change_serves_the_latest_at_once(fleet: Fleet) -> None:
+    clients = fleet.clients()
+    number = put(clients[0], {"default": {"plugin": BM25}, "timeout": 7.0})
+    late = fleet.add()
+    with late.client() as http:
+        assert revision(http) >= number  # right after start, no wait
+        assert http.get(GW).json()["routing"].get("timeout") == 7.0
+    converge([*clients, late.client()], number)
+
+
+def test_the_fleet_command_lists_every_live_replica(fleet: Fleet, tmp_path: Path) -> None:
+    def listed() -> bool:
+        data = fleet.clients()[1].get("/plugins/v1/fleet").json()
+        return len(data["replicas"]) == len(fleet.servers)
+
+    eventually(listed, f"{len(fleet.servers)} replicas in the fleet listing")
+    assert fleet.servers[0].url is not None
+    done = run_plugway("fleet", "--url", fleet.servers[0].url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(fleet.servers)} live replica(s)" in done.stdout
+    assert done.stdout.count("doc_search") >= len(fleet.servers)
