@@ -1,10 +1,12 @@
 """One dispatcher per gateway: every try of a call -- primary, fallback, shadow -- is one attempt.
 
-``Dispatcher.attempt`` is the only place that calls a plugin: it gates on the plugin's breaker,
-arms the call's deadline, times it, tells the breaker, classifies a failure (a contract's own
-answer passes through; anything else is the plugin's failure) and then goes on along the route's
-chain. A call that succeeds on its first try allocates nothing; ``trail`` (a list) is only made
-when something fails, or when the caller asked for the outcome.
+``Dispatcher.entry(index)`` builds, per contract method, the one function that calls a plugin:
+it picks the route (on a first try), gates on the plugin's breaker, arms the call's deadline,
+times it, tells the breaker, classifies a failure (a contract's own answer passes through;
+anything else is the plugin's failure) and goes on along the route's chain by calling itself for
+the next try. The same function is the gateway's client method, so a call that succeeds on its
+first try is one frame above the plugin's and allocates nothing; a ``_Call`` (and the attempts
+list) is only made when something fails, a shadow runs, or the caller asked for the outcome.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import monotonic_ns
-from typing import Any
+from typing import Any, Protocol
 
 from ._breaker import CircuitBreaker
 from ._context import SecurityContext
@@ -24,7 +26,16 @@ from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
 from .routing import Decision
 
-__all__ = ["DEFAULT_MAX_SHADOWS", "Attempt", "CallOutcome", "Dispatcher", "Route", "Target"]
+__all__ = [
+    "DEFAULT_MAX_SHADOWS",
+    "Attempt",
+    "CallOutcome",
+    "Dispatcher",
+    "Entry",
+    "Holder",
+    "Route",
+    "Target",
+]
 
 log = logging.getLogger("plugway.plugins")
 
@@ -32,6 +43,9 @@ DEFAULT_MAX_SHADOWS = 64  # shadow calls in flight per gateway; more are dropped
 
 _clock_ns = monotonic_ns  # the event loop's clock: one read times a call and arms its deadline
 _current_task = asyncio.current_task
+
+Entry = Callable[..., Awaitable[Any]]
+"""A contract method's attempt function, ``entry(ctx, *args, **kwargs)``: ``Dispatcher.entry``."""
 _running_loop = asyncio.get_running_loop
 
 
@@ -100,9 +114,9 @@ class Target:
 
 
 class Route:
-    """Per-call state of one Decision: the chain to try (primary first), its shadow."""
+    """Per-call state of one Decision: the chain to try (primary first), its shadow, deadline."""
 
-    __slots__ = ("chain", "decision", "series", "shadow")
+    __slots__ = ("chain", "decision", "series", "shadow", "timeout")
 
     def __init__(
         self,
@@ -110,11 +124,29 @@ class Route:
         chain: tuple[Target, ...],
         series: CallSeries,
         shadow: Route | None,
+        timeout: float | None,
     ) -> None:
         self.decision = decision
         self.chain = chain
         self.series = series  # the primary's series (fallbacks are counted there)
         self.shadow = shadow
+        self.timeout = timeout  # of each try; None: no deadline
+
+
+class StateLike(Protocol):
+    """What a first try reads from its gateway's current state (one attribute read)."""
+
+    fixed: Route | None
+    routes: tuple[Route, ...]
+
+    def pick(self, ctx: SecurityContext, trace: None = None) -> Decision: ...
+
+
+class Holder(Protocol):
+    """The gateway: its state, swapped whole on each change."""
+
+    @property
+    def state(self) -> StateLike: ...
 
 
 def describe(exc: BaseException) -> str:
@@ -129,25 +161,31 @@ class _Call:
     """A call on its way down a failing chain, or to its shadow: what a further try needs (made
     only then, so a first try that succeeds allocates nothing)."""
 
-    __slots__ = ("args", "ctx", "index", "kwargs", "route", "timeout", "trail")
+    __slots__ = ("args", "ctx", "entry", "index", "kwargs", "route", "trail")
 
     def __init__(
         self,
-        timeout: float | None,
-        route: Route,
+        entry: Entry,
         index: int,
+        route: Route,
         ctx: SecurityContext,
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         trail: list[Attempt] | None,
     ) -> None:
-        self.timeout = timeout
-        self.route = route
+        self.entry = entry
         self.index = index
+        self.route = route
         self.ctx = ctx
         self.args = args
         self.kwargs = kwargs
         self.trail: list[Attempt] = [] if trail is None else trail
+
+    def again(self, route: Route, pos: int, trail: list[Attempt] | None) -> Awaitable[Any]:
+        """Try ``route.chain[pos]`` with this call's arguments."""
+        return self.entry(
+            self.ctx, *self.args, _pw_route=route, _pw_pos=pos, _pw_trail=trail, **self.kwargs
+        )
 
 
 class Dispatcher:
@@ -169,69 +207,86 @@ class Dispatcher:
         self.max_shadows = max_shadows
         self.shadow_tasks: set[asyncio.Task[None]] = set()
 
-    async def attempt(
-        self,
-        timeout: float | None,
-        route: Route,
-        pos: int,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        trail: list[Attempt] | None,
-    ) -> Any:
-        """Try ``route.chain[pos]``; on failure, go on with ``pos + 1`` (the fallbacks)."""
-        target = route.chain[pos]
-        brk = target.breaker
-        if not target.methods or (brk.failures and not brk.allow()):
-            call = _Call(timeout, route, index, ctx, args, kwargs, trail)
-            return await self._next(
-                call, pos, "no plugin" if not target.methods else "circuit open"
-            )
-        series = target.series
-        series.calls += 1
-        method = target.methods[index]
-        coro = method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)  # TypeError: caller's
-        t0 = _clock_ns()
-        deadline = None
-        if timeout is not None:
-            loop = _running_loop()
-            task = _current_task(loop)
-            if task is None:
-                coro.close()
-                raise RuntimeError("a gateway call with a deadline must run inside an asyncio task")
-            cancelling = task.cancelling()
-            deadline = self.wheel.arm(loop, task, t0, timeout)
-        try:
-            result = await coro
-        except BaseException as exc:
-            failure: BaseException = exc
+    def entry(self, holder: Holder, index: int) -> Entry:
+        """The attempt function of contract method ``index``: the client method itself.
+
+        Called as ``entry(ctx, *args, **kwargs)`` it routes and makes the first try; the
+        dispatcher calls it again with ``_pw_route``/``_pw_pos`` for each further try.
+        """
+        dispatcher = self
+
+        async def attempt(
+            ctx: SecurityContext,
+            /,
+            *args: Any,
+            _pw_route: Route | None = None,
+            _pw_pos: int = 0,
+            _pw_trail: list[Attempt] | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            route = _pw_route
+            if route is None:
+                st = holder.state
+                route = st.fixed
+                if route is None:
+                    route = st.routes[st.pick(ctx).slot]
+            target = route.chain[_pw_pos]
+            brk = target.breaker
+            if not target.methods or (brk.failures and not brk.allow()):
+                call = _Call(attempt, index, route, ctx, args, kwargs, _pw_trail)
+                why = "no plugin" if not target.methods else "circuit open"
+                return await dispatcher._next(call, _pw_pos, why)
+            series = target.series
+            series.calls += 1
+            method = target.methods[index]
+            coro = (
+                method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)
+            )  # caller's TypeError
+            timeout = route.timeout
+            t0 = _clock_ns()
+            deadline = None
+            if timeout is not None:
+                loop = _running_loop()
+                task = _current_task(loop)
+                if task is None:
+                    coro.close()
+                    raise RuntimeError("a gateway call with a deadline must run in an asyncio task")
+                cancelling = task.cancelling()
+                deadline = dispatcher.wheel.arm(loop, task, t0, timeout)
+            try:
+                result = await coro
+            except BaseException as exc:
+                failure: BaseException = exc
+                if deadline is not None:
+                    deadline.disarm()
+                    if deadline.fired:
+                        ours = deadline.task.uncancel() <= cancelling
+                        if ours and isinstance(exc, asyncio.CancelledError):
+                            failure = TimeoutError(f"no answer within {timeout} s")
+                            failure.__cause__ = exc
+                        elif isinstance(exc, asyncio.CancelledError):
+                            raise  # someone else cancelled the call too: not ours to swallow
+                if not isinstance(failure, Exception):
+                    raise  # a cancellation (not our deadline), KeyboardInterrupt, ...
+                series.observe_ns(_clock_ns() - t0)
+                call = _Call(attempt, index, route, ctx, args, kwargs, _pw_trail)
+                return await dispatcher._failed(call, _pw_pos, target, failure)
             if deadline is not None:
                 deadline.disarm()
-                if deadline.fired:
-                    ours = deadline.task.uncancel() <= cancelling
-                    if ours and isinstance(exc, asyncio.CancelledError):
-                        failure = TimeoutError(f"no answer within {timeout} s")
-                        failure.__cause__ = exc
-                    elif isinstance(exc, asyncio.CancelledError):
-                        raise  # someone else cancelled the call too: not ours to swallow
-            if not isinstance(failure, Exception):
-                raise  # a cancellation (not our deadline), KeyboardInterrupt, ...
+                if deadline.fired:  # it answered just as its deadline fired: the answer counts
+                    deadline.task.uncancel()
             series.observe_ns(_clock_ns() - t0)
-            call = _Call(timeout, route, index, ctx, args, kwargs, trail)
-            return await self._failed(call, pos, target, failure)
-        if deadline is not None:
-            deadline.disarm()
-            if deadline.fired:  # it answered just as its deadline fired: the answer counts
-                deadline.task.uncancel()
-        series.observe_ns(_clock_ns() - t0)
-        if brk.failures:
-            brk.record_success()
-        if trail is not None:
-            trail.append(Attempt(target.plugin_id))
-        if pos == 0 and route.shadow is not None:
-            self._spawn_shadow(_Call(timeout, route, index, ctx, args, kwargs, None), result)
-        return result
+            if brk.failures:
+                brk.record_success()
+            if _pw_trail is not None:
+                _pw_trail.append(Attempt(target.plugin_id))
+            if _pw_pos == 0 and route.shadow is not None:
+                dispatcher._spawn_shadow(
+                    _Call(attempt, index, route, ctx, args, kwargs, None), result
+                )
+            return result
+
+        return attempt
 
     async def _failed(self, call: _Call, pos: int, target: Target, exc: Exception) -> Any:
         """Classify a failed try: a contract's own answer passes through, anything else counts."""
@@ -266,9 +321,7 @@ class Dispatcher:
         if pos + 1 < len(route.chain):
             if pos == 0:
                 route.series.fallbacks += 1
-            return await self.attempt(
-                call.timeout, route, pos + 1, call.index, call.ctx, call.args, call.kwargs, trail
-            )
+            return await call.again(route, pos + 1, trail)
         d = route.decision
         failed = [(a.plugin, a.error or "") for a in trail if a.error is not None]
         first = failed[0][1]
@@ -306,9 +359,7 @@ class Dispatcher:
         shadow = call.route.shadow
         assert shadow is not None
         try:
-            result = await self.attempt(
-                call.timeout, shadow, 0, call.index, call.ctx, call.args, call.kwargs, None
-            )
+            result = await call.again(shadow, 0, None)
         except Exception:
             series.shadow_errors += 1
             return

@@ -21,7 +21,13 @@ from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
 from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher, Route, Target
-from ._errors import GatewayCallError, NoPluginAvailableError, PluginError, RoutingConfigError
+from ._errors import (
+    ContractDefinitionError,
+    GatewayCallError,
+    NoPluginAvailableError,
+    PluginError,
+    RoutingConfigError,
+)
 from ._metrics import CallSeries, GaugeSample, Metrics
 from ._plugin_set import PluginSet, PluginStatus
 from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
@@ -92,7 +98,14 @@ class Gateway(Generic[P]):
         self.store: RevisionStore = store if store is not None else MemoryRevisionStore()
         self.default_timeout = default_timeout
         self._names = tuple(contract.methods)
-        self._method_index = {m: i for i, m in enumerate(self._names)}
+        for mname, m in contract.methods.items():
+            reserved = [p for p in m.signature.parameters if p.startswith("_pw_")]
+            if reserved:  # the dispatcher's own keywords (see _dispatch.Dispatcher.entry)
+                raise ContractDefinitionError(
+                    contract.name,
+                    f"method {mname!r}: parameter names starting with '_pw_' are "
+                    f"reserved: {reserved}",
+                )
         self._plugins: PluginSet[P] = PluginSet(name, contract, breaker, clock)
         self._dispatcher = Dispatcher(name, self._names, passthrough, max_shadows=max_shadows)
         self._lock = threading.RLock()
@@ -107,31 +120,26 @@ class Gateway(Generic[P]):
         self._state = self._build(
             Router.compile(config, (), gateway=name, revision=revision, strict=False)
         )
-        self._client = types.SimpleNamespace(
-            **{m: self._entry(i, m) for i, m in enumerate(self._names)}
-        )
+        self._entries = {m: self._entry(i, m) for i, m in enumerate(self._names)}
+        self._client = types.SimpleNamespace(**self._entries)
         self.metrics.set_gauge_source(f"gateway:{name}", self._gauges)
 
     # -- calls ---------------------------------------------------------------------------------
 
     def _entry(self, index: int, name: str) -> Callable[..., Awaitable[Any]]:
-        """The client method ``name``: pick the route, hand the call to the dispatcher."""
-        run = self._dispatcher.attempt
-        gw = self
-
-        def entry(ctx: SecurityContext, /, *args: Any, **kwargs: Any) -> Awaitable[Any]:
-            st = gw._state
-            r = st.fixed
-            if r is None:
-                r = st.routes[st.pick(ctx).slot]
-            return run(st.timeout, r, 0, index, ctx, args, kwargs, None)
-
+        """The client method ``name``: the dispatcher's attempt function for that method."""
+        entry = self._dispatcher.entry(self, index)
         method = self.contract.methods[name]
         entry.__name__ = name
         entry.__qualname__ = f"{self.contract.name}Gateway.{name}"
         entry.__doc__ = inspect.getdoc(getattr(self.contract.protocol, name))
         entry.__signature__ = method.signature  # type: ignore[attr-defined]
         return entry
+
+    @property
+    def state(self) -> _State:
+        """What calls read: the routing and plugins serving now (replaced whole on a change)."""
+        return self._state
 
     @property
     def client(self) -> P:
@@ -142,22 +150,22 @@ class Gateway(Generic[P]):
         self, method: str, ctx: SecurityContext, /, *args: Any, **kwargs: Any
     ) -> Awaitable[Any]:
         """``await gw.call("method", ctx, ...)``: route and call a contract method by name."""
-        entry = getattr(self._client, method, None) if method in self._method_index else None
+        entry = self._entries.get(method)
         if entry is None:
             raise self._unknown(method)
-        return cast(Awaitable[Any], entry(ctx, *args, **kwargs))
+        return entry(ctx, *args, **kwargs)
 
     async def call_with_outcome(
         self, method: str, ctx: SecurityContext, /, *args: Any, **kwargs: Any
     ) -> CallOutcome:
         """Call like ``call`` and say what served: the decision, the plugin, every attempt."""
-        index = self._method_index.get(method)
-        if index is None:
+        entry = self._entries.get(method)
+        if entry is None:
             raise self._unknown(method)
         st = self._state
         r = st.fixed if st.fixed is not None else st.routes[st.pick(ctx).slot]
         trail: list[Attempt] = []
-        result = await self._dispatcher.attempt(st.timeout, r, 0, index, ctx, args, kwargs, trail)
+        result = await entry(ctx, *args, _pw_route=r, _pw_trail=trail, **kwargs)
         return CallOutcome(result, self.name, method, trail[-1].plugin, r.decision, tuple(trail))
 
     def _unknown(self, method: str) -> GatewayCallError:
@@ -270,6 +278,7 @@ class Gateway(Generic[P]):
                 self.metrics.series(name, plugin_id, rule),
             )
 
+        timeout = router.config.timeout or self.default_timeout
         routes = []
         for d in router.decisions:
             rule = d.rule_label
@@ -277,9 +286,8 @@ class Gateway(Generic[P]):
             shadow = None
             if d.shadow is not None:
                 st = target(d.shadow, f"{rule}/shadow")
-                shadow = Route(d, (st,), st.series, None)
-            routes.append(Route(d, chain, chain[0].series, shadow))
-        timeout = router.config.timeout or self.default_timeout
+                shadow = Route(d, (st,), st.series, None, timeout)
+            routes.append(Route(d, chain, chain[0].series, shadow, timeout))
         self.metrics.retain(name, live)
         return _State(router, instances, tuple(routes), timeout)
 
