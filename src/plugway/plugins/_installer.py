@@ -5,12 +5,18 @@ twice: its instance document in the Types Registry (what routing sees and the RE
 its implementation as a scoped client in the hub (scope = plugin id). The gateway's plugin set
 is always read back from those two places, so an instance registered or removed through the
 registry's own API joins or leaves the routing exactly like an installed package.
+
+An instance with an ``endpoint`` and no implementation in the hub is an out-of-process plugin:
+:class:`RemotePool` makes it a ``RemotePlugin`` on a host shared per endpoint URL, and leaves
+it out while that host is down (liveness). The supervisor (:mod:`._supervisor`) launches the
+hosts the gateway's settings name, including plugins switched to ``out_of_process``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +34,10 @@ from ._contract import PluginContract
 from ._discovery import DiscoveredPlugin, DiscoveryFailure, FailureStage, PluginCatalog, PluginSetup
 from ._errors import PluginError
 from ._lag import LoopLagMonitor
-from ._settings import PluginOptions
+from ._remote_pool import RemotePool
+from ._settings import GatewaySettings, HostSettings, PluginOptions
 from ._spec import PluginSpec
+from ._supervisor import ServerAddress, Supervisor
 from ._threaded import ThreadedPlugin, run_in_thread
 
 __all__ = ["PluginInstaller", "PluginSource"]
@@ -66,6 +74,7 @@ class PluginInstaller:
         data_dir: Path,
         logger: logging.Logger,
         lag: LoopLagMonitor | None = None,
+        settings: GatewaySettings | None = None,
     ) -> None:
         self.gateway = gateway
         self.contract = contract
@@ -78,6 +87,17 @@ class PluginInstaller:
         self._sources: dict[str, PluginSource] = {}
         self._lag = lag
         self._threads: dict[str, ThreadedPlugin] = {}
+        self.settings = settings or GatewaySettings(plugins=dict(options))
+        self.remote = RemotePool(
+            contract,
+            gateway=gateway,
+            secrets=self.settings.remote_secrets,
+            default_secret=self.settings.remote_secret,
+        )
+        """The out-of-process plugins of this gateway (hosts, liveness)."""
+        self.out_of_process: dict[str, DiscoveredPlugin] = {}
+        self.supervisor: Supervisor | None = None
+        """Discovered plugins the settings switch to ``out_of_process``, by entry point name."""
 
     def source(self, plugin_id: str) -> PluginSource | None:
         """The entry point an installed plugin came from (None for one registered by hand)."""
@@ -106,6 +126,14 @@ class PluginInstaller:
             self._log.info(
                 "plugin %s (%s) is disabled in the settings", plugin.name, plugin.plugin_id
             )
+            return False
+        if options.out_of_process:
+            self._log.info(
+                "plugin %s (%s) is served out of process (a supervised plugin host)",
+                plugin.name,
+                plugin.plugin_id,
+            )
+            self.out_of_process[plugin.name] = plugin
             return False
         decl = plugin.declaration
         setup = PluginSetup(
@@ -174,6 +202,41 @@ class PluginInstaller:
         for plugin_id in list(self._threads):
             self._release(plugin_id)
 
+    # -- out-of-process plugins ------------------------------------------------------------------
+
+    def start_remote(
+        self,
+        on_change: Callable[[], None],
+        *,
+        token: str | None,
+        address: Callable[[], ServerAddress | None],
+    ) -> None:
+        """Probe the hosts of remote plugins (``on_change`` resyncs the gateway when one goes
+        down or comes back) and launch the supervised hosts; on the event loop, never blocks."""
+        self.remote.start(asyncio.get_running_loop(), on_change)
+        hosts = list(self.settings.hosts)
+        configs: dict[str, Mapping[str, object]] = {}
+        for name, plugin in sorted(self.out_of_process.items()):
+            hosts.append(HostSettings(name=name, entry_point=[plugin.name]))
+            configs[plugin.name] = self._options.get(name, PluginOptions()).config
+        if not hosts:
+            return
+        self.supervisor = Supervisor(
+            hosts,
+            on_ready=self.remote.set_secret,
+            token=token,
+            address=address,
+            plugin_configs=configs,
+            config_dir=self._data_dir / "plugin-hosts" / self.gateway,
+        )
+        self.supervisor.start()
+
+    async def aclose_remote(self) -> None:
+        """Stop the supervised hosts, the probes and the remote connections (at shutdown)."""
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        await self.remote.aclose()
+
     def remove_instance(self, plugin_id: str) -> bool:
         """Remove a plugin instance of this contract from the registry; False if it has none."""
         if not plugin_id.startswith(self.contract.type_id):
@@ -187,10 +250,12 @@ class PluginInstaller:
     # -- reading the plugin set back --------------------------------------------------------------
 
     def collect(self) -> tuple[list[tuple[PluginSpec, object]], tuple[str, ...]]:
-        """The plugin instances in the registry that have an implementation in the hub, and the
-        ids of those that have none (listed, never routed to)."""
+        """The plugin instances in the registry that have an implementation in the hub or an
+        endpoint (an out-of-process plugin whose host is up), and the ids of those that have
+        neither (listed, never routed to)."""
         items: list[tuple[PluginSpec, object]] = []
         missing: list[str] = []
+        remote: set[str] = set()
         cursor: str | None = None
         while True:
             page = self._registry.list(
@@ -200,15 +265,20 @@ class PluginInstaller:
             )
             for entity in page.items:
                 impl = self._hub.try_get_scoped(self.contract.protocol, entity.gts_id)
-                if impl is None:
-                    missing.append(entity.gts_id)
-                    continue
                 source = self._sources.get(entity.gts_id)
+                version = None if source is None else source.contract_version
+                if impl is None and "endpoint" in entity.content:
+                    remote.add(entity.gts_id)
+                    try:
+                        impl, version = self.remote.plugin(entity.gts_id, entity.content)
+                    except PluginError as exc:
+                        self.report(entity.gts_id, "contract", str(exc))
+                        continue
+                if impl is None:
+                    missing.append(entity.gts_id)  # no implementation, or its host is down
+                    continue
                 try:
-                    spec = PluginSpec.from_document(
-                        entity.content,
-                        contract_version=None if source is None else source.contract_version,
-                    )
+                    spec = PluginSpec.from_document(entity.content, contract_version=version)
                 except PluginError as exc:
                     self.report(entity.gts_id, "contract", str(exc))
                     continue
@@ -216,6 +286,7 @@ class PluginInstaller:
             cursor = page.next_cursor
             if cursor is None:
                 break
+        self.remote.retain(remote)
         return items, tuple(missing)
 
     # -- failures ---------------------------------------------------------------------------------

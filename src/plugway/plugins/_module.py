@@ -36,6 +36,7 @@ from ._installer import PluginInstaller
 from ._manager import GatewayManager
 from ._revisions import RoutingRevision
 from ._settings import GatewaySettings
+from ._supervisor import ServerAddress
 from ._watcher import ConfigReading
 from .routing import Explanation, Router, parse_routing
 
@@ -262,6 +263,7 @@ class GatewayModule(Module):
             data_dir=ctx.data_dir,
             logger=ctx.logger,
             lag=manager.lag,
+            settings=self._settings,
         )
         self._installer = installer
         installer.register_schema()
@@ -298,6 +300,8 @@ class GatewayModule(Module):
         self._registry = ctx.registry
         self._unsubscribe = ctx.registry.subscribe(self._on_registry_event)
         self.resync(record=False)  # the plugins found at start-up: not a change
+        # out-of-process plugins: probe their hosts, launch the supervised ones
+        self._installer_start_remote(ctx)
         try:
             self._history.reconcile(config_routing)
             self._config_routing = config_routing
@@ -316,9 +320,18 @@ class GatewayModule(Module):
                 await asyncio.wait_for(self._gateway.drain_shadows(), timeout=_SHADOW_GRACE)
             self._gateway.close()
         if self._installer is not None:
+            await self._installer.aclose_remote()  # supervised hosts, probes, connections
             self._installer.close()
         if self._manager is not None:
             self._manager.discard(self.gateway_name)
+
+    def _installer_start_remote(self, ctx: ModuleContext) -> None:
+        assert self._installer is not None
+        self._installer.start_remote(
+            self.resync,
+            token=ctx.settings.server.admin_token,
+            address=lambda: ctx.hub.try_get(ServerAddress),
+        )
 
     # -- the config file --------------------------------------------------------------------------
 

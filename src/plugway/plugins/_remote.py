@@ -77,17 +77,21 @@ class RemoteHost:
             transport = transport or httpx.AsyncHTTPTransport(limits=limits)
         else:
             raise ValueError(f"endpoint {endpoint!r} must be http(s)://host:port or unix:/path")
+        self.transport = transport
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._base_url = base_url
+        self._headers: list[tuple[bytes, bytes]] = []
+        self.set_secret(secret)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+
+    def set_secret(self, secret: str | bytes | None) -> None:
+        """Send ``secret`` from now on (a supervised host relaunched with a new one)."""
         headers = {b"content-type": _JSON, b"accept": _JSON}
         if secret:
             raw = secret.encode() if isinstance(secret, str) else secret
             headers[b"authorization"] = b"Bearer " + raw  # UTF-8 bytes, as the host compares
-        self.transport = transport
-        self.client = httpx.AsyncClient(
-            base_url=base_url, headers=headers, timeout=timeout, transport=transport
-        )
-        self._base_url = base_url
-        self._headers = [(b"host", httpx.URL(base_url).netloc), *headers.items()]
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self.client.headers = httpx.Headers(headers)
+        self._headers = [(b"host", httpx.URL(self._base_url).netloc), *headers.items()]
 
     def url(self, path: str) -> httpx.URL:
         """The absolute URL of ``path`` on this host (built once per method by RemotePlugin)."""

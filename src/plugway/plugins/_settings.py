@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._breaker import BreakerSettings
 from ._errors import RoutingConfigError, RoutingProblem, error_path
@@ -20,8 +20,10 @@ from ._lag import DEFAULT_LAG_THRESHOLD
 
 __all__ = [
     "GatewaySettings",
+    "HostSettings",
     "PluginOptions",
     "PluginsSettings",
+    "RestartSettings",
     "parse_plugins_settings",
 ]
 
@@ -45,6 +47,53 @@ class PluginOptions(_Section):
     """``thread``: the plugin's calls run on an event loop of its own in a worker thread, so a
     plugin that blocks (``time.sleep``, CPU work) cannot stall the server and its calls keep
     their deadlines. True isolation is an out-of-process plugin."""
+    out_of_process: bool = False
+    """Serve this plugin in a plugin host process that plugway launches and supervises
+    (``python -m plugway.cli._host <entry point> --registry <this server>``), under the same
+    plugin id, instead of in this process: a switch by configuration only."""
+
+
+class RestartSettings(_Section):
+    """How a supervised host that exits is restarted: exponential backoff, in seconds."""
+
+    backoff_initial: float = Field(default=0.5, gt=0)
+    backoff_max: float = Field(default=30.0, gt=0)
+
+
+class HostSettings(_Section):
+    """``plugins.gateways.<gateway>.hosts[]``: a plugin host plugway launches and supervises.
+
+    ``entry_point`` (one or several ``plugway.plugins`` entry point names or
+    ``module:attribute`` references) runs plugway's own host, ``python -m plugway.cli._host``,
+    registered in this server's registry. ``executable`` + ``args`` run any other program that
+    speaks the wire protocol; ``{registry_url}``, ``{listen}`` and ``{heartbeat}`` in ``args``
+    are replaced. Either way the child gets ``PLUGWAY_PLUGIN_SECRET`` (generated per launch),
+    ``PLUGWAY_TOKEN`` and ``PLUGWAY_REGISTRY_URL`` in its environment, never on its command line.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    executable: str | None = None
+    args: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    entry_point: list[str] = Field(default_factory=list)
+    listen: str = "127.0.0.1:0"
+    heartbeat: float = Field(default=5.0, gt=0)
+    start_timeout: float = Field(default=60.0, gt=0)
+    stop_grace: float = Field(default=10.0, gt=0)
+    restart: RestartSettings = Field(default_factory=RestartSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_entry_point(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("entry_point"), str):
+            data = {**data, "entry_point": [data["entry_point"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> HostSettings:
+        if not self.entry_point and self.executable is None:
+            raise ValueError("a host needs an entry_point or an executable")
+        return self
 
 
 class GatewaySettings(_Section):
@@ -58,6 +107,12 @@ class GatewaySettings(_Section):
     plugins: dict[str, PluginOptions] = Field(default_factory=dict)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     default_timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
+    hosts: list[HostSettings] = Field(default_factory=list)
+    """Plugin hosts plugway launches and supervises for this gateway."""
+    remote_secrets: dict[str, str] = Field(default_factory=dict)
+    """Secrets of plugin hosts plugway does not launch, by endpoint URL or by plugin id."""
+    remote_secret: str | None = None
+    """The secret of every other such host (else ``$PLUGWAY_PLUGIN_SECRET``)."""
 
 
 class PluginsSettings(_Section):

@@ -19,7 +19,8 @@ def plugin_base_schema() -> dict[str, Any]:
         "title": "ModKit plugin",
         "description": (
             "Base type of every plugin instance: its GTS id, the vendor that ships it, "
-            "its priority (lower wins) and contract-specific properties."
+            "its priority (lower wins) and contract-specific properties; an out-of-process "
+            "plugin also has its endpoint and the contract version it implements."
         ),
         "type": "object",
         "x-gts-abstract": True,
@@ -29,5 +30,26 @@ def plugin_base_schema() -> dict[str, Any]:
             "vendor": {"type": "string"},
             "priority": {"type": "integer"},
             "properties": {"type": "object"},
+            "contract_version": {
+                "description": "MAJOR.MINOR of the contract an out-of-process plugin implements",
+                "type": "string",
+                "pattern": r"^[0-9]+\.[0-9]+$",
+            },
+            "endpoint": {
+                "description": (
+                    "Where an out-of-process plugin is served (a plugin host): base URL, the "
+                    "plugin's route prefix, wire protocol, heartbeat period and TTL in seconds"
+                ),
+                "type": "object",
+                "required": ["url", "path", "protocol"],
+                "additionalProperties": False,
+                "properties": {
+                    "url": {"type": "string", "minLength": 1},
+                    "path": {"type": "string", "pattern": "^/"},
+                    "protocol": {"type": "string", "minLength": 1},
+                    "heartbeat_s": {"type": "number", "exclusiveMinimum": 0},
+                    "ttl_s": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
         },
     }

@@ -54,6 +54,25 @@ class _Item:
     entity: Entity | None = None  # built only when someone needs it (a listener, register())
 
 
+def _endpoint_moved(old: str, new: str) -> bool:
+    """True when two instance documents differ only in their ``endpoint`` (both having one):
+    a re-registration of an out-of-process plugin whose host now listens elsewhere replaces
+    the stored instance instead of being refused as a conflict."""
+    if old == new:
+        return False
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except ValueError:
+        return False
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return False
+    if not (isinstance(a.get("endpoint"), dict) and isinstance(b.get("endpoint"), dict)):
+        return False
+    a.pop("endpoint")
+    b.pop("endpoint")
+    return bool(a == b)
+
+
 def _gts_refs(node: object) -> Iterator[str]:
     """Every ``$ref`` to another GTS entity (``gts://<id>[#…]``) inside a schema document."""
     if isinstance(node, Mapping):
@@ -202,22 +221,31 @@ class TypesRegistry:
                 if it.row is None:
                     continue
                 gid = it.row.gts_id
+                moved: EntityRow | None = None
                 earlier = pending.get(gid)
                 old = earlier.row if earlier is not None else None
                 old_rev = 0
                 if old is None and gid in existing:
                     old, old_rev = existing[gid].row, existing[gid].revision
                 if old is not None:
-                    if old.content != it.row.content:
+                    if earlier is None and _endpoint_moved(old.content, it.row.content):
+                        # a plugin host restarted elsewhere (a new port): the instance moves
+                        moved = old
+                        self._discard(gid)
+                    elif old.content != it.row.content:
                         it.error = RegistryConflictError(gid)
+                        continue
                     elif earlier is None:
                         it.stored = StoredRow(old, old_rev)
-                    # else: an in-batch duplicate, filled in once the batch is written
-                    continue
+                        continue
+                    else:
+                        continue  # an in-batch duplicate, filled in once the batch is written
                 if self._ready:
                     problem = self._admit(it.row, it.doc)
                     if problem is not None:
                         it.error = RegistryValidationError([RegistryProblem(gid, problem)])
+                        if moved is not None:  # the stored instance stays as it was
+                            self._admit(moved, json.loads(moved.content))
                         continue
                 it.created = True
                 pending[gid] = it

@@ -36,6 +36,7 @@ from plugway.modkit import (
     load_settings,
     parse_settings,
 )
+from plugway.plugins._supervisor import ServerAddress
 from plugway.server._app import create_app
 from plugway.server._datadir import make_private, private_umask
 from plugway.server._datalock import DataFolderInUseError, DataLock
@@ -207,6 +208,7 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
     settings = prepared.settings
     sock = _bind(settings.server.host, settings.server.port)
     url = _url(sock)
+    runtime.hub.register(ServerAddress, ServerAddress(url))  # for supervised plugin hosts
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server: _Server | None = None

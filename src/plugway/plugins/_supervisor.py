@@ -1,0 +1,339 @@
+"""Plugin hosts launched and supervised by plugway (as go-plugin's client runs its plugins).
+
+A gateway's settings name its hosts (``plugins.gateways.<gw>.hosts``, or a plugin entry
+switched to ``out_of_process: true``). Once the server has an address (its URL is in the hub as
+:class:`ServerAddress`), :class:`Supervisor` launches each one in a process group of its own:
+
+* a secret generated per launch goes to the child in ``PLUGWAY_PLUGIN_SECRET`` (never on its
+  command line, where ``ps`` would show it), with the server's own URL
+  (``--registry``, ``PLUGWAY_REGISTRY_URL``) and the admin token (``PLUGWAY_TOKEN``) it
+  registers with;
+* the handshake line (``PLUGWAY-PLUGIN-HOST listening <url> plugway-http/1``) is read from its
+  stdout within ``start_timeout``; the URL and secret then go to the gateway's
+  :class:`RemotePool`, and the host's own registration brings its plugins into the routing;
+* each stderr line is logged as ``[host <name>] <line>``;
+* a host that exits (crash, ``os.abort()``, killed) is launched again after a backoff that
+  doubles from ``restart.backoff_initial`` up to ``restart.backoff_max`` (reset once a launch
+  has served that long);
+* at shutdown each host gets SIGTERM, ``stop_grace`` seconds, then SIGKILL of its group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._settings import HostSettings
+from ._wire import HANDSHAKE_PREFIX, PROTOCOL
+
+__all__ = ["ServerAddress", "SupervisedHost", "Supervisor"]
+
+_log = logging.getLogger("plugway.plugins.supervisor")
+
+SECRET_ENV = "PLUGWAY_PLUGIN_SECRET"
+TOKEN_ENV = "PLUGWAY_TOKEN"
+REGISTRY_ENV = "PLUGWAY_REGISTRY_URL"
+_WAIT_FOR_ADDRESS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """The URL this server serves on (registered in the hub by ``plugway serve``)."""
+
+    url: str
+
+
+class HandshakeError(Exception):
+    """A launched host did not print its handshake line in time (or printed another)."""
+
+
+class SupervisedHost:
+    """One supervised host: launched, watched, relaunched, stopped (module docstring)."""
+
+    def __init__(
+        self,
+        settings: HostSettings,
+        *,
+        registry_url: str,
+        token: str | None,
+        on_ready: Callable[[str, str], None],
+        plugin_config: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.registry_url = registry_url
+        self._token = token
+        self._on_ready = on_ready
+        self._plugin_config = plugin_config
+        self._log = logging.getLogger(f"plugway.plugins.host.{self.name}")
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url: str | None = None
+        self.launches = 0
+        self.exits: list[int] = []
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._pumps: list[asyncio.Task[None]] = []
+        self.ready = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def command(self) -> list[str]:
+        s = self.settings
+        values = {
+            "registry_url": self.registry_url,
+            "listen": s.listen,
+            "heartbeat": str(s.heartbeat),
+        }
+        args = [a.format_map(values) for a in (s.args or [])]
+        if not s.entry_point:
+            assert s.executable is not None
+            return [s.executable, *args]
+        cmd = [s.executable or sys.executable, "-m", "plugway.cli._host", *s.entry_point]
+        cmd += ["--listen", s.listen, "--registry", self.registry_url]
+        cmd += ["--heartbeat", str(s.heartbeat)]
+        if self._plugin_config is not None:
+            cmd += ["--plugin-config", str(self._plugin_config)]
+        return [*cmd, *args]
+
+    def environment(self, secret: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings.env)
+        env[SECRET_ENV] = secret
+        env[REGISTRY_ENV] = self.registry_url
+        env["PYTHONUNBUFFERED"] = "1"
+        if self._token:
+            env[TOKEN_ENV] = self._token
+        else:
+            env.pop(TOKEN_ENV, None)
+        return env
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"plugin host {self.name}"
+            )
+
+    async def _supervise(self) -> None:
+        backoff = self.settings.restart.backoff_initial
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                code = await self._launch_and_wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.error("plugin host %s: launch failed: %s", self.name, exc)
+                code = None
+            if self._stopping:
+                break
+            if time.monotonic() - started >= self.settings.restart.backoff_max:
+                backoff = self.settings.restart.backoff_initial  # it served a good while
+            _log.warning(
+                "plugin host %s exited (%s); restarting in %.2f s",
+                self.name,
+                _exit_text(code),
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.restart.backoff_max)
+
+    async def _launch_and_wait(self) -> int | None:
+        secret = secrets.token_urlsafe(32)
+        self.launches += 1
+        self.ready.clear()
+        proc = self.proc = await asyncio.create_subprocess_exec(
+            *self.command(),
+            env=self.environment(secret),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: stopped as a whole
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        self._pumps = [asyncio.ensure_future(self._forward(proc.stderr))]
+        try:
+            try:
+                url = await self._handshake(proc)
+            except HandshakeError as exc:
+                _log.error("plugin host %s (pid %d): %s", self.name, proc.pid, exc)
+                await self._terminate(proc)
+                return proc.returncode
+            self.url = url
+            _log.info("plugin host %s (pid %d) listening on %s", self.name, proc.pid, url)
+            self._on_ready(url, secret)
+            self.ready.set()
+            self._pumps.append(asyncio.ensure_future(_drain(proc.stdout)))
+            code = await proc.wait()
+            self.exits.append(code)
+            return code
+        finally:
+            for pump in self._pumps:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(pump, timeout=1.0)
+            self._pumps = []
+
+    async def _handshake(self, proc: asyncio.subprocess.Process) -> str:
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(self.settings.start_timeout):
+                line = await proc.stdout.readline()
+        except TimeoutError:
+            raise HandshakeError(
+                f"no handshake line within {self.settings.start_timeout} s"
+            ) from None
+        words = line.decode("utf-8", "replace").split()
+        if len(words) != 4 or words[0] != HANDSHAKE_PREFIX or words[1] != "listening":
+            raise HandshakeError(f"expected a handshake line, got {line[:200]!r}")
+        if words[3] != PROTOCOL:
+            raise HandshakeError(f"speaks {words[3]!r}, not {PROTOCOL!r}")
+        return words[2]
+
+    async def _forward(self, stream: asyncio.StreamReader) -> None:
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                self._log.info("[host %s] %s", self.name, text)
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM to the process group, ``stop_grace`` seconds, then SIGKILL of the group."""
+        if proc.returncode is not None:
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=self.settings.stop_grace)
+        except TimeoutError:
+            _log.warning(
+                "plugin host %s (pid %d) ignored SIGTERM for %.1f s: killing its group",
+                self.name,
+                proc.pid,
+                self.settings.stop_grace,
+            )
+            _signal_group(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        else:
+            _signal_group(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        proc = self.proc
+        if proc is not None:
+            await self._terminate(proc)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        _log.info("plugin host %s stopped", self.name)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pid": self.pid,
+            "url": self.url,
+            "launches": self.launches,
+            "running": self.proc is not None and self.proc.returncode is None,
+        }
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    """Read what a host writes to stdout after its handshake (nothing, by the protocol)."""
+    while await stream.read(65536):
+        pass
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "not started"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+class Supervisor:
+    """The supervised hosts of one gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        hosts: Sequence[HostSettings],
+        *,
+        on_ready: Callable[[str, str], None],
+        token: str | None,
+        address: Callable[[], ServerAddress | None],
+        plugin_configs: Mapping[str, Mapping[str, Any]] | None = None,
+        config_dir: Path | None = None,
+    ) -> None:
+        self._settings = list(hosts)
+        self._on_ready = on_ready
+        self._token = token
+        self._address = address
+        self._configs = dict(plugin_configs or {})
+        self._config_dir = config_dir
+        self.hosts: list[SupervisedHost] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Launch the hosts once the server has an address (in a task: never blocks)."""
+        if self._settings and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._launch_all(), name="plugin-host supervisor"
+            )
+
+    async def _launch_all(self) -> None:
+        address = self._address()
+        while address is None:
+            await asyncio.sleep(_WAIT_FOR_ADDRESS)
+            address = self._address()
+        for settings in self._settings:
+            host = SupervisedHost(
+                settings,
+                registry_url=address.url,
+                token=self._token,
+                on_ready=self._on_ready,
+                plugin_config=self._config_file(settings),
+            )
+            self.hosts.append(host)
+            host.start()
+
+    def _config_file(self, settings: HostSettings) -> Path | None:
+        configs = {ep: self._configs[ep] for ep in settings.entry_point if ep in self._configs}
+        if not configs or self._config_dir is None:
+            return None
+        self._config_dir.mkdir(parents=True, exist_ok=True)
+        path = self._config_dir / f"{settings.name}.yaml"
+        path.write_text(yaml.safe_dump(configs), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        await asyncio.gather(*(h.stop() for h in self.hosts), return_exceptions=True)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [h.status() for h in self.hosts]
