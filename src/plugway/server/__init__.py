@@ -9,7 +9,6 @@ from plugway.server._app import (
     MetricsSource,
     bearer_guard,
     create_app,
-    render_metrics,
 )
 from plugway.server._auth import AdminAccess
 from plugway.server._gateway_http import (
@@ -80,7 +79,6 @@ __all__ = [
     "problem_response",
     "problem_responses",
     "registry_status",
-    "render_metrics",
     "resolve_settings",
     "run_server",
     "serve",

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
@@ -34,7 +35,6 @@ __all__ = [
     "MetricsSource",
     "bearer_guard",
     "create_app",
-    "render_metrics",
 ]
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("plugway.server")
 S = TypeVar("S")
 
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST  # what /metrics answers (prometheus_client's format)
 
 # Swagger UI's files are served by the app itself (from the swagger-ui-bundle package), so /docs
 # works on a machine without internet access; FastAPI's default page loads them from a CDN.
@@ -59,7 +59,8 @@ class MetricsSource(Protocol):
 
     Register one per producer under a scope of your choice, e.g.
     ``hub.register_scoped(MetricsSource, "plugins", render)``, or a single unscoped one with
-    ``hub.register(MetricsSource, render)``; ``/metrics`` concatenates them all on each scrape.
+    ``hub.register(MetricsSource, render)``; ``/metrics`` parses them into families on each
+    scrape. A ``prometheus_client`` ``Collector`` registered the same way is the better choice.
     """
 
     def __call__(self) -> str: ...
@@ -128,41 +129,6 @@ def _registry_ready(runtime: Runtime) -> bool:
         return runtime.registry.is_ready
     except ModkitError:  # not opened yet: the runtime has not started
         return False
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _builtin_metrics(runtime: Runtime) -> str:
-    lines = [
-        "# HELP plugway_module_phase Lifecycle phase of each module (1 for its current phase).",
-        "# TYPE plugway_module_phase gauge",
-    ]
-    for name in runtime.modules:
-        phase = str(runtime.phase_of(name))
-        lines.append(f'plugway_module_phase{{module="{_label(name)}",phase="{_label(phase)}"}} 1')
-    lines += [
-        "# HELP plugway_registry_ready 1 once the types registry has switched to ready.",
-        "# TYPE plugway_registry_ready gauge",
-        f"plugway_registry_ready {1 if _registry_ready(runtime) else 0}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def render_metrics(runtime: Runtime) -> str:
-    """The full ``/metrics`` text: the server's own gauges, then every registered source."""
-    parts = [_builtin_metrics(runtime)]
-    for scope, source in _collect_sources(runtime.hub, MetricsSource):
-        try:
-            text = source()
-        except Exception as exc:
-            # One broken producer must not blank the whole scrape; say so in the output and log.
-            _log.error("metrics source %r failed", scope or "<unscoped>", exc_info=exc)
-            parts.append(f"# plugway: metrics source {scope or '<unscoped>'!r} failed: {exc}\n")
-            continue
-        parts.append(text if text.endswith("\n") or not text else text + "\n")
-    return "".join(parts)
 
 
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
