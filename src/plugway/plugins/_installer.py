@@ -134,6 +134,7 @@ class PluginInstaller:
                 plugin.plugin_id,
             )
             self.out_of_process[plugin.name] = plugin
+            self._forget_in_process(plugin.plugin_id)
             return False
         decl = plugin.declaration
         setup = PluginSetup(
@@ -179,6 +180,16 @@ class PluginInstaller:
             plugin.name, plugin.value, plugin.distribution, decl.contract_version
         )
         return True
+
+    def _forget_in_process(self, plugin_id: str) -> None:
+        """A persistent registry may hold the in-process instance of a plugin now switched to
+        out of process: remove it, so that its host registers it with an endpoint."""
+        try:
+            stored = self._registry.get(plugin_id)
+        except RegistryError:
+            return
+        if "endpoint" not in stored.content:
+            self.remove_instance(plugin_id)
 
     def uninstall(self, plugin_id: str) -> None:
         """Forget an installed plugin whose package is gone: its client and its instance.
