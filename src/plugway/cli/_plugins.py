@@ -114,6 +114,10 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(handler=_rescan)
 
+    from plugway.cli import _host
+
+    _host.register(sub)  # plugway plugins host: serve plugins out of process
+
 
 class _Sub:
     """A sub-parser factory that gives every sub-command the common options."""

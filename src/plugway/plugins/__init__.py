@@ -28,8 +28,10 @@ from ._errors import (
 from ._gateway import DEFAULT_TIMEOUT, Gateway
 from ._manager import GatewayManager
 from ._module import GatewayModule, PluginView
+from ._remote import RemoteHost, RemotePlugin
 from ._revisions import RoutingRevision
 from ._spec import PluginSpec
+from ._wire import RemotePluginError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -56,6 +58,9 @@ __all__ = [
     "PluginSpec",
     "PluginVersionError",
     "PluginView",
+    "RemoteHost",
+    "RemotePlugin",
+    "RemotePluginError",
     "RevisionNotFoundError",
     "RoutingConfigError",
     "RoutingRevision",
