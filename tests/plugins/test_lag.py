@@ -104,7 +104,7 @@ async def test_a_stall_outside_registered_plugins_is_counted_but_not_attributed(
     blocking_helper()
     await wait_for_stalls(monitor, 2)
     status = monitor.status()
-    assert status["status"] == "degraded"
+    assert status["status"] == "ok"  # no plugin to blame: counted, readiness unaffected
     assert status["blocking_plugins"] == [] and status["unattributed_stalls"] == 2
     last = monitor.last_stall
     assert last is not None and last.plugins == () and "blocking_helper" in last.function
