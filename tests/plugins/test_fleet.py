@@ -5,6 +5,7 @@ other, the fleet is listed from either, routing to a plugin a replica lacks is r
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import yaml
 from plugins_module_support import AUTH, BM25, TFIDF, catalog_of, installed, running
 
 from _postgres import ThrowawayCluster
@@ -37,7 +39,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: flo
 
 @asynccontextmanager
 async def fleet(
-    tmp_path: Path, url: str, count: int = 2, *, catalogs: list[Any] | None = None
+    tmp_path: Path,
+    url: str,
+    count: int = 2,
+    *,
+    catalogs: list[Any] | None = None,
+    plugins: dict[str, Any] | None = None,
 ) -> AsyncIterator[list[Replica]]:
     settings = {"registry": {"backend": "postgresql", "url": url}}
     async with AsyncExitStack() as stack:
@@ -45,7 +52,7 @@ async def fleet(
         for i in range(count):
             catalog = catalogs[i] if catalogs else None
             replica = await stack.enter_async_context(
-                running(tmp_path / f"r{i}", settings=settings, catalog=catalog)
+                running(tmp_path / f"r{i}", plugins, settings=settings, catalog=catalog)
             )
             replica[0].hub.get(GatewayManager).start_fleet()  # what the run phase does
             replicas.append(replica)
@@ -224,3 +231,56 @@ async def test_an_outage_keeps_every_replica_serving_and_they_converge_when_it_e
                 return bool(health["fleet"]["connected"] and await revision(two) == latest)
 
             await eventually(converged, f"replica 2 back and serving revision {latest}")
+
+
+def _edit(config: Path, plugin: str) -> None:
+    routing = {"default": {"plugin": plugin}}
+    doc = {"plugins": {"gateways": {"doc_search": {"routing": routing}}}}
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    stamp = config.stat()
+    os.utime(config, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+
+
+async def test_a_config_file_edit_read_by_every_replica_is_applied_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    _edit(config, BM25)
+    plugins = {"config_file": str(config), "watch": False}
+    async with fleet(tmp_path, postgres_url, plugins=plugins) as [(r1, one), (r2, two)]:
+        _edit(config, TFIDF)
+        for runtime in (r1, r2):
+            assert runtime.hub.get(GatewayManager).check_config_file()
+        history = (await one.get(f"{GW}/revisions")).json()["revisions"]
+        assert [r["who"] for r in history].count("config-file") == 1
+        number = history[0]["revision"]
+        assert await revision(one) == await revision(two) == number
+
+
+async def test_a_config_edit_made_during_an_outage_is_applied_when_the_database_is_back(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    _edit(config, BM25)
+    plugins = {"config_file": str(config), "watch": False}
+    with ThrowawayCluster() as cluster:
+        async with fleet(tmp_path, cluster.url, plugins=plugins) as [(r1, one), (_, two)]:
+            before = await revision(one)
+            cluster.stop()
+            _edit(config, TFIDF)
+            manager = r1.hub.get(GatewayManager)
+            assert await asyncio.to_thread(manager.check_config_file)
+            doc_search = manager.get("doc_search")
+            assert doc_search is not None and "not applied yet" in str(doc_search.config_error)
+            assert await revision(one) == before  # still serving
+            cluster.start()
+
+            async def applied() -> bool:
+                return (
+                    doc_search.config_error is None
+                    and await revision(one) > before
+                    and await revision(two) == await revision(one)
+                )
+
+            await eventually(applied, "the held-back edit applied on both replicas")
+            assert (await two.get(GW)).json()["routing"]["default"] == {"plugin": TFIDF}

@@ -55,12 +55,14 @@ class FleetListener:
         *,
         reconcile_every: float = RECONCILE_EVERY,
         heartbeat_every: float = HEARTBEAT_EVERY,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.directory = directory
         self._gateways = gateways
         self._reconcile_every = reconcile_every
         self._heartbeat_every = heartbeat_every
+        self._on_reconnect = on_reconnect
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -136,6 +138,8 @@ class FleetListener:
         self.error = None
         if was is not None:
             _log.info("fleet: the database %s is reachable again; reconciled", self.store.url)
+            if self._on_reconnect is not None:
+                self._on_reconnect()  # e.g. a config file edit the outage held back
 
     def _listen(self) -> None:
         conn = self._conn

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.registry import Collector
@@ -82,7 +83,11 @@ class GatewayManager:
         """With a PostgreSQL store: follows the other replicas (started by ``start_fleet``)."""
         if isinstance(store, PostgresRevisionStore):
             directory = ReplicaDirectory(store, host=address[0], port=address[1])
-            self.fleet = FleetListener(store, self.gateways, directory)
+            self.fleet = FleetListener(
+                store, self.gateways, directory, on_reconnect=self.reapply_config_file
+            )
+        self._applier = ThreadPoolExecutor(1, thread_name_prefix="plugway-config")
+        """Applies config file edits in order, off the event loop (a shared store)."""
 
     @classmethod
     def open(
@@ -193,7 +198,25 @@ class GatewayManager:
         if self.watcher is None or not self.settings.watch:
             await stop.wait()
             return
-        await self.watcher.run(stop, self.apply_reading)
+        if self.fleet is None:
+            await self.watcher.run(stop, self.apply_reading)
+            return
+        # a shared store is a network round trip (seconds in an outage): never on the loop
+        pending: set[asyncio.Future[None]] = set()
+        loop = asyncio.get_running_loop()
+
+        def apply_off_loop(reading: ConfigReading) -> None:
+            future = loop.run_in_executor(self._applier, self.apply_reading, reading)
+            pending.add(future)
+            future.add_done_callback(pending.discard)
+
+        await self.watcher.run(stop, apply_off_loop)
+
+    def reapply_config_file(self) -> None:
+        """Read the config file again and apply what was not applied (an edit made while the
+        database was unreachable); the fleet listener calls it after reconnecting."""
+        if self.watcher is not None:
+            self.apply_reading(self.watcher.read())
 
     # -- the fleet (a PostgreSQL store shared with other replicas) -----------------------------
 
@@ -261,4 +284,5 @@ class GatewayManager:
             )
         self.lag.stop()
         self.stop_fleet()
+        self._applier.shutdown(wait=True)
         self.store.close()

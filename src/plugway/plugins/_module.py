@@ -34,7 +34,7 @@ from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
 from ._installer import PluginInstaller
 from ._manager import GatewayManager
-from ._revisions import RoutingRevision
+from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
 from ._supervisor import ServerAddress
 from ._watcher import ConfigReading
@@ -351,6 +351,9 @@ class GatewayModule(Module):
             revision = self.history.apply_config(doc, what="config file edited")
         except RoutingConfigError as exc:
             self._refuse(str(self._in_file(exc)))
+            return None
+        except RevisionStoreError as exc:  # applied when the database is back (fleet listener)
+            self._refuse(f"{reading.path}: routing edit not applied yet: {exc}")
             return None
         self._config_routing = doc
         self.config_error = None
