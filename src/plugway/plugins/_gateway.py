@@ -1,6 +1,6 @@
 """The Gateway: the thin facade a module holds over its plugins, routing and dispatcher.
 
-Everything a call needs sits in one immutable ``_State`` behind one attribute, rebuilt whole on
+Everything a call needs sits in one immutable ``State`` behind one attribute, rebuilt whole on
 each change. A call reads that attribute once, so a swap (routing change, plugin added or
 removed) never affects a call already in flight, and no call fails because of a swap. The
 client's methods pick the route and hand the call to the dispatcher's one attempt helper.
@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar, cast
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher, Route, Target
+from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher
 from ._errors import (
     ContractDefinitionError,
     GatewayCallError,
@@ -28,10 +28,11 @@ from ._errors import (
     PluginError,
     RoutingConfigError,
 )
-from ._metrics import CallSeries, GaugeSample, Metrics
+from ._metrics import GaugeSample, Metrics
 from ._plugin_set import PluginSet, PluginStatus
 from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
 from ._spec import PluginInstance, PluginSpec
+from ._state import State, build_state
 from .routing import Decision, Explanation, Router, RoutingConfig, parse_routing
 from .routing import Target as RouteTarget
 
@@ -43,26 +44,6 @@ log = logging.getLogger("plugway.plugins")
 
 DEFAULT_TIMEOUT = 10.0  # seconds per try when the routing sets no ``timeout``
 _NO_KWARGS: Mapping[str, Any] = types.MappingProxyType({})
-
-
-class _State:
-    """Everything one call needs; built whole on each change and never mutated afterwards."""
-
-    __slots__ = ("fixed", "instances", "pick", "router", "routes", "timeout")
-
-    def __init__(
-        self,
-        router: Router,
-        instances: Mapping[str, PluginInstance[Any]],
-        routes: tuple[Route, ...],
-        timeout: float | None,
-    ) -> None:
-        self.router = router
-        self.pick = router.pick
-        self.instances = instances
-        self.routes = routes
-        self.fixed = routes[router.fixed.slot] if router.fixed is not None else None
-        self.timeout = timeout
 
 
 class Gateway(Generic[P]):
@@ -137,7 +118,7 @@ class Gateway(Generic[P]):
         return entry
 
     @property
-    def state(self) -> _State:
+    def state(self) -> State:
         """What calls read: the routing and plugins serving now (replaced whole on a change)."""
         return self._state
 
@@ -256,40 +237,10 @@ class Gateway(Generic[P]):
             config, self._plugins.ordered(), gateway=self.name, revision=revision, strict=strict
         )
 
-    def _build(self, router: Router) -> _State:
-        """The next state: a route per decision, each try's target with its metrics series."""
-        instances = self._plugins.instances
-        methods = self._plugins.method_table(self._names)
-        name = self.name
-        live: set[tuple[str, str]] = set()
-
-        def target(plugin_id: str | None, rule: str) -> Target:
-            impls = methods.get(plugin_id) if plugin_id is not None else None
-            if plugin_id is None or impls is None:
-                # nothing is served here: a private series, never exported
-                return Target(
-                    plugin_id or "-", (), self._plugins.null_breaker, CallSeries(name, "-", rule)
-                )
-            live.add((plugin_id, rule))
-            return Target(
-                plugin_id,
-                impls,
-                self._plugins.breaker(plugin_id),
-                self.metrics.series(name, plugin_id, rule),
-            )
-
-        timeout = router.config.timeout or self.default_timeout
-        routes = []
-        for d in router.decisions:
-            rule = d.rule_label
-            chain = (target(d.plugin_id, rule), *(target(f, rule) for f in d.fallback))
-            shadow = None
-            if d.shadow is not None:
-                st = target(d.shadow, f"{rule}/shadow")
-                shadow = Route(d, (st,), st.series, None, timeout)
-            routes.append(Route(d, chain, chain[0].series, shadow, timeout))
-        self.metrics.retain(name, live)
-        return _State(router, instances, tuple(routes), timeout)
+    def _build(self, router: Router) -> State:
+        return build_state(
+            self.name, router, self._plugins, self._names, self.metrics, self.default_timeout
+        )
 
     def _recompile(self, what: str, *, keep: str | None = None) -> None:
         st = self._state

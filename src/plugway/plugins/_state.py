@@ -1,0 +1,77 @@
+"""A gateway's state: everything one call reads, built whole from a router and the plugin set.
+
+A change (routing, plugins) builds the next ``State`` and swaps one reference; a call reads that
+reference once, so it finishes on the state it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._dispatch import Route, Target
+from ._metrics import CallSeries, Metrics
+from ._plugin_set import PluginSet
+from ._spec import PluginInstance
+from .routing import Router
+
+__all__ = ["State", "build_state"]
+
+
+class State:
+    """Everything one call needs; never mutated once built."""
+
+    __slots__ = ("fixed", "instances", "pick", "router", "routes", "timeout")
+
+    def __init__(
+        self,
+        router: Router,
+        instances: Mapping[str, PluginInstance[Any]],
+        routes: tuple[Route, ...],
+        timeout: float | None,
+    ) -> None:
+        self.router = router
+        self.pick = router.pick
+        self.instances = instances
+        self.routes = routes  # by Decision.slot
+        self.fixed = routes[router.fixed.slot] if router.fixed is not None else None
+        self.timeout = timeout
+
+
+def build_state(
+    gateway: str,
+    router: Router,
+    plugins: PluginSet[Any],
+    method_names: tuple[str, ...],
+    metrics: Metrics,
+    default_timeout: float | None,
+) -> State:
+    """A route per decision, each try's target with its breaker and metrics series; the series
+    of rules and plugins the router no longer reaches are dropped from ``metrics``."""
+    methods = plugins.method_table(method_names)
+    live: set[tuple[str, str]] = set()
+
+    def target(plugin_id: str | None, rule: str) -> Target:
+        impls = methods.get(plugin_id) if plugin_id is not None else None
+        if plugin_id is None or impls is None:
+            # nothing is served here: a private series, never exported
+            return Target(
+                plugin_id or "-", (), plugins.null_breaker, CallSeries(gateway, "-", rule)
+            )
+        live.add((plugin_id, rule))
+        return Target(
+            plugin_id, impls, plugins.breaker(plugin_id), metrics.series(gateway, plugin_id, rule)
+        )
+
+    timeout = router.config.timeout or default_timeout
+    routes = []
+    for d in router.decisions:
+        rule = d.rule_label
+        chain = (target(d.plugin_id, rule), *(target(f, rule) for f in d.fallback))
+        shadow = None
+        if d.shadow is not None:
+            st = target(d.shadow, f"{rule}/shadow")
+            shadow = Route(d, (st,), st.series, None, timeout)
+        routes.append(Route(d, chain, chain[0].series, shadow, timeout))
+    metrics.retain(gateway, live)
+    return State(router, plugins.instances, tuple(routes), timeout)
