@@ -284,3 +284,28 @@ async def test_a_config_edit_made_during_an_outage_is_applied_when_the_database_
 
             await eventually(applied, "the held-back edit applied on both replicas")
             assert (await two.get(GW)).json()["routing"]["default"] == {"plugin": TFIDF}
+
+
+async def test_a_malformed_notification_leaves_the_listeners_following(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with fleet(tmp_path, postgres_url) as [(_, one), (r2, two)]:
+        with psycopg.connect(postgres_url, autocommit=True) as c:
+            for channel in ("plugway_routing", "plugway_registry"):
+                for payload in ("garbage", "doc_search:x", ":"):
+                    c.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        fl = r2.hub.get(GatewayManager).fleet
+        assert fl is not None
+
+        async def heard() -> bool:
+            return fl.notifications >= 6
+
+        await eventually(heard, "replica 2 receiving the malformed notifications")
+        put = await one.put(f"{GW}/routing", json={"default": {"plugin": TFIDF}}, headers=AUTH)
+        number: int = put.json()["revision"]
+
+        async def served() -> bool:
+            return await revision(two) == number
+
+        await eventually(served, "replica 2 still following")
+        assert fl.connected and fl.error is None

@@ -27,6 +27,7 @@ import psycopg
 from plugway.registry._pg_url import scrubbed
 from plugway.registry._postgres import CHANNEL as REGISTRY_CHANNEL
 
+from ._errors import RoutingConfigError
 from ._pg_revisions import ROUTING_CHANNEL, PostgresRevisionStore
 from ._replicas import ReplicaDirectory
 from ._revisions import RevisionStoreError
@@ -120,6 +121,10 @@ class FleetListener:
                     )
                 self.connected = False
                 self.error = message
+            except Exception as exc:  # a bug must not end the following: log, reconnect
+                _log.exception("fleet: the listener failed; reconnecting")
+                self.connected = False
+                self.error = f"listener failed: {exc}"
             finally:
                 self._close()
             self._stop.wait(_BACKOFF[min(attempt, len(_BACKOFF) - 1)])
@@ -168,27 +173,40 @@ class FleetListener:
     # -- what a notification does ------------------------------------------------------------
 
     def _on_notify(self, channel: str, payload: str) -> None:
+        head, _, tail = payload.rpartition(":")
+        if not tail.isdigit():
+            _log.warning("fleet: ignored notification %r on %s", payload, channel)
+            return
         if channel == ROUTING_CHANNEL:
-            name, _, number = payload.rpartition(":")
             for gw in self._gateways():
-                if gw.gateway_name == name and gw.ready and int(number) > gw.gateway.revision:
+                if gw.gateway_name == head and gw.ready and int(tail) > gw.gateway.revision:
                     self._follow(gw)
         elif channel == REGISTRY_CHANNEL:
-            origin, _, revision = payload.partition(":")
-            self._registry_revision = max(self._registry_revision or 0, int(revision))
+            origin = head
+            self._registry_revision = max(self._registry_revision or 0, int(tail))
             own = {g.registry_origin for g in self._gateways()}
             if origin not in own:  # this replica's own writes resync it already
                 self._resync_all()
 
     def _follow(self, gw: GatewayModule) -> None:
-        if gw.history.catch_up():
+        try:
+            swapped = gw.history.catch_up()
+        except RoutingConfigError as exc:  # a revision this version cannot read: keep serving
+            _log.error(
+                "fleet: gateway %s cannot serve the latest revision: %s", gw.gateway_name, exc
+            )
+            return
+        if swapped:
             self.follows += 1
             self.heartbeat()  # the fleet listing shows the new revision at once
 
     def _resync_all(self) -> None:
         for gw in self._gateways():
             if gw.ready:
-                gw.resync_from_fleet()
+                try:
+                    gw.resync_from_fleet()
+                except RoutingConfigError as exc:
+                    _log.error("fleet: gateway %s: %s", gw.gateway_name, exc)
 
     def reconcile(self, *, registry: bool = False) -> None:
         """Serve the latest revision of every gateway that lags behind the store; with
