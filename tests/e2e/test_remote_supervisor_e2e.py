@@ -25,6 +25,7 @@ from remote_routing_support import (
     TOKEN,
     plugin_ids,
     put_routing,
+    revisions,
     search,
     server_config,
     wait_for,
@@ -102,6 +103,15 @@ def test_a_supervised_host_serves_is_restarted_after_abort_and_stopped_with_the_
         crashed = search(http, "t-remote", q="abort circuit breaker")  # the host dies
         assert crashed["plugin"] == BM25 and crashed["fallback"] and crashed["hits"]
         wait_for(lambda: "killed by SIGABRT" in srv.log(), "the crash is seen", srv.log)
+
+        def left_at_once() -> bool:  # the supervisor saw the exit: no wait for the TTL
+            return any(
+                r["who"] == "registry" and f"plugin {ABORTING} left" in r["what"]
+                for r in revisions(http)
+            )
+
+        wait_for(left_at_once, "the crashed host's plugin leaves", srv.log)
+        assert "exited (killed by SIGABRT): it leaves the routing" in srv.log()
         wait_for(lambda: len(_launches(srv, "flaky")) >= 2, "a relaunch", srv.log)
         (new_pid, _new_url) = _launches(srv, "flaky")[-1]
         assert new_pid != pid and _gone(pid)

@@ -235,6 +235,7 @@ class PluginInstaller:
         self.supervisor = Supervisor(
             hosts,
             on_ready=self.remote.set_secret,
+            on_exit=self.remote.liveness.mark_down,
             token=token,
             address=address,
             plugin_configs=configs,

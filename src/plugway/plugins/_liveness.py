@@ -78,6 +78,17 @@ class HostLiveness:
             probe = self._probes[url] = Probe(host, heartbeat_s, ttl_s, time.monotonic())
         self._spawn(url, probe)
 
+    def mark_down(self, url: str, why: str) -> None:
+        """``url`` is known to be gone (its supervised process exited): down at once, without
+        waiting for the TTL; the probe brings it back when something answers there again."""
+        with self._lock:
+            probe = self._probes.get(url)
+            if probe is None or probe.down:
+                return
+            probe.down = True
+        _log.warning("%s: plugin host %s %s: it leaves the routing", self.name, url, why)
+        self._call(self._changed)
+
     def forget(self, url: str) -> None:
         """Stop probing ``url`` (its last plugin has left the registry)."""
         with self._lock:

@@ -12,9 +12,10 @@ switched to ``out_of_process: true``). Once the server has an address (its URL i
   stdout within ``start_timeout``; the URL and secret then go to the gateway's
   :class:`RemotePool`, and the host's own registration brings its plugins into the routing;
 * each stderr line is logged as ``[host <name>] <line>``;
-* a host that exits (crash, ``os.abort()``, killed) is launched again after a backoff that
-  doubles from ``restart.backoff_initial`` up to ``restart.backoff_max`` (reset once a launch
-  has served that long);
+* a host that exits (crash, ``os.abort()``, killed) leaves the routing at once (``on_exit``:
+  the gateway marks its URL down without waiting for the TTL) and is launched again after a
+  backoff that doubles from ``restart.backoff_initial`` up to ``restart.backoff_max`` (reset
+  once a launch has served that long);
 * at shutdown each host gets SIGTERM, ``stop_grace`` seconds, then SIGKILL of its group.
 """
 
@@ -69,9 +70,11 @@ class SupervisedHost:
         registry_url: str,
         token: str | None,
         on_ready: Callable[[str, str], None],
+        on_exit: Callable[[str, str], None] | None = None,
         plugin_config: Path | None = None,
     ) -> None:
         self.settings = settings
+        self._on_exit = on_exit
         self.name = settings.name
         self.registry_url = registry_url
         self._token = token
@@ -179,6 +182,8 @@ class SupervisedHost:
             self._pumps.append(asyncio.ensure_future(_drain(proc.stdout)))
             code = await proc.wait()
             self.exits.append(code)
+            if self._on_exit is not None and not self._stopping:
+                self._on_exit(url, f"exited ({_exit_text(code)})")
             return code
         finally:
             for pump in self._pumps:
@@ -280,6 +285,7 @@ class Supervisor:
         hosts: Sequence[HostSettings],
         *,
         on_ready: Callable[[str, str], None],
+        on_exit: Callable[[str, str], None] | None = None,
         token: str | None,
         address: Callable[[], ServerAddress | None],
         plugin_configs: Mapping[str, Mapping[str, Any]] | None = None,
@@ -287,6 +293,7 @@ class Supervisor:
     ) -> None:
         self._settings = list(hosts)
         self._on_ready = on_ready
+        self._on_exit = on_exit
         self._token = token
         self._address = address
         self._configs = dict(plugin_configs or {})
@@ -312,6 +319,7 @@ class Supervisor:
                 registry_url=address.url,
                 token=self._token,
                 on_ready=self._on_ready,
+                on_exit=self._on_exit,
                 plugin_config=self._config_file(settings),
             )
             self.hosts.append(host)
