@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -244,6 +245,10 @@ def test_the_fleet_command_lists_every_live_replica(fleet: Fleet, tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert f"{running} live replica(s)" in done.stdout
     assert done.stdout.count("doc_search") >= running
+    with fleet.servers[1].client() as http:
+        listed = http.get("/plugins/v1/fleet").json()["replicas"]
+    ports = {urlsplit(s.url).port for s in fleet.servers if s.running and s.url}
+    assert {r["port"] for r in listed} == ports  # the bound ports (the servers ask for port 0)
 
 
 def test_kill_9_of_a_replica_during_changes_leaves_no_partial_revision(fleet: Fleet) -> None:

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from plugway.modkit import Module, ModuleContext, module
 from plugway.plugins import GatewayManager
+from plugway.plugins._supervisor import ServerAddress
 from plugway.server import HealthSource, gateway_call_router
 
 __all__ = [
@@ -59,7 +60,9 @@ class PluginsRuntimeModule(Module):
             await ctx.cancellation.wait()
             return
         self._manager.lag.start(asyncio.get_running_loop())  # names plugins that block the loop
-        self._manager.start_fleet()  # with PostgreSQL: follow the other replicas' changes
+        address = ctx.hub.try_get(ServerAddress)  # the bound address, for the fleet listing
+        # with PostgreSQL: follow the other replicas' changes
+        self._manager.start_fleet(None if address is None else address.url)
         try:
             await self._manager.watch(ctx.cancellation)
         finally:

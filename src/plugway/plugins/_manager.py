@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from prometheus_client.registry import Collector
 
@@ -220,10 +221,16 @@ class GatewayManager:
 
     # -- the fleet (a PostgreSQL store shared with other replicas) -----------------------------
 
-    def start_fleet(self) -> None:
-        """Follow the other replicas (after every gateway has started); no-op without a fleet."""
-        if self.fleet is not None:
-            self.fleet.start()
+    def start_fleet(self, url: str | None = None) -> None:
+        """Follow the other replicas (after every gateway has started); no-op without a fleet.
+        ``url``: the address the server is bound to (``--port 0``), shown in the fleet."""
+        if self.fleet is None:
+            return
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.hostname is not None and parts.port is not None:
+                self.fleet.directory.host, self.fleet.directory.port = parts.hostname, parts.port
+        self.fleet.start()
 
     def stop_fleet(self) -> None:
         if self.fleet is not None:
