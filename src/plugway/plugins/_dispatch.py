@@ -143,7 +143,7 @@ class StateLike(Protocol):
 
 
 class Holder(Protocol):
-    """The gateway: its state, swapped whole on each change."""
+    """The gateway: its state, swapped whole on each change (read once per first try)."""
 
     @property
     def state(self) -> StateLike: ...

@@ -98,7 +98,9 @@ class Gateway(Generic[P]):
             revision = self.store.append(
                 name, config.document(), who="config", what="initial routing"
             ).number
-        self._state = self._build(
+        #: What calls read: the routing and plugins serving now, replaced whole on each change
+        #: (an attribute, not a property: every call reads it once).
+        self.state: State = self._build(
             Router.compile(config, (), gateway=name, revision=revision, strict=False)
         )
         self._entries = {m: self._entry(i, m) for i, m in enumerate(self._names)}
@@ -116,11 +118,6 @@ class Gateway(Generic[P]):
         entry.__doc__ = inspect.getdoc(getattr(self.contract.protocol, name))
         entry.__signature__ = method.signature  # type: ignore[attr-defined]
         return entry
-
-    @property
-    def state(self) -> State:
-        """What calls read: the routing and plugins serving now (replaced whole on a change)."""
-        return self._state
 
     @property
     def client(self) -> P:
@@ -143,7 +140,7 @@ class Gateway(Generic[P]):
         entry = self._entries.get(method)
         if entry is None:
             raise self._unknown(method)
-        st = self._state
+        st = self.state
         r = st.fixed if st.fixed is not None else st.routes[st.pick(ctx).slot]
         trail: list[Attempt] = []
         result = await entry(ctx, *args, _pw_route=r, _pw_trail=trail, **kwargs)
@@ -156,7 +153,7 @@ class Gateway(Generic[P]):
 
     def plugin_for(self, ctx: SecurityContext) -> P:
         """The raw implementation that routing picks for ``ctx`` (no fallback, no metrics)."""
-        st = self._state
+        st = self.state
         d = st.pick(ctx)
         inst = st.instances.get(d.plugin_id) if d.plugin_id is not None else None
         if inst is None:
@@ -165,14 +162,14 @@ class Gateway(Generic[P]):
 
     def decide(self, ctx: SecurityContext) -> Decision:
         """The routing decision for ``ctx`` (a preallocated value)."""
-        return self._state.pick(ctx)
+        return self.state.pick(ctx)
 
     def explain(self, ctx: SecurityContext) -> Explanation:
         """Which plugin would serve ``ctx``, which rule chose it and why, fallbacks, revision.
 
         ``circuit`` tells whether that plugin's breaker is open (then its fallbacks serve).
         """
-        e = self._state.router.explain(ctx)
+        e = self.state.router.explain(ctx)
         if e.plugin_id is None or e.plugin_id not in self._plugins:
             return e
         return dataclasses.replace(e, circuit=self._plugins.breaker(e.plugin_id).state)
@@ -219,7 +216,7 @@ class Gateway(Generic[P]):
         plugin that served it, recorded with the next revision (``record_plugin_change``).
         """
         with self._lock:
-            before = self._state.router.default.plugin_id
+            before = self.state.router.default.plugin_id
             bad = self._plugins.replace(items)
             self._recompile("plugin set replaced", keep=before if keep_default else None)
         return bad
@@ -243,39 +240,39 @@ class Gateway(Generic[P]):
         )
 
     def _recompile(self, what: str, *, keep: str | None = None) -> None:
-        st = self._state
+        st = self.state
         config = st.router.config
         router = self._compile(config, st.router.revision, strict=False)
         if keep is not None and keep in self._plugins and router.default.plugin_id != keep:
             config = config.model_copy(update={"default": RouteTarget(plugin=keep)})
             router = self._compile(config, st.router.revision, strict=False)
             what += f"; the default route keeps serving {keep}"
-        self._state = self._build(router)
+        self.state = self._build(router)
         for w in router.warnings:
             log.warning("gateway %s: %s", self.name, w)
         log.info("gateway %s: %s; plugins now %s", self.name, what, sorted(self._plugins.instances))
 
     @property
     def router(self) -> Router:
-        return self._state.router
+        return self.state.router
 
     @property
     def routing(self) -> RoutingConfig:
-        return self._state.router.config
+        return self.state.router.config
 
     @property
     def revision(self) -> int:
-        return self._state.router.revision
+        return self.state.router.revision
 
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the running routing could not honour (targets whose plugin is gone)."""
-        return self._state.router.warnings
+        return self.state.router.warnings
 
     @property
     def timeout(self) -> float | None:
         """The deadline of each try: the routing's ``timeout``, else the gateway's default."""
-        return self._state.timeout
+        return self.state.timeout
 
     def apply_routing(
         self,
@@ -304,7 +301,7 @@ class Gateway(Generic[P]):
             rev = self.store.append(self.name, config.document(), who=who, what=what)
             if rev.number != number:  # another writer appended meanwhile: keep numbers honest
                 router = self._compile(config, rev.number, strict=strict)
-            self._state = self._build(router)
+            self.state = self._build(router)
         for w in router.warnings:
             log.warning("gateway %s: revision %d: %s", self.name, rev.number, w)
         log.info(
@@ -317,9 +314,9 @@ class Gateway(Generic[P]):
         number, so that history says who/what/when and explain names the routing that actually
         serves. Never refused: targets whose plugin is gone are dropped (warnings)."""
         with self._lock:
-            config = self._state.router.config
+            config = self.state.router.config
             rev = self.store.append(self.name, config.document(), who=who, what=what)
-            self._state = self._build(self._compile(config, rev.number, strict=False))
+            self.state = self._build(self._compile(config, rev.number, strict=False))
         log.info(
             "gateway %s: routing revision %d recorded: %s (%s)", self.name, rev.number, what, who
         )
@@ -339,7 +336,7 @@ class Gateway(Generic[P]):
             if revision.number <= self.revision:
                 return False
             router = self._compile(config, revision.number, strict=False)
-            self._state = self._build(router)
+            self.state = self._build(router)
         for w in router.warnings:
             log.warning("gateway %s: revision %d: %s", self.name, revision.number, w)
         log.info(
