@@ -1,10 +1,12 @@
 """Call deadlines without a timer per call.
 
 Every gateway call has a deadline, so arming one must cost little. Deadlines are grouped into
-slots of ``resolution`` seconds: the first call of a slot schedules one loop timer for it, later
-calls only join the slot's set, and a call that finishes leaves it. When the timer fires, the
-calls still in the slot are cancelled and marked, so the caller turns that one cancellation into
-a ``TimeoutError`` (``asyncio.timeout``'s semantics, firing up to one resolution late).
+slots of ``resolution`` seconds on the event loop's clock (``time.monotonic_ns``): slot ``key``
+holds the deadlines due before ``key * resolution``. The first call of a slot schedules one
+loop timer for it; later calls only put a token (``[task, fired]``) into the slot's dict and take
+it out when they finish. When the timer fires, the calls still in the slot are cancelled and
+their tokens marked, so each caller turns that one cancellation into a ``TimeoutError``
+(``asyncio.timeout``'s semantics, firing up to one resolution late).
 """
 
 from __future__ import annotations
@@ -12,77 +14,66 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["DEFAULT_RESOLUTION", "Deadline", "DeadlineWheel"]
+__all__ = ["DEFAULT_RESOLUTION", "DeadlineWheel", "Slot", "Token"]
 
 DEFAULT_RESOLUTION = 0.005  # seconds
 
+Token = list[Any]
+"""``[task, fired]``: one armed deadline (a list: the cheapest mutable pair to make per call)."""
 
-class Deadline:
-    """One armed deadline: ``fired`` once the call it guards has been cancelled for it."""
+Slot = dict[int, Token]
+"""The tokens of one slot, by ``id(token)``."""
 
-    __slots__ = ("fired", "live", "slot", "task")
 
-    def __init__(self, task: asyncio.Task[Any], slot: set[Deadline] | None) -> None:
-        self.task = task
-        self.slot = slot
-        self.fired = False
-        self.live = True
-
-    def fire(self) -> None:
-        if self.live:
-            self.live = False
-            self.fired = True
-            self.task.cancel()
-
-    def disarm(self) -> None:
-        """The call is over: it leaves its slot, and a late timer does nothing."""
-        self.live = False
-        slot = self.slot
-        if slot is not None:
-            slot.discard(self)
+def _fire(slot: Slot) -> None:
+    for token in list(slot.values()):
+        if not token[1]:
+            token[1] = True
+            token[0].cancel()
 
 
 class DeadlineWheel:
-    """The deadlines of one event loop's calls, in slots with one timer each."""
+    """The deadline slots of one event loop, one timer each.
 
-    __slots__ = ("_loop", "_per_second", "_slots")
+    A caller computes ``key = (now_ns + timeout_ns) // resolution_ns + 1``, takes
+    ``slots.get(key)`` when it runs on ``loop`` (else :meth:`slot`), adds its token and removes
+    it when done: see ``Dispatcher.entry``.
+    """
+
+    __slots__ = ("loop", "resolution_ns", "slots")
 
     def __init__(self, resolution: float = DEFAULT_RESOLUTION) -> None:
         if resolution <= 0:
             raise ValueError("resolution must be > 0")
-        self._per_second = 1.0 / resolution
-        self._slots: dict[int, set[Deadline]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.resolution_ns = max(1, round(resolution * 1e9))
+        self.slots: dict[int, Slot] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def arm(
-        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], now_ns: int, timeout: float
-    ) -> Deadline:
-        """Cancel ``task`` ``timeout`` seconds after ``now_ns`` (``time.monotonic_ns``, the
-        clock of asyncio's loops), unless disarmed before."""
-        if loop is not self._loop:
-            if self._loop is not None and not self._loop.is_closed() and self._slots:
-                # another loop still has deadlines here: this call gets a timer of its own
-                d = Deadline(task, None)
-                loop.call_at(now_ns * 1e-9 + timeout, d.fire)
-                return d
-            self._loop = loop
-            self._slots = {}
-        key = int((now_ns * 1e-9 + timeout) * self._per_second) + 1
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = set()
-            loop.call_at(key / self._per_second, self._expire, key)
-        d = Deadline(task, slot)
-        slot.add(d)
-        return d
+    def slot(self, loop: asyncio.AbstractEventLoop, key: int) -> Slot:
+        """The slot of deadline ``key``, opened (its timer scheduled) on first use.
+
+        On another loop than the wheel's (tests, a worker thread's loop) while the wheel's
+        still has deadlines, the slot is a private one with a timer of its own.
+        """
+        when = key * self.resolution_ns * 1e-9
+        if loop is not self.loop:
+            if self.loop is not None and not self.loop.is_closed() and self.slots:
+                private: Slot = {}
+                loop.call_at(when, _fire, private)
+                return private
+            self.loop = loop
+            self.slots = {}
+        found = self.slots.get(key)
+        if found is None:
+            found = self.slots[key] = {}
+            loop.call_at(when, self._expire, key)
+        return found
 
     def _expire(self, key: int) -> None:
-        slot = self._slots.pop(key, None)
+        slot = self.slots.pop(key, None)
         if slot:
-            for d in list(slot):
-                d.slot = None
-                d.fire()
+            _fire(slot)
 
     def __len__(self) -> int:
         """Deadlines armed and not yet over (for tests and health)."""
-        return sum(len(s) for s in self._slots.values())
+        return sum(len(s) for s in self.slots.values())

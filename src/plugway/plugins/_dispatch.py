@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ._breaker import CircuitBreaker
 from ._context import SecurityContext
-from ._deadlines import DeadlineWheel
+from ._deadlines import DeadlineWheel, Token
 from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
 from .routing import Decision
@@ -116,7 +116,7 @@ class Target:
 class Route:
     """Per-call state of one Decision: the chain to try (primary first), its shadow, deadline."""
 
-    __slots__ = ("chain", "decision", "series", "shadow", "timeout")
+    __slots__ = ("chain", "decision", "series", "shadow", "timeout", "timeout_ns")
 
     def __init__(
         self,
@@ -131,6 +131,7 @@ class Route:
         self.series = series  # the primary's series (fallbacks are counted there)
         self.shadow = shadow
         self.timeout = timeout  # of each try; None: no deadline
+        self.timeout_ns = None if timeout is None else round(timeout * 1e9)
 
 
 class StateLike(Protocol):
@@ -214,6 +215,7 @@ class Dispatcher:
         dispatcher calls it again with ``_pw_route``/``_pw_pos`` for each further try.
         """
         dispatcher = self
+        wheel = self.wheel
 
         async def attempt(
             ctx: SecurityContext,
@@ -242,27 +244,32 @@ class Dispatcher:
             coro = (
                 method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)
             )  # caller's TypeError
-            timeout = route.timeout
+            timeout_ns = route.timeout_ns
             t0 = _clock_ns()
-            deadline = None
-            if timeout is not None:
+            slot = None
+            if timeout_ns is not None:
                 loop = _running_loop()
                 task = _current_task(loop)
                 if task is None:
                     coro.close()
                     raise RuntimeError("a gateway call with a deadline must run in an asyncio task")
                 cancelling = task.cancelling()
-                deadline = dispatcher.wheel.arm(loop, task, t0, timeout)
+                key = (t0 + timeout_ns) // wheel.resolution_ns + 1  # see DeadlineWheel
+                slot = wheel.slots.get(key) if loop is wheel.loop else None
+                if slot is None:
+                    slot = wheel.slot(loop, key)
+                token: Token = [task, False]
+                slot[id(token)] = token
             try:
                 result = await coro
             except BaseException as exc:
                 failure: BaseException = exc
-                if deadline is not None:
-                    deadline.disarm()
-                    if deadline.fired:
-                        ours = deadline.task.uncancel() <= cancelling
+                if slot is not None:
+                    slot.pop(id(token), None)
+                    if token[1]:  # our deadline fired
+                        ours = token[0].uncancel() <= cancelling
                         if ours and isinstance(exc, asyncio.CancelledError):
-                            failure = TimeoutError(f"no answer within {timeout} s")
+                            failure = TimeoutError(f"no answer within {route.timeout} s")
                             failure.__cause__ = exc
                         elif isinstance(exc, asyncio.CancelledError):
                             raise  # someone else cancelled the call too: not ours to swallow
@@ -271,10 +278,10 @@ class Dispatcher:
                 series.observe_ns(_clock_ns() - t0)
                 call = _Call(attempt, index, route, ctx, args, kwargs, _pw_trail)
                 return await dispatcher._failed(call, _pw_pos, target, failure)
-            if deadline is not None:
-                deadline.disarm()
-                if deadline.fired:  # it answered just as its deadline fired: the answer counts
-                    deadline.task.uncancel()
+            if slot is not None:
+                slot.pop(id(token), None)
+                if token[1]:  # it answered just as its deadline fired: the answer counts
+                    token[0].uncancel()
             series.observe_ns(_clock_ns() - t0)
             if brk.failures:
                 brk.record_success()
