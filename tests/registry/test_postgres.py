@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -20,12 +20,14 @@ from plugway.registry import (
     EntityQuery,
     PostgresBackend,
     RegistryBackend,
+    RegistryConflictError,
     RegistryError,
     RegistryStorageError,
     TypesRegistry,
     open_backend,
     redact_url,
 )
+from plugway.registry._backend import StoredRow
 from plugway.registry._pg_schema import MIGRATION_LOCK_KEY, REGISTRY_MIGRATIONS
 from plugway.registry._postgres import SCHEMA_VERSION
 from plugway.registry._query import to_scans
@@ -345,3 +347,40 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _StaleReads(PostgresBackend):
+    """A replica that read the registry before another one wrote: its next lookup sees
+    nothing (the write itself still goes to the real database)."""
+
+    stale = True
+
+    def get_many(self, gts_ids: Sequence[str]) -> Mapping[str, StoredRow]:
+        if self.stale:
+            self.stale = False
+            return {}
+        return super().get_many(gts_ids)
+
+
+def test_two_replicas_registering_one_id_with_different_content_conflict(
+    postgres_url: str,
+) -> None:
+    """The last writer does not silently win: the database refuses other content under an id
+    another replica stored meanwhile, for that item only; the same content stays idempotent."""
+    a = TypesRegistry(PostgresBackend(postgres_url))
+    b = TypesRegistry(_StaleReads(postgres_url))
+    try:
+        a.register(order_type())
+        a.register(order("o1", total=10))
+        results = b.register_many([order("o1", total=99), order("o2")])
+        assert not results[0].ok and results[0].code == RegistryConflictError.code
+        assert results[0].error is not None and "o1.v1" in results[0].error
+        assert results[1].ok and results[1].created
+        stored = a.get(order("o1")["id"])
+        assert stored.content["total"] == 10  # what the first replica stored is kept
+        assert a.get(order("o2")["id"]) is not None
+        again = b.register_many([order("o1", total=10)])  # identical: idempotent, no conflict
+        assert again[0].ok
+    finally:
+        a.close()
+        b.close()

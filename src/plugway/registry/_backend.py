@@ -88,8 +88,16 @@ class RegistryBackend(Protocol):
         """The stored rows among ``gts_ids`` (missing ids are absent from the result)."""
         ...
 
-    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
-        """Insert or replace ``rows`` in one transaction; returns each row's new revision."""
+    def put_many(
+        self, rows: Sequence[EntityRow], *, replacing: Mapping[str, str] | None = None
+    ) -> list[int]:
+        """Insert or replace ``rows`` in one transaction; returns each row's new revision.
+
+        ``replacing`` maps the ids the caller means to overwrite to the content it expects to
+        find. A backend shared by several processes refuses, with RegistryConflictError naming
+        the id and writing nothing, a row whose stored content is neither that nor the new one
+        (another writer registered other content meanwhile); a single-process backend may
+        ignore it, since the registry's lock already orders its writers."""
         ...
 
     def delete(self, gts_id: str) -> int | None:

@@ -33,7 +33,9 @@ class MemoryBackend:
         rows = self._rows
         return {i: rows[i] for i in gts_ids if i in rows}
 
-    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
+    def put_many(
+        self, rows: Sequence[EntityRow], *, replacing: Mapping[str, str] | None = None
+    ) -> list[int]:
         with self._lock:
             self._check()
             revs: list[int] = []

@@ -23,7 +23,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ._backend import EntityRow, ScanQuery, StoredRow
-from ._errors import RegistryStorageError
+from ._errors import RegistryConflictError, RegistryStorageError
 from ._pg_schema import REGISTRY_MIGRATIONS, apply_migrations, schema_version
 from ._pg_url import connection_string, redact_url, scrubbed
 
@@ -43,7 +43,10 @@ _INSERT = f"""INSERT INTO registry_entity ({_COLS})
     ON CONFLICT (gts_id) DO UPDATE SET
         is_type = EXCLUDED.is_type, type_id = EXCLUDED.type_id, vendor = EXCLUDED.vendor,
         package = EXCLUDED.package, namespace = EXCLUDED.namespace,
-        segments = EXCLUDED.segments, content = EXCLUDED.content, revision = EXCLUDED.revision"""
+        segments = EXCLUDED.segments, content = EXCLUDED.content, revision = EXCLUDED.revision
+    WHERE registry_entity.content = EXCLUDED.content OR registry_entity.gts_id = ANY(%s::text[])"""
+# A row another replica stored with other content is left alone (and then counted as missing):
+# the same content again, or a replacement checked under FOR UPDATE, is written.
 
 Row = tuple[Any, ...]
 
@@ -248,9 +251,12 @@ class PostgresBackend:
 
     # ------------------------------------------------------------------ writes
 
-    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
+    def put_many(
+        self, rows: Sequence[EntityRow], *, replacing: Mapping[str, str] | None = None
+    ) -> list[int]:
         if not rows:
             return []
+        replacing = replacing or {}
         what = f"writing {len(rows)} entities (first {rows[0].gts_id})"
         with self._conn(what, ", nothing written") as c, c.transaction():
             got = c.execute(
@@ -265,10 +271,24 @@ class PostgresBackend:
             for r, rev in zip(rows, revs, strict=True):
                 latest[r.gts_id] = (r, rev)  # one statement cannot touch a row twice
             items = list(latest.values())
+            if replacing:  # another replica may have changed what the caller means to replace
+                stored = dict(
+                    c.execute(
+                        "SELECT gts_id, content FROM registry_entity WHERE gts_id = ANY(%s) "
+                        "FOR UPDATE",
+                        (list(replacing),),
+                    ).fetchall()
+                )
+                for gid, expected in replacing.items():
+                    if (
+                        stored.get(gid, expected) != expected
+                        and stored[gid] != latest[gid][0].content
+                    ):
+                        raise RegistryConflictError(gid)
             c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.origin}:{revs[-1]}"))
             for k in range(0, len(items), _CHUNK):
                 chunk = items[k : k + _CHUNK]
-                c.execute(
+                cur = c.execute(
                     _INSERT,
                     (
                         [r.gts_id for r, _ in chunk],
@@ -280,8 +300,20 @@ class PostgresBackend:
                         [r.segments for r, _ in chunk],
                         [r.content for r, _ in chunk],
                         [rev for _, rev in chunk],
+                        list(replacing),
                     ),
                 )
+                if cur.rowcount != len(chunk):  # a row another writer stored with other content
+                    ids = [r.gts_id for r, _ in chunk]
+                    rows_now = dict(
+                        c.execute(
+                            "SELECT gts_id, content FROM registry_entity WHERE gts_id = ANY(%s)",
+                            (ids,),
+                        ).fetchall()
+                    )
+                    for r, _ in chunk:
+                        if rows_now.get(r.gts_id) != r.content:
+                            raise RegistryConflictError(r.gts_id)
         return revs
 
     def delete(self, gts_id: str) -> int | None:

@@ -217,6 +217,7 @@ class TypesRegistry:
             self._check_open()
             existing = self._backend.get_many([it.row.gts_id for it in items if it.row is not None])
             pending: dict[str, _Item] = {}
+            replacing: dict[str, str] = {}  # moved instances: the content being replaced
             for it in items:
                 if it.row is None:
                     continue
@@ -249,15 +250,30 @@ class TypesRegistry:
                         continue
                 it.created = True
                 pending[gid] = it
-            new_items = list(pending.values())
-            try:
-                revs = self._backend.put_many([it.row for it in new_items if it.row is not None])
-            except BaseException:
-                # nothing was written: take the batch back out of the live store too
-                for it in new_items:
-                    assert it.row is not None
-                    self._discard(it.row.gts_id)
-                raise
+                if moved is not None:
+                    replacing[gid] = moved.content
+            while True:
+                new_items = list(pending.values())
+                try:
+                    revs = self._backend.put_many(
+                        [it.row for it in new_items if it.row is not None], replacing=replacing
+                    )
+                    break
+                except RegistryConflictError as exc:
+                    # another writer sharing the backend (a replica) stored other content under
+                    # this id meanwhile: that item is a conflict, the rest are written
+                    refused = pending.pop(exc.gts_id, None)
+                    if refused is None:
+                        raise
+                    self._discard(exc.gts_id)
+                    replacing.pop(exc.gts_id, None)
+                    refused.error, refused.created = exc, False
+                except BaseException:
+                    # nothing was written: take the batch back out of the live store too
+                    for it in new_items:
+                        assert it.row is not None
+                        self._discard(it.row.gts_id)
+                    raise
             notify = bool(self._listeners)  # no listener: no entity to build for an event
             for it, rev in zip(new_items, revs, strict=True):
                 assert it.row is not None

@@ -176,7 +176,9 @@ class SqliteBackend:
                 raise RegistryStorageError(f"read failed: {exc}") from exc
         return out
 
-    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
+    def put_many(
+        self, rows: Sequence[EntityRow], *, replacing: Mapping[str, str] | None = None
+    ) -> list[int]:
         if not rows:
             return []
         with self._lock:
