@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -152,11 +152,13 @@ class _FlakyBackend(MemoryBackend):
 
     fail_next = False
 
-    def put_many(self, rows: Sequence[EntityRow]) -> list[int]:
+    def put_many(
+        self, rows: Sequence[EntityRow], *, replacing: Mapping[str, str] | None = None
+    ) -> list[int]:
         if self.fail_next:
             self.fail_next = False
             raise RegistryStorageError("disk full")
-        return super().put_many(rows)
+        return super().put_many(rows, replacing=replacing)
 
 
 def test_a_failed_write_leaves_nothing_behind() -> None:
