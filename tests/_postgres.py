@@ -122,7 +122,7 @@ def postgres_database() -> Iterator[PostgresDatabase]:
     try:
         with create_database(url) as db:
             yield db
-    except psycopg.InsufficientPrivilege as exc:
+    except psycopg.errors.InsufficientPrivilege as exc:
         unavailable(f"the user of {redact_url(url)} may not create databases ({exc})")
 
 

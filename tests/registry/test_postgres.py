@@ -44,7 +44,7 @@ def backend(postgres_url: str) -> Iterator[PostgresBackend]:
 
 def _sql(url: str, query: str, *args: object) -> list[tuple[object, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)  # type: ignore[arg-type]
+        cur = conn.execute(query, args or None)
         return cur.fetchall() if cur.description else []
 
 
