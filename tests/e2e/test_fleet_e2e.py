@@ -28,7 +28,7 @@ BM25 = DS + "plugway.builtin.bm25_ranker.plugin.v1"
 TFIDF = DS + "plugway.builtin.tfidf_ranker.plugin.v1"
 N_KEYS = 100_000
 BATCH = 25_000
-ROUNDS = 20
+ROUNDS = 50
 
 
 def eventually(check: Callable[[], bool], what: str, limit: float = 30.0) -> None:
