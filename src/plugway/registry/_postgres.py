@@ -37,9 +37,15 @@ _COLS = "gts_id, is_type, type_id, vendor, package, namespace, segments, content
 _CHUNK = 5_000  # rows per statement of a bulk write or lookup
 _MIN_BATCH = 64  # rows fetched per round while the pattern test filters a range
 
-_INSERT = f"""INSERT INTO registry_entity ({_COLS})
-    SELECT * FROM unnest(%s::text[], %s::boolean[], %s::text[], %s::text[], %s::text[],
-                         %s::text[], %s::text[], %s::text[], %s::bigint[])
+# A bulk write COPYs its rows into a session-local staging table, then upserts from it: COPY
+# streams rows in psycopg's C code, where array parameters are built row by row in Python.
+_STAGE = "registry_incoming"
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE registry_entity) ON COMMIT DELETE ROWS"
+)
+_COPY = f"COPY {_STAGE} ({_COLS}) FROM STDIN"
+_UPSERT = f"""INSERT INTO registry_entity ({_COLS})
+    SELECT {_COLS} FROM {_STAGE}
     ON CONFLICT (gts_id) DO UPDATE SET
         is_type = EXCLUDED.is_type, type_id = EXCLUDED.type_id, vendor = EXCLUDED.vendor,
         package = EXCLUDED.package, namespace = EXCLUDED.namespace,
@@ -286,34 +292,31 @@ class PostgresBackend:
                     ):
                         raise RegistryConflictError(gid)
             c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.origin}:{revs[-1]}"))
-            for k in range(0, len(items), _CHUNK):
-                chunk = items[k : k + _CHUNK]
-                cur = c.execute(
-                    _INSERT,
-                    (
-                        [r.gts_id for r, _ in chunk],
-                        [r.is_type for r, _ in chunk],
-                        [r.type_id for r, _ in chunk],
-                        [r.vendor for r, _ in chunk],
-                        [r.package for r, _ in chunk],
-                        [r.namespace for r, _ in chunk],
-                        [r.segments for r, _ in chunk],
-                        [r.content for r, _ in chunk],
-                        [rev for _, rev in chunk],
-                        list(replacing),
-                    ),
-                )
-                if cur.rowcount != len(chunk):  # a row another writer stored with other content
-                    ids = [r.gts_id for r, _ in chunk]
-                    rows_now = dict(
-                        c.execute(
-                            "SELECT gts_id, content FROM registry_entity WHERE gts_id = ANY(%s)",
-                            (ids,),
-                        ).fetchall()
+            c.execute(_CREATE_STAGE)
+            with c.cursor().copy(_COPY) as copy:
+                for r, rev in items:
+                    copy.write_row(
+                        (
+                            r.gts_id,
+                            r.is_type,
+                            r.type_id,
+                            r.vendor,
+                            r.package,
+                            r.namespace,
+                            r.segments,
+                            r.content,
+                            rev,
+                        )
                     )
-                    for r, _ in chunk:
-                        if rows_now.get(r.gts_id) != r.content:
-                            raise RegistryConflictError(r.gts_id)
+            cur = c.execute(_UPSERT, (list(replacing),))
+            if cur.rowcount != len(items):  # a row another writer stored with other content
+                rows_now = dict(
+                    c.execute(
+                        f"SELECT e.gts_id, e.content FROM registry_entity e JOIN {_STAGE} s "
+                        "ON s.gts_id = e.gts_id AND s.content IS DISTINCT FROM e.content"
+                    ).fetchall()
+                )
+                raise RegistryConflictError(min(rows_now) if rows_now else items[0][0].gts_id)
         return revs
 
     def delete(self, gts_id: str) -> int | None:
