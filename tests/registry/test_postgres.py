@@ -384,3 +384,23 @@ def test_two_replicas_registering_one_id_with_different_content_conflict(
     finally:
         a.close()
         b.close()
+
+
+def test_a_replica_validates_against_types_another_replica_registered_later(
+    postgres_url: str,
+) -> None:
+    """Both replicas are ready; a type registered on one is known to the other's validation."""
+    a = TypesRegistry(PostgresBackend(postgres_url))
+    b = TypesRegistry(PostgresBackend(postgres_url))
+    try:
+        a.switch_to_ready()
+        b.switch_to_ready()
+        a.register(order_type())  # after b loaded its store
+        entity = b.register(order("o7"))
+        assert entity.gts_id == order("o7")["id"]
+        bad = b.register_many([order("o8", total="not a number")])
+        assert not bad[0].ok and bad[0].error is not None  # validated against a's type
+        assert b.register_many([{"id": "gts.x.nope.nope.nope.v1~x.a.b.c.v1"}])[0].ok is False
+    finally:
+        a.close()
+        b.close()

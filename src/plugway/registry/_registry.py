@@ -86,6 +86,9 @@ def _gts_refs(node: object) -> Iterator[str]:
             yield from _gts_refs(value)
 
 
+_MAX_PULL_DEPTH = 32  # types read in from a shared backend for one validation
+
+
 class TypesRegistry:
     """The registry over one :class:`RegistryBackend`; safe to call from several threads."""
 
@@ -332,7 +335,26 @@ class TypesRegistry:
             self._store.remove(gts_id)
 
     def _known(self, store: GtsStore, type_id: str) -> bool:
-        return store.schema(type_id) is not None
+        """Whether ``type_id`` is registered; a type another writer of a shared backend (a
+        replica) registered after this registry loaded is read from the backend on first need."""
+        return store.schema(type_id) is not None or self._pull(store, type_id, 0)
+
+    def _pull(self, store: GtsStore, gts_id: str, depth: int) -> bool:
+        stored = self._backend.get(gts_id) if depth < _MAX_PULL_DEPTH else None
+        if stored is None or not stored.row.is_type:
+            return False
+        doc = json.loads(stored.row.content)
+        # its parent types and the schemas it refers to, as a load at ready would have them
+        chain = gts_id[:-1].split("~")
+        needed = ["~".join(chain[: i + 1]) + "~" for i in range(len(chain) - 1)]
+        for ref in [*needed, *_gts_refs(doc)]:
+            if ref and ref != gts_id and store.schema(ref) is None:
+                self._pull(store, ref, depth + 1)
+        try:
+            store.register(doc)
+        except GtsError:
+            return False
+        return True
 
     def _check_references(
         self, store: GtsStore, row: EntityRow, doc: Mapping[str, Any]
