@@ -3,7 +3,8 @@
 One run, 16 concurrent callers in one event loop, each mode for ``--seconds`` per round:
 
 * ``floor``: a bare round trip with httpx (same pooled ``AsyncClient`` settings as the remote
-  plugin) to a minimal ASGI endpoint on uvicorn in its own process, same request and answer
+  plugin) to a minimal ASGI endpoint on uvicorn (the host's HTTP implementation, httptools when
+  installed) in its own process, same request and answer
   bytes as a real call -- what HTTP/JSON over httpx + uvicorn costs at the least;
 * ``remote``: ``await gw.client.lookup(ctx, key, n)`` through a Gateway whose plugin is a
   RemotePlugin of a plugin host process (``python -m plugway.cli._host``);
@@ -101,9 +102,17 @@ async def _floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def _floor_server(address: str) -> None:
     import uvicorn
 
+    from plugway.server._plugin_host import host_http_protocol
+
     uds = address[len("unix:") :] if address.startswith("unix:") else None
     config = uvicorn.Config(
-        _floor_app, port=0, uds=uds, lifespan="off", access_log=False, log_level="warning"
+        _floor_app,
+        port=0,
+        uds=uds,
+        http=host_http_protocol(),  # the host's server stack
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
 

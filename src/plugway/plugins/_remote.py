@@ -1,7 +1,7 @@
 """The client side of out-of-process plugins: a plugin object whose methods call a plugin host.
 
-A :class:`RemoteHost` is one host's connection pool (one ``httpx.AsyncClient``: HTTP/1.1
-keep-alive over TCP, or a Unix socket for ``unix:/path`` endpoints) and its secret; every
+A :class:`RemoteHost` is one host's connection pool (httpx, HTTP/1.1 keep-alive over TCP, or
+a Unix socket for ``unix:/path`` endpoints) and its secret; every
 plugin served by that host shares it. A :class:`RemotePlugin` has one ``async def`` per
 contract method -- a closure carrying the contract method's ``__signature__`` and annotations,
 so ``contract.bind(spec, plugin)`` checks it like a local implementation -- that encodes the
@@ -16,6 +16,7 @@ coroutine. httpx's ``timeout`` is only a backstop for callers without a deadline
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,13 +45,18 @@ class RemoteHost:
 
     ``secret`` is sent as ``Authorization: Bearer <secret>`` (UTF-8) on every request. The pool
     keeps up to ``max_connections`` keep-alive connections; HTTP/1.1 has one call in flight per
-    connection, so more callers queue in the pool (a small pool measured faster than one
-    connection per caller: httpx's pool does work per connection on every request). Close it
-    with :meth:`aclose` when the host's plugins leave.
+    connection, so more callers queue for one (8 connections served 16 callers as fast as 16
+    did in ``bench/remote.py``). Close it with :meth:`aclose` when the host's plugins leave.
 
-    Calls go to the client's transport directly (:meth:`send`): ``AsyncClient``'s per-request
-    steps (URL merging, cookies, auth and redirect flows, hooks) were about a quarter of the
-    client's CPU per call in ``bench/remote.py``, and a plugin call needs none of them.
+    Calls go to a transport directly (:meth:`send`): ``AsyncClient``'s per-request steps (URL
+    merging, cookies, auth and redirect flows, hooks) were about a quarter of the client's CPU
+    per call in ``bench/remote.py``, and a plugin call needs none of them. Each pooled
+    connection is a *lane*: a one-connection ``httpx.AsyncHTTPTransport``, handed to one call
+    at a time from a LIFO queue (callers beyond ``max_connections`` wait in the queue). One
+    transport with ``max_connections`` connections measured half as fast: httpcore's pool
+    scans every connection (a ``poll`` per idle one) on each request and response close, and
+    requests that queue in it are retried over and over. ``transport`` (tests) replaces the
+    lanes: every call then goes to it.
     """
 
     def __init__(
@@ -63,20 +69,32 @@ class RemoteHost:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.endpoint = endpoint
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        uds: str | None = None
         if endpoint.startswith(_UNIX):
-            path = endpoint[len(_UNIX) :]
-            if not path:
+            uds = endpoint[len(_UNIX) :]
+            if not uds:
                 raise ValueError(f"endpoint {endpoint!r}: a unix endpoint needs a socket path")
-            transport = transport or httpx.AsyncHTTPTransport(uds=path, limits=limits)
             base_url = "http://plugin-host"  # the host part is not used with a Unix socket
         elif endpoint.startswith(("http://", "https://")):
             base_url = endpoint.rstrip("/")
-            transport = transport or httpx.AsyncHTTPTransport(limits=limits)
         else:
             raise ValueError(f"endpoint {endpoint!r} must be http(s)://host:port or unix:/path")
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self._lanes: list[httpx.AsyncBaseTransport] = []
+        self._free: asyncio.LifoQueue[httpx.AsyncBaseTransport] | None = None
+        if transport is None:
+            self._lanes = [
+                httpx.AsyncHTTPTransport(uds=uds, limits=one) for _ in range(max_connections)
+            ]
+            self._free = asyncio.LifoQueue()
+            for lane in self._lanes:
+                self._free.put_nowait(lane)
+            limits = httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+            transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits)  # .client: health
         self.transport = transport
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
         self._base_url = base_url
@@ -103,13 +121,14 @@ class RemoteHost:
         request = httpx.Request(
             "POST", url, headers=headers, content=body, extensions=self._extensions
         )
-        response = await self.transport.handle_async_request(request)
+        free = self._free
+        if free is None:
+            return await _exchange(self.transport, request)
+        lane = await free.get()
         try:
-            content = await response.aread()
-        except BaseException:
-            await response.aclose()  # cancelled mid-answer: the connection is dropped
-            raise
-        return response.status_code, content
+            return await _exchange(lane, request)
+        finally:
+            free.put_nowait(lane)
 
     async def health(self) -> dict[str, Any]:
         """``GET /v1/health`` of the host (liveness probe; needs the secret like a call)."""
@@ -125,9 +144,23 @@ class RemoteHost:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        for lane in self._lanes:
+            await lane.aclose()
 
     def __repr__(self) -> str:
         return f"RemoteHost({self.endpoint!r})"
+
+
+async def _exchange(
+    transport: httpx.AsyncBaseTransport, request: httpx.Request
+) -> tuple[int, bytes]:
+    response = await transport.handle_async_request(request)
+    try:
+        content = await response.aread()
+    except BaseException:
+        await response.aclose()  # cancelled mid-answer: the connection is dropped
+        raise
+    return response.status_code, content
 
 
 def _transport_text(host: RemoteHost, exc: httpx.HTTPError) -> str:
