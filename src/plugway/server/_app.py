@@ -19,13 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
-from plugway.modkit import ClientHub, ModkitError, ModulePhase, RestCapable, Runtime
+from plugway.modkit import ModulePhase, RestCapable, Runtime
 from plugway.server._auth import ADMIN_ACCESS_STATE, ADMIN_BEARER, AdminAccess, bearer_guard
 from plugway.server._hosts import HostGuard
 from plugway.server._limits import install_request_guard
 from plugway.server._metrics import metrics_response
 from plugway.server._openapi import install_openapi
 from plugway.server._problems import install_problem_handlers
+from plugway.server._sources import hub_entries, registry_ready
 
 __all__ = [
     "ADMIN_BEARER",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from typing_extensions import TypeForm
+    pass
 
 _log = logging.getLogger("plugway.server")
 S = TypeVar("S")
@@ -112,37 +113,18 @@ class HealthReport(BaseModel):
     )
 
 
-def _collect_sources(hub: ClientHub, iface: TypeForm[S]) -> list[tuple[str, S]]:
-    sources: list[tuple[str, S]] = []
-    unscoped = hub.try_get(iface)
-    if unscoped is not None:
-        sources.append(("", unscoped))
-    for scope in sorted(hub.scopes(iface)):
-        source = hub.try_get_scoped(iface, scope)
-        if source is not None:
-            sources.append((scope, source))
-    return sources
-
-
-def _registry_ready(runtime: Runtime) -> bool:
-    try:
-        return runtime.registry.is_ready
-    except ModkitError:  # not opened yet: the runtime has not started
-        return False
-
-
 def _health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     """503 unless every module runs and the registry is ready; ``degraded`` (still 200) when
     some installed module could not be loaded and was left out."""
     modules = {name: str(runtime.phase_of(name)) for name in runtime.modules}
-    ready = _registry_ready(runtime)
+    ready = registry_ready(runtime)
     healthy = ready and all(phase in _HEALTHY_PHASES for phase in modules.values())
     left_out = [
         {"entry_point": f.entry_point, "value": f.value, "error": f.error}
         for f in runtime.discovery_failures
     ]
     components: dict[str, Any] = {}
-    for scope, source in _collect_sources(runtime.hub, HealthSource):
+    for scope, source in hub_entries(runtime.hub, HealthSource):
         try:
             components[scope or "default"] = dict(source())
         except Exception as exc:

@@ -28,7 +28,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from plugway.modkit import ClientHub, ModkitError, Runtime
+from plugway.modkit import ClientHub, Runtime
+from plugway.server._sources import hub_entries, registry_ready
 
 if TYPE_CHECKING:
     from typing_extensions import TypeForm
@@ -36,13 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["build_registry", "metrics_response"]
 
 _log = logging.getLogger("plugway.server")
-
-
-def _registry_ready(runtime: Runtime) -> bool:
-    try:
-        return runtime.registry.is_ready
-    except ModkitError:  # not opened yet: the runtime has not started
-        return False
 
 
 class _RuntimeCollector(Collector):
@@ -63,21 +57,8 @@ class _RuntimeCollector(Collector):
         yield GaugeMetricFamily(
             "plugway_registry_ready",
             "1 once the types registry has switched to ready.",
-            value=1 if _registry_ready(self._runtime) else 0,
+            value=1 if registry_ready(self._runtime) else 0,
         )
-
-
-def _hub_entries(hub: ClientHub, iface: TypeForm[Any]) -> list[tuple[str, Any]]:
-    """``(scope, client)`` of ``iface``: the unscoped one as ``""`` first, then by scope."""
-    found: list[tuple[str, Any]] = []
-    unscoped = hub.try_get(iface)
-    if unscoped is not None:
-        found.append(("", unscoped))
-    for scope in sorted(hub.scopes(iface)):
-        client = hub.try_get_scoped(iface, scope)
-        if client is not None:
-            found.append((scope, client))
-    return found
 
 
 def _from_collector(collector: Collector) -> list[Metric]:
@@ -98,12 +79,12 @@ class _HubCollector(Collector):
     def _producers(self) -> list[tuple[str, Callable[[], list[Metric]]]]:
         producers: list[tuple[str, Callable[[], list[Metric]]]] = [
             (scope, partial(_from_collector, collector))
-            for scope, collector in _hub_entries(self._hub, Collector)
+            for scope, collector in hub_entries(self._hub, Collector)
         ]
         if self._text_source is not None:
             producers += [
                 (scope, partial(_from_text, source))
-                for scope, source in _hub_entries(self._hub, self._text_source)
+                for scope, source in hub_entries(self._hub, self._text_source)
             ]
         return producers
 
