@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
@@ -38,11 +38,7 @@ __all__ = [
     "create_app",
 ]
 
-if TYPE_CHECKING:
-    pass
-
 _log = logging.getLogger("plugway.server")
-S = TypeVar("S")
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST  # what /metrics answers (prometheus_client's format)
 
