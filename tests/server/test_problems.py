@@ -144,7 +144,11 @@ async def test_registry_errors_escaping_a_route_are_mapped(client: httpx.AsyncCl
         (RegistryConflictError("gts.a.b.c.d.v1~"), 409, ProblemCode.REGISTRY_CONFLICT),
         (RegistryQueryError("bad pattern 'x'"), 400, ProblemCode.REGISTRY_INVALID_QUERY),
         (RegistryNotReadyError("not ready"), 503, ProblemCode.REGISTRY_NOT_READY),
-        (RegistryStorageError("disk /x/y failed"), 500, ProblemCode.REGISTRY_INTERNAL),
+        (
+            RegistryStorageError("disk /x/y failed"),
+            503,
+            ProblemCode.REGISTRY_STORAGE_UNAVAILABLE,
+        ),
     ],
 )
 def test_registry_error_mapping(exc: Exception, status: int, code: str) -> None:

@@ -107,6 +107,7 @@ class RegistryNotReadyError(RegistryError):
 
 
 class RegistryStorageError(RegistryError):
-    """The backend failed (disk, database file); nothing of the failed call was written."""
+    """The backend failed (disk, database file, database server unreachable); nothing of the
+    failed call was written, and the same call may succeed once storage is back."""
 
-    code = "TYPES_REGISTRY_INTERNAL"
+    code = "TYPES_REGISTRY_STORAGE_UNAVAILABLE"

@@ -89,6 +89,7 @@ class ProblemCode(StrEnum):
     REGISTRY_INVALID_CONTENT = "registry.invalid_content"
     REGISTRY_VALIDATION_FAILED = "registry.validation_failed"
     REGISTRY_INTERNAL = "registry.internal"
+    REGISTRY_STORAGE_UNAVAILABLE = "registry.storage_unavailable"
 
 
 # The registry layer's own codes (``RegistryError.code``) and what each becomes over HTTP.
@@ -102,6 +103,8 @@ _REGISTRY_CODES: dict[str, tuple[int, ProblemCode]] = {
     "TYPES_REGISTRY_VALIDATION_FAILED": (422, ProblemCode.REGISTRY_VALIDATION_FAILED),
     "TYPES_REGISTRY_NOT_READY": (503, ProblemCode.REGISTRY_NOT_READY),
     "TYPES_REGISTRY_INTERNAL": (500, ProblemCode.REGISTRY_INTERNAL),
+    # the disk or the database is unavailable: nothing was written, a retry may succeed
+    "TYPES_REGISTRY_STORAGE_UNAVAILABLE": (503, ProblemCode.REGISTRY_STORAGE_UNAVAILABLE),
 }
 
 
