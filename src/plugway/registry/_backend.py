@@ -163,3 +163,38 @@ def segment_filter_ok(
         and (package is None or f"|p:{package}|" in segs)
         and (namespace is None or f"|n:{namespace}|" in segs)
     )
+
+
+def scan_filters(
+    query: ScanQuery, mark: str, contains: str, is_type: Callable[[bool], Any] = bool
+) -> tuple[list[str], list[Any]]:
+    """The SQL conditions and arguments of ``query``'s id range and column filters (the
+    pattern test is the backend's own): ``mark`` is the driver's placeholder, ``contains`` the
+    SQL of "the segments text contains the argument" with one ``{mark}``."""
+    where: list[str] = []
+    args: list[Any] = []
+    for cond, value in (
+        (f"gts_id >= {mark}", query.lo),
+        (f"gts_id < {mark}", query.hi),
+        (f"gts_id > {mark}", query.after),
+    ):
+        if value is not None:
+            where.append(cond)
+            args.append(value)
+    if query.is_type is not None:
+        where.append(f"is_type = {mark}")
+        args.append(is_type(query.is_type))
+    for col, tag, value in (
+        ("vendor", "v", query.vendor),
+        ("package", "p", query.package),
+        ("namespace", "n", query.namespace),
+    ):
+        if value is None:
+            continue
+        if query.segment_scope == "primary":
+            where.append(f"{col} = {mark}")
+            args.append(value)
+        else:
+            where.append(contains)
+            args.append(f"|{tag}:{value}|")
+    return where, args

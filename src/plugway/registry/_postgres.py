@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ._backend import EntityRow, ScanQuery, StoredRow
+from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters
 from ._errors import RegistryConflictError, RegistryStorageError
 from ._pg_schema import REGISTRY_MIGRATIONS, apply_migrations, schema_version
 from ._pg_url import connection_string, redact_url, scrubbed
@@ -172,32 +172,7 @@ class PostgresBackend:
     @staticmethod
     def _build_sql(query: ScanQuery, limit: int) -> tuple[str, list[Any]]:
         """The range scan of ``query`` with its column filters; the pattern test is not SQL."""
-        where: list[str] = []
-        args: list[Any] = []
-        for cond, value in (
-            ("gts_id >= %s", query.lo),
-            ("gts_id < %s", query.hi),
-            ("gts_id > %s", query.after),
-        ):
-            if value is not None:
-                where.append(cond)
-                args.append(value)
-        if query.is_type is not None:
-            where.append("is_type = %s")
-            args.append(query.is_type)
-        for col, tag, value in (
-            ("vendor", "v", query.vendor),
-            ("package", "p", query.package),
-            ("namespace", "n", query.namespace),
-        ):
-            if value is None:
-                continue
-            if query.segment_scope == "primary":
-                where.append(f"{col} = %s")
-                args.append(value)
-            else:
-                where.append("strpos(segments, %s) > 0")
-                args.append(f"|{tag}:{value}|")
+        where, args = scan_filters(query, "%s", "strpos(segments, %s) > 0")
         sql = f"SELECT {_COLS} FROM registry_entity"
         if where:
             sql += " WHERE " + " AND ".join(where)

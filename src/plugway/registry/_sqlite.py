@@ -19,7 +19,7 @@ from typing import Any
 
 from plugway.gts import GtsError, GtsPattern
 
-from ._backend import EntityRow, ScanQuery, StoredRow
+from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters
 from ._errors import RegistryError, RegistryStorageError
 
 SCHEMA_VERSION = 1
@@ -245,36 +245,10 @@ class SqliteBackend:
 
     @staticmethod
     def _build_sql(query: ScanQuery) -> tuple[str, list[Any]]:
-        where: list[str] = []
-        args: list[Any] = []
-        if query.lo is not None:
-            where.append("gts_id >= ?")
-            args.append(query.lo)
-        if query.hi is not None:
-            where.append("gts_id < ?")
-            args.append(query.hi)
-        if query.after is not None:
-            where.append("gts_id > ?")
-            args.append(query.after)
+        where, args = scan_filters(query, "?", "instr(segments, ?) > 0", int)
         if query.pattern_text is not None:
             where.append("gts_match(?, gts_id)")
             args.append(query.pattern_text)
-        if query.is_type is not None:
-            where.append("is_type = ?")
-            args.append(1 if query.is_type else 0)
-        for col, tag, value in (
-            ("vendor", "v", query.vendor),
-            ("package", "p", query.package),
-            ("namespace", "n", query.namespace),
-        ):
-            if value is None:
-                continue
-            if query.segment_scope == "primary":
-                where.append(f"{col} = ?")
-                args.append(value)
-            else:
-                where.append("instr(segments, ?) > 0")
-                args.append(f"|{tag}:{value}|")
         sql = f"SELECT {_COLS} FROM entity"
         if where:
             sql += " WHERE " + " AND ".join(where)
