@@ -172,3 +172,24 @@ def test_rollbacks_around_plugin_set_changes(srv: ServerProcess, site: Path) -> 
         ds = http.get("/plugins/v1/gateways/doc_search").json()
         assert any(EAGER in w for w in ds["warnings"]), ds["warnings"]
         assert _served(http) == BM25
+
+
+def test_an_instance_removed_through_the_registry_leaves_routing(srv: ServerProcess) -> None:
+    path = f"/types-registry/v1/entities/{TFIDF}"
+    with srv.client(auth=False) as anonymous:
+        refused = anonymous.delete(path)
+        assert refused.status_code == 401, refused.text
+    with srv.client() as http:
+        removed = http.delete(path)
+        assert removed.status_code == 200, removed.text
+        assert removed.json() == {"gts_id": TFIDF, "removed": True}
+        ds = http.get("/plugins/v1/gateways/doc_search").json()
+        assert TFIDF not in {p["id"] for p in ds["plugins"]}
+        newest = http.get("/plugins/v1/gateways/doc_search/revisions").json()["revisions"][0]
+        assert newest["who"] == "registry" and newest["what"] == f"plugin {TFIDF} left"
+        assert http.delete(path).status_code == 404
+        base = http.delete("/types-registry/v1/entities/gts.x.core.modkit.plugin.v1~")
+        assert base.status_code == 409 and base.json()["code"] == "registry.in_use"
+        bad = http.delete("/types-registry/v1/entities/not-an-id")
+        assert bad.status_code == 400
+        assert _served(http) == BM25

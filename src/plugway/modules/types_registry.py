@@ -86,6 +86,13 @@ class TypesRegistryConfig(BaseModel):
     )
 
 
+class RemovedOut(BaseModel):
+    """The answer of a removal."""
+
+    gts_id: str
+    removed: bool
+
+
 class EntityOut(BaseModel):
     """One registered entity as the REST API shows it."""
 
@@ -426,6 +433,36 @@ def build_router(
         except RegistryError as exc:
             raise problem_from_registry_error(exc) from exc
         return entity_to_dict(entity)
+
+    @router.delete(
+        "/entities/{gts_id}",
+        operation_id="types_registry.remove",
+        summary="Remove one entity (a plugin instance leaves its gateway's routing at once)",
+        response_model=RemovedOut,
+        responses=problem_responses(
+            (400, "`registry.invalid_id`: not a valid GTS id"),
+            (404, "`registry.not_found`: no entity has this id"),
+            (409, "`registry.in_use`: the built-in base type, or a type others depend on"),
+        ),
+        dependencies=[Depends(write_guard)] if protect_writes else [],
+    )
+    async def remove_entity(
+        gts_id: Annotated[str, Path(description="a GTS id")],
+    ) -> dict[str, Any]:
+        registry = ready_registry()
+        if not is_valid_gts_id(gts_id):
+            raise ProblemError(
+                400,
+                ProblemCode.REGISTRY_INVALID_ID,
+                f"{gts_id!r} is not a valid GTS id",
+                errors=[FieldProblem("path.gts_id", "not a valid GTS id", "invalid_gts_id")],
+            )
+        loop = asyncio.get_running_loop()
+        try:  # off the event loop, as registrations: listeners (gateways) resync meanwhile
+            await loop.run_in_executor(writers, registry.remove, gts_id)
+        except RegistryError as exc:
+            raise problem_from_registry_error(exc) from exc
+        return {"gts_id": gts_id, "removed": True}
 
     return router
 
