@@ -205,6 +205,17 @@ _NOT_READY = problem_responses(
 )
 
 
+def _check_id(gts_id: str) -> None:
+    """A malformed id in the path is the caller's: 400 naming ``path.gts_id``."""
+    if not is_valid_gts_id(gts_id):
+        raise ProblemError(
+            400,
+            ProblemCode.REGISTRY_INVALID_ID,
+            f"{gts_id!r} is not a valid GTS id",
+            errors=[FieldProblem("path.gts_id", "not a valid GTS id", "invalid_gts_id")],
+        )
+
+
 def build_router(
     get_registry: RegistryGetter,
     *,
@@ -421,13 +432,7 @@ def build_router(
         gts_id: Annotated[str, Path(description="a GTS id")],
     ) -> dict[str, Any]:
         registry = ready_registry()
-        if not is_valid_gts_id(gts_id):
-            raise ProblemError(
-                400,
-                ProblemCode.REGISTRY_INVALID_ID,
-                f"{gts_id!r} is not a valid GTS id",
-                errors=[FieldProblem("path.gts_id", "not a valid GTS id", "invalid_gts_id")],
-            )
+        _check_id(gts_id)
         try:
             entity = registry.get(gts_id)
         except RegistryError as exc:
@@ -450,13 +455,7 @@ def build_router(
         gts_id: Annotated[str, Path(description="a GTS id")],
     ) -> dict[str, Any]:
         registry = ready_registry()
-        if not is_valid_gts_id(gts_id):
-            raise ProblemError(
-                400,
-                ProblemCode.REGISTRY_INVALID_ID,
-                f"{gts_id!r} is not a valid GTS id",
-                errors=[FieldProblem("path.gts_id", "not a valid GTS id", "invalid_gts_id")],
-            )
+        _check_id(gts_id)
         loop = asyncio.get_running_loop()
         try:  # off the event loop, as registrations: listeners (gateways) resync meanwhile
             await loop.run_in_executor(writers, registry.remove, gts_id)

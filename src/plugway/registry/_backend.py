@@ -198,3 +198,21 @@ def scan_filters(
             where.append(contains)
             args.append(f"|{tag}:{value}|")
     return where, args
+
+
+def stored_from_sql(r: tuple[Any, ...]) -> StoredRow:
+    """A row read by ``SELECT gts_id, is_type, type_id, vendor, package, namespace, segments,
+    content, revision`` (the column order both SQL backends use)."""
+    return StoredRow(
+        EntityRow(
+            gts_id=r[0],
+            is_type=bool(r[1]),
+            type_id=r[2],
+            vendor=r[3],
+            package=r[4],
+            namespace=r[5],
+            segments=r[6],
+            content=r[7],
+        ),
+        int(r[8]),
+    )

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters
+from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters, stored_from_sql
 from ._errors import RegistryConflictError, RegistryStorageError
 from ._pg_schema import REGISTRY_MIGRATIONS, apply_migrations, schema_version
 from ._pg_url import connection_string, redact_url, scrubbed
@@ -55,22 +55,6 @@ _UPSERT = f"""INSERT INTO registry_entity ({_COLS})
 # the same content again, or a replacement checked under FOR UPDATE, is written.
 
 Row = tuple[Any, ...]
-
-
-def _to_stored(r: Row) -> StoredRow:
-    return StoredRow(
-        EntityRow(
-            gts_id=r[0],
-            is_type=bool(r[1]),
-            type_id=r[2],
-            vendor=r[3],
-            package=r[4],
-            namespace=r[5],
-            segments=r[6],
-            content=r[7],
-        ),
-        int(r[8]),
-    )
 
 
 class PostgresBackend:
@@ -151,7 +135,7 @@ class PostgresBackend:
             r = c.execute(
                 f"SELECT {_COLS} FROM registry_entity WHERE gts_id = %s", (gts_id,)
             ).fetchone()
-        return None if r is None else _to_stored(r)
+        return None if r is None else stored_from_sql(r)
 
     def get_many(self, gts_ids: Sequence[str]) -> Mapping[str, StoredRow]:
         ids = list(dict.fromkeys(gts_ids))
@@ -165,7 +149,7 @@ class PostgresBackend:
                     (ids[k : k + _CHUNK],),
                 )
                 for r in cur:
-                    s = _to_stored(r)
+                    s = stored_from_sql(r)
                     out[s.row.gts_id] = s
         return out
 
@@ -184,7 +168,7 @@ class PostgresBackend:
         if query.matches is None:
             sql, args = self._build_sql(query, query.limit)
             with self._conn("query") as c:
-                return [_to_stored(r) for r in c.execute(sql, args)]
+                return [stored_from_sql(r) for r in c.execute(sql, args)]
         # filter the range by the pattern, fetching it in rounds until ``limit`` rows pass
         batch = max(query.limit, _MIN_BATCH)
         out: list[StoredRow] = []
@@ -195,7 +179,7 @@ class PostgresBackend:
                 rows = c.execute(sql, args).fetchall()
                 for r in rows:
                     if query.matches(r[0]):
-                        out.append(_to_stored(r))
+                        out.append(stored_from_sql(r))
                         if len(out) >= query.limit:
                             return out
                 if len(rows) < batch:
@@ -217,7 +201,7 @@ class PostgresBackend:
     def iter_all(self) -> Iterator[StoredRow]:
         with self._conn("reading every entity") as c:
             rows = c.execute(f"SELECT {_COLS} FROM registry_entity ORDER BY gts_id").fetchall()
-        return (_to_stored(r) for r in rows)
+        return (stored_from_sql(r) for r in rows)
 
     def count(self) -> int:
         with self._conn("count") as c:

@@ -19,7 +19,7 @@ from typing import Any
 
 from plugway.gts import GtsError, GtsPattern
 
-from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters
+from ._backend import EntityRow, ScanQuery, StoredRow, scan_filters, stored_from_sql
 from ._errors import RegistryError, RegistryStorageError
 
 SCHEMA_VERSION = 1
@@ -56,22 +56,6 @@ def _gts_match(pattern: str, candidate: str) -> int:
         return 1 if _pattern(pattern).matches(candidate) else 0
     except GtsError:
         return 0
-
-
-def _to_stored(r: tuple[Any, ...]) -> StoredRow:
-    return StoredRow(
-        EntityRow(
-            gts_id=r[0],
-            is_type=bool(r[1]),
-            type_id=r[2],
-            vendor=r[3],
-            package=r[4],
-            namespace=r[5],
-            segments=r[6],
-            content=r[7],
-        ),
-        r[8],
-    )
 
 
 class SqliteBackend:
@@ -156,7 +140,7 @@ class SqliteBackend:
                 ).fetchone()
             except sqlite3.Error as exc:
                 raise RegistryStorageError(f"{gts_id}: read failed: {exc}") from exc
-        return None if r is None else _to_stored(r)
+        return None if r is None else stored_from_sql(r)
 
     def get_many(self, gts_ids: Sequence[str]) -> Mapping[str, StoredRow]:
         out: dict[str, StoredRow] = {}
@@ -170,7 +154,7 @@ class SqliteBackend:
                     for r in self._conn.execute(
                         f"SELECT {_COLS} FROM entity WHERE gts_id IN ({marks})", chunk
                     ):
-                        s = _to_stored(r)
+                        s = stored_from_sql(r)
                         out[s.row.gts_id] = s
             except sqlite3.Error as exc:
                 raise RegistryStorageError(f"read failed: {exc}") from exc
@@ -264,7 +248,7 @@ class SqliteBackend:
                 rows = self._conn.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise RegistryStorageError(f"query failed: {exc}") from exc
-        return [_to_stored(r) for r in rows]
+        return [stored_from_sql(r) for r in rows]
 
     def explain(self, query: ScanQuery) -> str:
         """The SQLite query plan for ``query`` (tests use it to prove the index is used)."""
@@ -278,7 +262,7 @@ class SqliteBackend:
         with self._lock:
             self._check()
             rows = self._conn.execute(f"SELECT {_COLS} FROM entity ORDER BY gts_id").fetchall()
-        return (_to_stored(r) for r in rows)
+        return (stored_from_sql(r) for r in rows)
 
     def count(self) -> int:
         with self._lock:
