@@ -18,7 +18,14 @@ from typing import Any, Literal
 
 from plugway.gts._errors import GtsNotFoundError, GtsSchemaError
 from plugway.gts._ids import shorten
-from plugway.gts._refs import SchemaResolver, follow_pointer, gts_ref_target
+from plugway.gts._refs import (
+    SUBSCHEMA_LISTS,
+    SUBSCHEMA_MAPS,
+    SUBSCHEMA_ONE,
+    SchemaResolver,
+    follow_pointer,
+    gts_ref_target,
+)
 from plugway.gts._xref import resolve_xref
 
 __all__ = [
@@ -42,18 +49,9 @@ OnCycle = Literal["raise", "mark"]
 # Keywords whose value is one subschema, a list of them, or a name -> subschema map. Trait
 # schemas (``x-gts-traits-schema``) are type metadata, kept as written; ``definitions`` and
 # ``$defs`` are only reached through ``$ref`` and kept as written too.
-_ONE = (
-    "additionalProperties",
-    "additionalItems",
-    "contains",
-    "propertyNames",
-    "if",
-    "then",
-    "else",
-    "not",
-)
-_LIST = ("allOf", "anyOf", "oneOf")
-_MAP = ("properties", "patternProperties", "dependencies")
+_ONE = tuple(k for k in SUBSCHEMA_ONE if k != "x-gts-traits-schema")
+_LIST = SUBSCHEMA_LISTS
+_MAP = tuple(k for k in SUBSCHEMA_MAPS if k not in ("definitions", "$defs"))
 
 
 class GtsSchemaBudgetError(GtsSchemaError):
