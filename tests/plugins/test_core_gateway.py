@@ -499,7 +499,7 @@ async def test_a_timed_call_in_time_leaves_no_cancellation() -> None:
     assert await gw.client.echo(CTX, "a") == "s:a"
     assert task.cancelling() == 0
     await asyncio.sleep(0.02)  # no stray cancellation is delivered later
-    assert gw._dispatcher.wheel.__len__() == 0
+    assert len(gw._dispatcher.wheel) == 0
 
 
 async def test_a_deadline_that_fires_is_a_timeout_of_the_plugin() -> None:

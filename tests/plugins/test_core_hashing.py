@@ -173,10 +173,14 @@ def test_compiling_a_split_costs_nothing_per_bucket() -> None:
     router = split_router({n: 1 for n in "abcdef"})
     rule = router.rules[0]
     assert isinstance(rule, SplitRule)
-    assert rule.table._table is None  # nothing worked out before a key lands
+    other = split_router({n: 1 for n in "abc"}).rules[0]
+    assert isinstance(other, SplitRule)
+    assert rule.table.cells is other.table.cells  # one shared unfilled table: nothing per split
+    assert not isinstance(rule.table.cells, bytearray)
     router.decide(SecurityContext("t", "k"))
-    assert rule.table._table is not None
-    assert sum(1 for v in rule.table._table if v != 255) == 1  # only the bucket that was used
+    assert isinstance(rule.table.cells, bytearray)
+    assert sum(1 for v in rule.table.cells if v != 255) == 1  # only the bucket that was used
+    assert all(v == 255 for v in other.table.cells)
 
 
 def test_variant_order_does_not_matter() -> None:

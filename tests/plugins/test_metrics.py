@@ -44,7 +44,6 @@ def test_every_observed_call_is_in_the_histogram_count_and_buckets_are_cumulativ
     series = metrics.series("echo", P1, "default")
     durations = [0, 1, 900, 5_000, 70_000, 3_000_000, 2**40]  # 0 ns up to past the last bound
     for ns in durations:
-        series.calls += 1
         series.observe_ns(ns)
     text = scrape(metrics)
     key = (("gateway", "echo"), ("plugin", P1), ("rule", "default"))
@@ -68,8 +67,8 @@ def test_every_observed_call_is_in_the_histogram_count_and_buckets_are_cumulativ
 
 def test_one_type_line_per_family_whichever_gateways_produce_it() -> None:
     metrics = Metrics()
-    metrics.series("echo", P1, "default").calls += 1
-    metrics.series("search", P2, "rule0").calls += 1
+    metrics.series("echo", P1, "default").observe_ns(1_000)
+    metrics.series("search", P2, "rule0").observe_ns(1_000)
     metrics.set_gauge_source("gateway:echo", lambda: revision_gauges("echo", 3))
     metrics.set_gauge_source("gateway:search", lambda: revision_gauges("search", 5))
     text = scrape(metrics)
@@ -95,8 +94,8 @@ def test_one_type_line_per_family_whichever_gateways_produce_it() -> None:
 def test_series_retained_away_disappear_from_the_exposition() -> None:
     metrics = Metrics()
     for plugin, rule in ((P1, "default"), (P1, "rule0"), (P2, "rule0")):
-        metrics.series("echo", plugin, rule).calls += 1
-    metrics.series("other", P2, "rule0").calls += 1
+        metrics.series("echo", plugin, rule).observe_ns(1_000)
+    metrics.series("other", P2, "rule0").observe_ns(1_000)
     metrics.retain("echo", [(P1, "rule0")])
     calls = samples(scrape(metrics), "plugway_gateway_calls_total")
     assert {(dict(k)["gateway"], dict(k)["plugin"], dict(k)["rule"]) for k in calls} == {
@@ -110,7 +109,7 @@ def test_series_retained_away_disappear_from_the_exposition() -> None:
 
 def test_a_dropped_gateway_leaves_no_series_and_no_gauges() -> None:
     metrics = Metrics()
-    metrics.series("echo", P1, "default").calls += 1
+    metrics.series("echo", P1, "default").observe_ns(1_000)
     metrics.set_gauge_source("gateway:echo", lambda: revision_gauges("echo", 1))
     assert 'gateway="echo"' in scrape(metrics)
     metrics.drop_gateway("echo")

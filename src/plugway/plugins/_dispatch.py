@@ -1,12 +1,17 @@
 """One dispatcher per gateway: every try of a call -- primary, fallback, shadow -- is one attempt.
 
-``Dispatcher.entry(index)`` builds, per contract method, the one function that calls a plugin:
-it picks the route (on a first try), gates on the plugin's breaker, arms the call's deadline,
-times it, tells the breaker, classifies a failure (a contract's own answer passes through;
-anything else is the plugin's failure) and goes on along the route's chain by calling itself for
-the next try. The same function is the gateway's client method, so a call that succeeds on its
-first try is one frame above the plugin's and allocates nothing; a ``_Call`` (and the attempts
-list) is only made when something fails, a shadow runs, or the caller asked for the outcome.
+``Dispatcher.entry(holder, index)`` builds, per contract method, the one function that calls a
+plugin: it takes the route from the holder's state, gates on the plugin's breaker, arms the
+call's deadline, times it into the histogram, tells the breaker and, when the plugin fails,
+classifies the failure (a contract's own answer passes through; anything else is the plugin's
+failure) and goes on along the route's chain. The same function is the gateway's client method,
+so a call that succeeds on its first try runs one frame above the plugin's and allocates
+nothing. A further try (fallback), a shadow, and a call whose caller wants the outcome run the
+same function built over a ``Pinned`` holder: one route, its position in the chain, the trail.
+
+Up to three arguments after the context travel as fixed positional parameters, the rest as
+``*more``/``**kw``: packing every call's arguments into a tuple costs more than the rest of the
+dispatch.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from threading import get_ident
 from time import monotonic_ns
 from typing import Any, Protocol
 
 from ._breaker import CircuitBreaker
 from ._context import SecurityContext
-from ._deadlines import DeadlineWheel, Token
+from ._deadlines import Deadline, DeadlineWheel, Window
 from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
 from .routing import Decision
@@ -33,6 +39,7 @@ __all__ = [
     "Dispatcher",
     "Entry",
     "Holder",
+    "Pinned",
     "Route",
     "Target",
 ]
@@ -41,12 +48,31 @@ log = logging.getLogger("plugway.plugins")
 
 DEFAULT_MAX_SHADOWS = 64  # shadow calls in flight per gateway; more are dropped (and counted)
 
-_clock_ns = monotonic_ns  # the event loop's clock: one read times a call and arms its deadline
-_current_task = asyncio.current_task
+_clock_ns = monotonic_ns
 
 Entry = Callable[..., Awaitable[Any]]
 """A contract method's attempt function, ``entry(ctx, *args, **kwargs)``: ``Dispatcher.entry``."""
-_running_loop = asyncio.get_running_loop
+
+
+class _NoArg:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no argument>"
+
+
+_NOARG: Any = _NoArg()  # an argument the caller did not pass
+
+
+def _pack(a0: Any, a1: Any, a2: Any, more: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The positional arguments of a call as a tuple (the fixed parameters the caller passed)."""
+    if a0 is _NOARG:
+        return ()
+    if a1 is _NOARG:
+        return (a0,)
+    if a2 is _NOARG:
+        return (a0, a1)
+    return (a0, a1, a2, *more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +142,7 @@ class Target:
 class Route:
     """Per-call state of one Decision: the chain to try (primary first), its shadow, deadline."""
 
-    __slots__ = ("chain", "decision", "series", "shadow", "timeout", "timeout_ns")
+    __slots__ = ("chain", "deadline", "decision", "series", "shadow")
 
     def __init__(
         self,
@@ -124,23 +150,33 @@ class Route:
         chain: tuple[Target, ...],
         series: CallSeries,
         shadow: Route | None,
-        timeout: float | None,
+        deadline: Deadline | None,
     ) -> None:
         self.decision = decision
         self.chain = chain
         self.series = series  # the primary's series (fallbacks are counted there)
         self.shadow = shadow
-        self.timeout = timeout  # of each try; None: no deadline
-        self.timeout_ns = None if timeout is None else round(timeout * 1e9)
+        self.deadline = deadline  # of each try; None: no deadline
+
+    @property
+    def timeout(self) -> float | None:
+        return self.deadline.timeout if self.deadline is not None else None
+
+    def rest(self, pos: int) -> Route:
+        """The chain from try ``pos`` on, without the shadow (only a first try has one)."""
+        return Route(self.decision, self.chain[pos:], self.series, None, self.deadline)
 
 
 class StateLike(Protocol):
     """What a first try reads from its gateway's current state (one attribute read)."""
 
-    fixed: Route | None
-    routes: tuple[Route, ...]
+    @property
+    def fixed(self) -> Route | None: ...
+    @property
+    def routes(self) -> tuple[Route, ...]: ...
 
-    def pick(self, ctx: SecurityContext, trace: None = None) -> Decision: ...
+    @property
+    def pick(self) -> Callable[[SecurityContext], Decision]: ...
 
 
 class Holder(Protocol):
@@ -150,43 +186,35 @@ class Holder(Protocol):
     def state(self) -> StateLike: ...
 
 
+class Pinned:
+    """A holder of one route, for a try that is not a plain first one: a fallback (``pos`` > 0),
+    a shadow, or a call whose caller keeps the ``trail`` of failed tries for the outcome."""
+
+    __slots__ = ("fixed", "pos", "route", "trail")
+
+    routes: tuple[Route, ...] = ()
+
+    def __init__(self, route: Route, pos: int = 0, trail: list[Attempt] | None = None) -> None:
+        self.route = route  # the whole chain
+        self.pos = pos
+        self.fixed = route if pos == 0 else route.rest(pos)
+        self.trail = trail
+
+    @property
+    def state(self) -> Pinned:
+        return self
+
+    @property
+    def pick(self) -> Callable[[SecurityContext], Decision]:
+        return lambda ctx: self.route.decision
+
+
 def describe(exc: BaseException) -> str:
     """A failure as attempts and logs show it."""
     if isinstance(exc, TimeoutError):
         return "timed out"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class _Call:
-    """A call on its way down a failing chain, or to its shadow: what a further try needs (made
-    only then, so a first try that succeeds allocates nothing)."""
-
-    __slots__ = ("args", "ctx", "entry", "index", "kwargs", "route", "trail")
-
-    def __init__(
-        self,
-        entry: Entry,
-        index: int,
-        route: Route,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        trail: list[Attempt] | None,
-    ) -> None:
-        self.entry = entry
-        self.index = index
-        self.route = route
-        self.ctx = ctx
-        self.args = args
-        self.kwargs = kwargs
-        self.trail: list[Attempt] = [] if trail is None else trail
-
-    def again(self, route: Route, pos: int, trail: list[Attempt] | None) -> Awaitable[Any]:
-        """Try ``route.chain[pos]`` with this call's arguments."""
-        return self.entry(
-            self.ctx, *self.args, _pw_route=route, _pw_pos=pos, _pw_trail=trail, **self.kwargs
-        )
 
 
 class Dispatcher:
@@ -209,164 +237,213 @@ class Dispatcher:
         self.shadow_tasks: set[asyncio.Task[None]] = set()
 
     def entry(self, holder: Holder, index: int) -> Entry:
-        """The attempt function of contract method ``index``: the client method itself.
+        """The attempt function of contract method ``index`` over ``holder``'s routes.
 
-        Called as ``entry(ctx, *args, **kwargs)`` it routes and makes the first try; the
-        dispatcher calls it again with ``_pw_route``/``_pw_pos`` for each further try.
+        Over the gateway it is the client method, ``entry(ctx, *args, **kwargs)``; over a
+        ``Pinned`` holder it makes one further try of a call.
         """
         dispatcher = self
-        wheel = self.wheel
+        clock = _clock_ns
+        thread_id = get_ident
+        noarg = _NOARG
 
         async def attempt(
             ctx: SecurityContext,
+            a0: Any = noarg,
+            a1: Any = noarg,
+            a2: Any = noarg,
             /,
-            *args: Any,
-            _pw_route: Route | None = None,
-            _pw_pos: int = 0,
-            _pw_trail: list[Attempt] | None = None,
-            **kwargs: Any,
+            *more: Any,
+            **kw: Any,
         ) -> Any:
-            route = _pw_route
+            st = holder.state
+            route = st.fixed
             if route is None:
-                st = holder.state
-                route = st.fixed
-                if route is None:
-                    route = st.routes[st.pick(ctx).slot]
-            target = route.chain[_pw_pos]
+                route = st.routes[st.pick(ctx).slot]
+            target = route.chain[0]
             brk = target.breaker
             if not target.methods or (brk.failures and not brk.allow()):
-                call = _Call(attempt, index, route, ctx, args, kwargs, _pw_trail)
                 why = "no plugin" if not target.methods else "circuit open"
-                return await dispatcher._next(call, _pw_pos, why)
-            series = target.series
-            series.calls += 1
+                args = _pack(a0, a1, a2, more)
+                return await dispatcher._next(holder, index, route, why, ctx, args, kw)
             method = target.methods[index]
-            coro = (
-                method(ctx, *args, **kwargs) if kwargs else method(ctx, *args)
-            )  # caller's TypeError
-            timeout_ns = route.timeout_ns
-            t0 = _clock_ns()
-            slot = None
-            if timeout_ns is not None:
-                loop = _running_loop()
-                task = _current_task(loop)
-                if task is None:
-                    coro.close()
-                    raise RuntimeError("a gateway call with a deadline must run in an asyncio task")
-                cancelling = task.cancelling()
-                key = (t0 + timeout_ns) // wheel.resolution_ns + 1  # see DeadlineWheel
-                slot = wheel.slots.get(key) if loop is wheel.loop else None
-                if slot is None:
-                    slot = wheel.slot(loop, key)
-                token: Token = [task, False]
-                slot[id(token)] = token
+            if kw or more:  # the caller's TypeError, if any, is raised here
+                coro = method(ctx, *_pack(a0, a1, a2, more), **kw)
+            elif a0 is noarg:
+                coro = method(ctx)
+            elif a1 is noarg:
+                coro = method(ctx, a0)
+            elif a2 is noarg:
+                coro = method(ctx, a0, a1)
+            else:
+                coro = method(ctx, a0, a1, a2)
+            deadline = route.deadline
+            window: Window | None = None
+            task: Any = None
+            if deadline is not None:
+                task = deadline.task_of(deadline.loop) if thread_id() == deadline.thread else None
+                window = deadline.window
+                if task is None or window is None:
+                    try:
+                        window, task = deadline.arm(coro)
+                    except BaseException:
+                        coro.close()
+                        raise
+                else:
+                    window[coro] = task
+            t0 = clock()
             try:
                 result = await coro
             except BaseException as exc:
-                failure: BaseException = exc
-                if slot is not None:
-                    slot.pop(id(token), None)
-                    if token[1]:  # our deadline fired
-                        ours = token[0].uncancel() <= cancelling
-                        if ours and isinstance(exc, asyncio.CancelledError):
-                            failure = TimeoutError(f"no answer within {route.timeout} s")
-                            failure.__cause__ = exc
-                        elif isinstance(exc, asyncio.CancelledError):
-                            raise  # someone else cancelled the call too: not ours to swallow
-                if not isinstance(failure, Exception):
-                    raise  # a cancellation (not our deadline), KeyboardInterrupt, ...
-                series.observe_ns(_clock_ns() - t0)
-                call = _Call(attempt, index, route, ctx, args, kwargs, _pw_trail)
-                return await dispatcher._failed(call, _pw_pos, target, failure)
-            if slot is not None:
-                slot.pop(id(token), None)
-                if token[1]:  # it answered just as its deadline fired: the answer counts
-                    token[0].uncancel()
-            series.observe_ns(_clock_ns() - t0)
+                return await dispatcher._failed(
+                    holder, index, route, t0, exc, window, coro, ctx, _pack(a0, a1, a2, more), kw
+                )
+            if window is not None and window.pop(coro) is not task:
+                task.uncancel()  # it answered just as its deadline fired: the answer counts
+            ns = clock() - t0
+            series = target.series
+            series.latency[ns.bit_length()] += 1  # CallSeries.observe_ns, inline: every call
+            series.latency_sum_ns += ns
             if brk.failures:
                 brk.record_success()
-            if _pw_trail is not None:
-                _pw_trail.append(Attempt(target.plugin_id))
-            if _pw_pos == 0 and route.shadow is not None:
-                dispatcher._spawn_shadow(
-                    _Call(attempt, index, route, ctx, args, kwargs, None), result
-                )
+            if route.shadow is not None:
+                dispatcher._spawn_shadow(route, index, ctx, _pack(a0, a1, a2, more), kw, result)
             return result
 
         return attempt
 
-    async def _failed(self, call: _Call, pos: int, target: Target, exc: Exception) -> Any:
-        """Classify a failed try: a contract's own answer passes through, anything else counts."""
+    async def _failed(
+        self,
+        holder: Holder,
+        index: int,
+        route: Route,
+        t0: int,
+        exc: BaseException,
+        window: Window | None,
+        coro: Coroutine[Any, Any, Any],
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+    ) -> Any:
+        """A try raised: turn our deadline's cancellation into a timeout, then classify -- a
+        contract's own answer passes through, anything else counts against the plugin."""
+        target = route.chain[0]
+        target.series.observe_ns(_clock_ns() - t0)
+        failure = exc
+        if window is not None:
+            mark = window.pop(coro, None)
+            if isinstance(mark, int):  # our deadline fired
+                task = asyncio.current_task()
+                ours = task is not None and task.uncancel() <= mark
+                if isinstance(exc, asyncio.CancelledError):
+                    if not ours:
+                        raise exc  # someone else cancelled the call too: not ours to swallow
+                    failure = TimeoutError(f"no answer within {route.timeout} s")
+                    failure.__cause__ = exc
+        if not isinstance(failure, Exception):
+            raise exc  # a cancellation (not our deadline), KeyboardInterrupt, ...
         brk = target.breaker
-        if isinstance(exc, self.passthrough):
+        if isinstance(failure, self.passthrough):
             # a contract's own answer ("tenant not found"): the caller's, and a healthy plugin
             if brk.failures:
                 brk.record_success()
-            raise exc
+            raise failure
         series = target.series
         series.errors += 1
-        if isinstance(exc, TimeoutError):
+        if isinstance(failure, TimeoutError):
             series.timeouts += 1
         brk.record_failure()
+        pos = holder.pos if isinstance(holder, Pinned) else 0
         log.warning(
             "gateway %s: %s %s failed in %s (rule %s): %s",
             self.gateway,
             "plugin" if pos == 0 else "fallback plugin",
             target.plugin_id,
-            self.method_names[call.index],
-            call.route.decision.rule_label,
-            describe(exc),
+            self.method_names[index],
+            route.decision.rule_label,
+            describe(failure),
         )
-        return await self._next(call, pos, describe(exc), exc)
+        return await self._next(holder, index, route, describe(failure), ctx, args, kwargs, failure)
 
     async def _next(
-        self, call: _Call, pos: int, error: str, cause: BaseException | None = None
+        self,
+        holder: Holder,
+        index: int,
+        route: Route,
+        error: str,
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        cause: BaseException | None = None,
     ) -> Any:
-        """Record why try ``pos`` failed, then try the next in the chain or give up."""
-        route, trail = call.route, call.trail
-        trail.append(Attempt(route.chain[pos].plugin_id, error))
-        if pos + 1 < len(route.chain):
+        """Record why this try failed, then try the next in the chain or give up."""
+        if isinstance(holder, Pinned):
+            whole, pos, trail = holder.route, holder.pos, holder.trail
+        else:
+            whole, pos, trail = route, 0, None
+        if trail is None:
+            trail = []
+        trail.append(Attempt(route.chain[0].plugin_id, error))
+        if pos + 1 < len(whole.chain):
             if pos == 0:
-                route.series.fallbacks += 1
-            return await call.again(route, pos + 1, trail)
-        d = route.decision
+                whole.series.fallbacks += 1
+            further = self.entry(Pinned(whole, pos + 1, trail), index)
+            return await further(ctx, *args, **kwargs)
+        d = whole.decision
         failed = [(a.plugin, a.error or "") for a in trail if a.error is not None]
         first = failed[0][1]
         more = "; ".join(f"{p}: {e}" for p, e in failed[1:])
         message = f"failed ({first})" + (f"; fallbacks: {more}" if more else "; no fallback")
         error_type = NoPluginAvailableError if d.plugin_id is None else GatewayCallError
         raise error_type(
-            self.gateway, d.plugin_id, self.method_names[call.index], message, failed
+            self.gateway, d.plugin_id, self.method_names[index], message, failed
         ) from cause
 
     # -- shadows -------------------------------------------------------------------------------
 
-    def _spawn_shadow(self, call: _Call, served: Any) -> None:
+    def _spawn_shadow(
+        self,
+        route: Route,
+        index: int,
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        served: Any,
+    ) -> None:
         """Call the route's shadow with a copy of the arguments; its result is only compared."""
-        series = call.route.series
+        series = route.series
         series.shadow_calls += 1
         if len(self.shadow_tasks) >= self.max_shadows:
             series.shadow_errors += 1  # dropped: shadows never hold up or swamp the server
             return
         try:
-            call.args = copy.deepcopy(call.args)
-            call.kwargs = copy.deepcopy(dict(call.kwargs))
+            args = copy.deepcopy(args)
+            kwargs = copy.deepcopy(dict(kwargs))
         except Exception as exc:
             series.shadow_errors += 1
             log.warning(
                 "gateway %s: shadow call not made, args not copyable: %s", self.gateway, exc
             )
             return
-        task = asyncio.get_running_loop().create_task(self._shadow(call, served))
+        task = asyncio.get_running_loop().create_task(
+            self._shadow(route, index, ctx, args, kwargs, served)
+        )
         self.shadow_tasks.add(task)
         task.add_done_callback(self.shadow_tasks.discard)
 
-    async def _shadow(self, call: _Call, served: Any) -> None:
-        series = call.route.series
-        shadow = call.route.shadow
-        assert shadow is not None
+    async def _shadow(
+        self,
+        route: Route,
+        index: int,
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        served: Any,
+    ) -> None:
+        series = route.series
+        assert route.shadow is not None
         try:
-            result = await call.again(shadow, 0, None)
+            result = await self.entry(Pinned(route.shadow), index)(ctx, *args, **kwargs)
         except Exception:
             series.shadow_errors += 1
             return

@@ -20,9 +20,8 @@ from typing import Any, Generic, TypeVar, cast
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher
+from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher, Pinned
 from ._errors import (
-    ContractDefinitionError,
     GatewayCallError,
     NoPluginAvailableError,
     PluginError,
@@ -79,14 +78,6 @@ class Gateway(Generic[P]):
         self.store: RevisionStore = store if store is not None else MemoryRevisionStore()
         self.default_timeout = default_timeout
         self._names = tuple(contract.methods)
-        for mname, m in contract.methods.items():
-            reserved = [p for p in m.signature.parameters if p.startswith("_pw_")]
-            if reserved:  # the dispatcher's own keywords (see _dispatch.Dispatcher.entry)
-                raise ContractDefinitionError(
-                    contract.name,
-                    f"method {mname!r}: parameter names starting with '_pw_' are "
-                    f"reserved: {reserved}",
-                )
         self._plugins: PluginSet[P] = PluginSet(name, contract, breaker, clock)
         self._dispatcher = Dispatcher(name, self._names, passthrough, max_shadows=max_shadows)
         self._lock = threading.RLock()
@@ -103,6 +94,7 @@ class Gateway(Generic[P]):
         self.state: State = self._build(
             Router.compile(config, (), gateway=name, revision=revision, strict=False)
         )
+        self._index = {m: i for i, m in enumerate(self._names)}
         self._entries = {m: self._entry(i, m) for i, m in enumerate(self._names)}
         self._client = types.SimpleNamespace(**self._entries)
         self.metrics.set_gauge_source(f"gateway:{name}", self._gauges)
@@ -137,14 +129,18 @@ class Gateway(Generic[P]):
         self, method: str, ctx: SecurityContext, /, *args: Any, **kwargs: Any
     ) -> CallOutcome:
         """Call like ``call`` and say what served: the decision, the plugin, every attempt."""
-        entry = self._entries.get(method)
-        if entry is None:
+        index = self._index.get(method)
+        if index is None:
             raise self._unknown(method)
         st = self.state
         r = st.fixed if st.fixed is not None else st.routes[st.pick(ctx).slot]
-        trail: list[Attempt] = []
-        result = await entry(ctx, *args, _pw_route=r, _pw_trail=trail, **kwargs)
-        return CallOutcome(result, self.name, method, trail[-1].plugin, r.decision, tuple(trail))
+        pinned = Pinned(r, 0, [])
+        result = await self._dispatcher.entry(pinned, index)(ctx, *args, **kwargs)
+        failed = tuple(pinned.trail or ())
+        served = r.chain[len(failed)].plugin_id  # each failed try moved one along the chain
+        return CallOutcome(
+            result, self.name, method, served, r.decision, (*failed, Attempt(served))
+        )
 
     def _unknown(self, method: str) -> GatewayCallError:
         return GatewayCallError(
@@ -236,7 +232,13 @@ class Gateway(Generic[P]):
 
     def _build(self, router: Router) -> State:
         return build_state(
-            self.name, router, self._plugins, self._names, self.metrics, self.default_timeout
+            self.name,
+            router,
+            self._plugins,
+            self._names,
+            self.metrics,
+            self.default_timeout,
+            self._dispatcher.wheel,
         )
 
     def _recompile(self, what: str, *, keep: str | None = None) -> None:

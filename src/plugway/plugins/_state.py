@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._deadlines import DeadlineWheel
 from ._dispatch import Route, Target
 from ._metrics import CallSeries, Metrics
 from ._plugin_set import PluginSet
@@ -31,7 +32,7 @@ class State:
         timeout: float | None,
     ) -> None:
         self.router = router
-        self.pick = router.pick
+        self.pick = router.decider
         self.instances = instances
         self.routes = routes  # by Decision.slot
         self.fixed = routes[router.fixed.slot] if router.fixed is not None else None
@@ -45,6 +46,7 @@ def build_state(
     method_names: tuple[str, ...],
     metrics: Metrics,
     default_timeout: float | None,
+    deadlines: DeadlineWheel,
 ) -> State:
     """A route per decision, each try's target with its breaker and metrics series; the series
     of rules and plugins the router no longer reaches are dropped from ``metrics``."""
@@ -64,6 +66,7 @@ def build_state(
         )
 
     timeout = router.config.timeout or default_timeout
+    deadline = deadlines.deadline(timeout)
     routes = []
     for d in router.decisions:
         rule = d.rule_label
@@ -71,7 +74,7 @@ def build_state(
         shadow = None
         if d.shadow is not None:
             st = target(d.shadow, f"{rule}/shadow")
-            shadow = Route(d, (st,), st.series, None, timeout)
-        routes.append(Route(d, chain, chain[0].series, shadow, timeout))
+            shadow = Route(d, (st,), st.series, None, deadline)
+        routes.append(Route(d, chain, chain[0].series, shadow, deadline))
     metrics.retain(gateway, live)
     return State(router, plugins.instances, tuple(routes), timeout)

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 
 __all__ = [
     "BUCKET_BITS",
+    "BUCKET_SHIFT",
     "N_BUCKETS",
+    "UNSET",
     "BucketTable",
     "bucket_of",
     "key_hash",
@@ -36,7 +38,8 @@ BUCKET_SHIFT = 64 - BUCKET_BITS
 MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant (2^64 / golden ratio): spreads low bits upward
 MASK64 = (1 << 64) - 1
 MAX_VARIANTS = 255  # a table entry is one byte; 255 marks a bucket not computed yet
-_UNSET = 255
+UNSET = 255
+_UNFILLED = bytes([UNSET]) * N_BUCKETS  # every table's cells until its first bucket is filled
 _TWO64 = float(1 << 64)
 
 
@@ -101,11 +104,13 @@ def rendezvous_choice(salt: str, bucket: int, variants: Sequence[tuple[str, int]
 class BucketTable:
     """The winning variant of each bucket of one split, worked out when a key first lands there.
 
-    Compiling a routing allocates nothing per bucket; memory is one byte per bucket, allocated
-    on the first call. Concurrent fills (an explain in a worker thread) write the same value.
+    ``cells[bucket]`` is the winner, or ``UNSET`` until :meth:`winner` works it out: a split
+    reads the cell inline. Compiling a routing allocates nothing per bucket (every table starts
+    on one shared read-only table); a table's own 64 KiB are allocated on its first fill.
+    Concurrent fills (an explain in a worker thread) write the same value.
     """
 
-    __slots__ = ("_seeds", "_table", "_weights")
+    __slots__ = ("_seeds", "_weights", "cells")
 
     def __init__(self, salt: str, variants: Sequence[tuple[str, int]]) -> None:
         if len(variants) > MAX_VARIANTS:
@@ -114,16 +119,16 @@ class BucketTable:
             raise ValueError("variant weights must not all be 0")
         self._seeds = tuple(_seed(salt, label) for label, _ in variants)
         self._weights = tuple(w for _, w in variants)
-        self._table: bytearray | None = None
+        self.cells: bytes | bytearray = _UNFILLED
 
     def winner(self, bucket: int) -> int:
         """The variant index of ``bucket`` (computed once, then a table read)."""
-        table = self._table
-        if table is None:
-            table = self._table = bytearray(b"\xff") * N_BUCKETS
-        v = table[bucket]
-        if v == _UNSET:
+        cells = self.cells
+        v = cells[bucket]
+        if v == UNSET:
             choice = _choose(self._seeds, self._weights, bucket)
             assert choice is not None  # some weight is positive (checked above)
-            table[bucket] = v = choice
+            if type(cells) is not bytearray:
+                cells = self.cells = bytearray(_UNFILLED)
+            cells[bucket] = v = choice
         return v

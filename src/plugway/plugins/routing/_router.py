@@ -8,9 +8,9 @@ the one interpretation of the rules: ``decide`` is ``pick`` without a trace, ``e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .._context import SecurityContext
 from .._errors import RoutingConfigError, RoutingProblem
@@ -67,7 +67,10 @@ class Router:
         return _Compiler(parse_routing(config), plugins, gateway, revision, strict).build()
 
     def pick(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision:
-        """The decision for ``ctx``; with a ``trace``, every rule's verdict is written down."""
+        """The decision for ``ctx``; with a ``trace``, every rule's verdict is written down.
+
+        The last rule's ``rest`` is the default, so the loop ends on a decision.
+        """
         for rule in self.rules:
             d = rule.apply(ctx, trace)
             if d is not None:
@@ -75,6 +78,14 @@ class Router:
         if trace is not None:
             trace.reason = self.default_reason
         return self.default
+
+    @property
+    def decider(self) -> Callable[[SecurityContext], Decision]:
+        """What a call runs to decide: ``pick``, or the only rule's ``apply`` (the same code
+        without the loop around it: that rule's ``rest`` is the default, never None)."""
+        if len(self.rules) == 1:
+            return cast(Callable[[SecurityContext], Decision], self.rules[0].apply)
+        return self.pick
 
     def decide(self, ctx: SecurityContext) -> Decision:
         """The decision for ``ctx`` (a preallocated value)."""
@@ -214,6 +225,8 @@ class _Compiler:
         rules = [self.rule(i, r) for i, r in enumerate(cfg.rules)]
         if self.problems:
             raise RoutingConfigError(self.problems, gateway=self.gateway)
+        if rules:
+            rules[-1].rest, rules[-1].rest_reason = default, default_reason
         return Router(
             gateway=self.gateway,
             config=cfg,

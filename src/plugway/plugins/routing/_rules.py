@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .._context import SecurityContext
 from ._decision import Decision
-from ._hashing import N_BUCKETS, BucketTable, bucket_of, key_hash, rollout_bucket
+from ._hashing import BUCKET_SHIFT, N_BUCKETS, UNSET, BucketTable, key_hash, rollout_bucket
 
 __all__ = ["MatchTest", "RolloutRule", "Rule", "SkippedRule", "SplitRule", "TargetRule", "Trace"]
 
@@ -61,25 +61,31 @@ class MatchTest:
 
 
 class Rule:
-    """One compiled rule; subclasses say what it does once its match holds."""
+    """One compiled rule; subclasses say what it does once its match holds.
 
-    __slots__ = ("index", "label", "match")
+    ``rest`` is what a call that this rule does not take gets: None (go on to the next rule),
+    or, on the last rule, the router's default -- so a one-rule router decides in one call.
+    """
+
+    __slots__ = ("index", "label", "match", "rest", "rest_reason")
 
     def __init__(self, index: int, name: str | None, match: MatchTest | None) -> None:
         self.index = index
         self.label = f"rule {index}" + (f" {name!r}" if name else "")
         self.match = match
+        self.rest: Decision | None = None
+        self.rest_reason = ""
 
-    def _applies(self, ctx: SecurityContext, trace: Trace | None) -> bool:
-        m = self.match
-        if m is None:
-            return True
-        failed = m.miss(ctx)
-        if failed < 0:
-            return True
-        if trace is not None:
-            trace.steps.append(f"{self.label}: no match ({m.describe(ctx, failed)})")
-        return False
+    def _passed(self, trace: Trace) -> Decision | None:
+        """Not taken (explain): the default's reason when this rule is the last."""
+        if self.rest is not None:
+            trace.reason = self.rest_reason
+        return self.rest
+
+    def _no_match(self, ctx: SecurityContext, trace: Trace, failed: int) -> Decision | None:
+        assert self.match is not None
+        trace.steps.append(f"{self.label}: no match ({self.match.describe(ctx, failed)})")
+        return self._passed(trace)
 
     @property
     def _matched(self) -> str:
@@ -89,8 +95,8 @@ class Rule:
         trace.reason = f"{self.label} {self._matched}; {reason}"
         trace.steps.append(f"{self.label}: chosen")
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        """The decision of this rule for ``ctx``, or None to go on to the next rule."""
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        """The decision of this rule for ``ctx``, or ``rest`` when it does not take the call."""
         raise NotImplementedError
 
 
@@ -103,10 +109,11 @@ class SkippedRule(Rule):
         super().__init__(index, name, None)
         self.why = why
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        if trace is not None:
-            trace.steps.append(f"{self.label}: skipped ({self.why})")
-        return None
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        if trace is None:
+            return self.rest
+        trace.steps.append(f"{self.label}: skipped ({self.why})")
+        return self._passed(trace)
 
 
 class TargetRule(Rule):
@@ -128,41 +135,36 @@ class TargetRule(Rule):
         self.decision = decision
         self.note = note
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        if self.match is not None and not self._applies(ctx, trace):
-            return None
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        m = self.match
+        if m is not None:
+            failed = m.miss(ctx)
+            if failed >= 0:
+                return self.rest if trace is None else self._no_match(ctx, trace, failed)
         if trace is not None:
             self._chose(trace, f"fixed target {self.target}{self.note}")
         return self.decision
 
 
 class _KeyedRule(Rule):
-    __slots__ = ("attribute", "field", "key", "state")
+    __slots__ = ("attribute", "by_tenant", "key", "state")
 
     def __init__(
         self, index: int, name: str | None, match: MatchTest | None, key: str, state: int
     ) -> None:
         super().__init__(index, name, match)
         self.key = key
-        # read inline on every call: an attribute name, or the context field to read
+        # read inline on every call: an attribute name, else tenant_id or subject_id
         self.attribute = key.removeprefix("attributes.") if key.startswith("attributes.") else None
-        self.field = key if self.attribute is None else ""
+        self.by_tenant = key == "tenant_id"
         self.state = state
 
-    def _key(self, ctx: SecurityContext, trace: Trace | None) -> str:
-        """The rule's key in ``ctx`` ("" when the match fails or the key is not set)."""
-        if self.match is not None and not self._applies(ctx, trace):
-            return ""
-        name = self.attribute
-        if name is not None:
-            value = ctx.attributes.get(name, "")
-        else:
-            value = ctx.tenant_id if self.field == "tenant_id" else ctx.subject_id
-        if not value and trace is not None:
-            trace.steps.append(
-                f"{self.label}: {self._matched}, but context key {self.key} is not set"
-            )
-        return value
+    def _skip(self, ctx: SecurityContext, trace: Trace, failed: int) -> Decision | None:
+        """Not taken (explain): the match failed (``failed`` >= 0) or the key is not set."""
+        if failed >= 0:
+            return self._no_match(ctx, trace, failed)
+        trace.steps.append(f"{self.label}: {self._matched}, but context key {self.key} is not set")
+        return self._passed(trace)
 
 
 class SplitRule(_KeyedRule):
@@ -188,17 +190,27 @@ class SplitRule(_KeyedRule):
         self.weights = weights
         self.decisions = decisions  # by variant index; None for a variant that never wins
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        value = self._key(ctx, trace)
-        if not value:
-            return None
-        bucket = bucket_of(key_hash(self.state, value))
-        v = self.table.winner(bucket)
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        m = self.match
+        failed = -1 if m is None else m.miss(ctx)
+        name = self.attribute
+        if name is not None:
+            value = ctx.attributes.get(name, "")
+        else:
+            value = ctx.tenant_id if self.by_tenant else ctx.subject_id
+        if failed >= 0 or not value:
+            return self.rest if trace is None else self._skip(ctx, trace, failed)
+        bucket = key_hash(self.state, value) >> BUCKET_SHIFT  # bucket_of, inline
+        table = self.table
+        v = table.cells[bucket]
+        if v == UNSET:
+            v = table.winner(bucket)
         if trace is not None:
             self._chose(
                 trace,
-                f"sticky split on {self.key}={value!r}: bucket {bucket} of {N_BUCKETS} -> "
-                f"variant {self.labels[v]} (weight {self.weights[v]} of {sum(self.weights)})",
+                f"sticky split on {self.key}={value!r}: bucket {bucket} of "
+                f"{N_BUCKETS} -> variant {self.labels[v]} (weight {self.weights[v]} of "
+                f"{sum(self.weights)})",
             )
         return self.decisions[v]
 
@@ -224,22 +236,29 @@ class RolloutRule(_KeyedRule):
         self.target = target
         self.decision = decision
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None) -> Decision | None:
-        value = self._key(ctx, trace)
-        if not value:
-            return None
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        m = self.match
+        failed = -1 if m is None else m.miss(ctx)
+        name = self.attribute
+        if name is not None:
+            value = ctx.attributes.get(name, "")
+        else:
+            value = ctx.tenant_id if self.by_tenant else ctx.subject_id
+        if failed >= 0 or not value:
+            return self.rest if trace is None else self._skip(ctx, trace, failed)
         bucket = rollout_bucket(key_hash(self.state, value))
-        if bucket >= self.points:
+        if bucket < self.points:
             if trace is not None:
-                trace.steps.append(
-                    f"{self.label}: {self._matched}; rollout on {self.key}={value!r}: bucket "
-                    f"{bucket} is not below {self.points} (of 10000), not in the rollout"
+                self._chose(
+                    trace,
+                    f"rollout on {self.key}={value!r}: bucket {bucket} is below "
+                    f"{self.points} (of 10000) -> {self.target}",
                 )
-            return None
-        if trace is not None:
-            self._chose(
-                trace,
-                f"rollout on {self.key}={value!r}: bucket {bucket} is below {self.points} "
-                f"(of 10000) -> {self.target}",
-            )
-        return self.decision
+            return self.decision
+        if trace is None:
+            return self.rest
+        trace.steps.append(
+            f"{self.label}: {self._matched}; rollout on {self.key}={value!r}: "
+            f"bucket {bucket} is not below {self.points} (of 10000), not in the rollout"
+        )
+        return self._passed(trace)
