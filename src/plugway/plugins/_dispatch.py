@@ -425,34 +425,26 @@ class Dispatcher:
                 "gateway %s: shadow call not made, args not copyable: %s", self.gateway, exc
             )
             return
-        task = asyncio.get_running_loop().create_task(
-            self._shadow(route, index, ctx, args, kwargs, served)
-        )
+        shadow = route.shadow
+        assert shadow is not None
+        further = self.entry(Pinned(shadow), index)
+
+        async def call_shadow() -> None:
+            try:
+                result = await further(ctx, *args, **kwargs)
+            except Exception:
+                series.shadow_errors += 1
+                return
+            try:
+                differs = bool(result != served)
+            except Exception:
+                differs = True
+            if differs:
+                series.shadow_mismatches += 1
+
+        task = asyncio.get_running_loop().create_task(call_shadow())
         self.shadow_tasks.add(task)
         task.add_done_callback(self.shadow_tasks.discard)
-
-    async def _shadow(
-        self,
-        route: Route,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        served: Any,
-    ) -> None:
-        series = route.series
-        assert route.shadow is not None
-        try:
-            result = await self.entry(Pinned(route.shadow), index)(ctx, *args, **kwargs)
-        except Exception:
-            series.shadow_errors += 1
-            return
-        try:
-            differs = bool(result != served)
-        except Exception:
-            differs = True
-        if differs:
-            series.shadow_mismatches += 1
 
     async def drain_shadows(self) -> None:
         """Wait for the shadow calls in flight (tests, shutdown)."""

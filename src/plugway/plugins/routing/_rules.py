@@ -159,6 +159,22 @@ class _KeyedRule(Rule):
         self.by_tenant = key == "tenant_id"
         self.state = state
 
+    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
+        m = self.match
+        failed = -1 if m is None else m.miss(ctx)
+        name = self.attribute
+        if name is not None:
+            value = ctx.attributes.get(name, "")
+        else:
+            value = ctx.tenant_id if self.by_tenant else ctx.subject_id
+        if failed >= 0 or not value:
+            return self.rest if trace is None else self._skip(ctx, trace, failed)
+        return self._take(key_hash(self.state, value), value, trace)
+
+    def _take(self, h: int, value: str, trace: Trace | None) -> Decision | None:
+        """The decision for a key of hash ``h`` (the rule's match holds and the key is set)."""
+        raise NotImplementedError
+
     def _skip(self, ctx: SecurityContext, trace: Trace, failed: int) -> Decision | None:
         """Not taken (explain): the match failed (``failed`` >= 0) or the key is not set."""
         if failed >= 0:
@@ -190,17 +206,8 @@ class SplitRule(_KeyedRule):
         self.weights = weights
         self.decisions = decisions  # by variant index; None for a variant that never wins
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
-        m = self.match
-        failed = -1 if m is None else m.miss(ctx)
-        name = self.attribute
-        if name is not None:
-            value = ctx.attributes.get(name, "")
-        else:
-            value = ctx.tenant_id if self.by_tenant else ctx.subject_id
-        if failed >= 0 or not value:
-            return self.rest if trace is None else self._skip(ctx, trace, failed)
-        bucket = key_hash(self.state, value) >> BUCKET_SHIFT  # bucket_of, inline
+    def _take(self, h: int, value: str, trace: Trace | None) -> Decision | None:
+        bucket = h >> BUCKET_SHIFT  # bucket_of, inline
         table = self.table
         v = table.cells[bucket]
         if v == UNSET:
@@ -236,17 +243,8 @@ class RolloutRule(_KeyedRule):
         self.target = target
         self.decision = decision
 
-    def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
-        m = self.match
-        failed = -1 if m is None else m.miss(ctx)
-        name = self.attribute
-        if name is not None:
-            value = ctx.attributes.get(name, "")
-        else:
-            value = ctx.tenant_id if self.by_tenant else ctx.subject_id
-        if failed >= 0 or not value:
-            return self.rest if trace is None else self._skip(ctx, trace, failed)
-        bucket = rollout_bucket(key_hash(self.state, value))
+    def _take(self, h: int, value: str, trace: Trace | None) -> Decision | None:
+        bucket = rollout_bucket(h)
         if bucket < self.points:
             if trace is not None:
                 self._chose(
