@@ -122,6 +122,9 @@ class PluginContract(Generic[P]):
 
     Built once per gateway at import time, so every check that can be done on the contract alone
     happens here and a malformed contract fails loudly before any plugin is seen.
+
+    ``passthrough``: the contract's own errors (e.g. "tenant not found"). A gateway module passes
+    them through to the caller, and a plugin host sends them over the wire as themselves.
     """
 
     __slots__ = (
@@ -129,6 +132,7 @@ class PluginContract(Generic[P]):
         "added_in",
         "defaults",
         "name",
+        "passthrough",
         "properties_model",
         "protocol",
         "type_id",
@@ -144,6 +148,7 @@ class PluginContract(Generic[P]):
         defaults: type | None = None,
         added_in: Mapping[str, int] | None = None,
         name: str | None = None,
+        passthrough: tuple[type[Exception], ...] = (),
     ) -> None:
         # typed Callable[..., P] rather than type[P]: mypy refuses Protocol classes for type[P]
         if not isinstance(protocol, type):
@@ -156,6 +161,10 @@ class PluginContract(Generic[P]):
         self.version = self._parse_type_id(type_id)
         self.added_in: Mapping[str, int] = dict(added_in or {})
         self._methods = self._collect_methods()
+        bad = [e for e in passthrough if not (isinstance(e, type) and issubclass(e, Exception))]
+        if bad:
+            raise self._fail(f"passthrough must list Exception subclasses, got {bad!r}")
+        self.passthrough: tuple[type[Exception], ...] = tuple(passthrough)
 
     # -- construction checks -------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 
 from ._discovery import PLUGINS_GROUP, PluginDeclaration, PluginSetup
 from ._errors import PluginError
+from ._passthrough import Passthrough, contract_error_body
 from ._spec import PluginInstance
 from ._wire import (
     ERROR_ADAPTER,
@@ -83,17 +84,27 @@ def load_declaration(ref: str) -> PluginDeclaration:
 
 
 class HostedMethod:
-    """One served method: decode the request, call the plugin, encode the answer."""
+    """One served method: decode the request, call the plugin, encode the answer.
 
-    __slots__ = ("codec", "fn", "plugin_id")
+    ``passthrough``: the contract's own errors, answered as ``contract_error``."""
 
-    def __init__(self, plugin_id: str, codec: MethodCodec, fn: Callable[..., Awaitable[Any]]):
+    __slots__ = ("codec", "fn", "passthrough", "plugin_id")
+
+    def __init__(
+        self,
+        plugin_id: str,
+        codec: MethodCodec,
+        fn: Callable[..., Awaitable[Any]],
+        passthrough: Passthrough = (),
+    ):
         self.plugin_id = plugin_id
         self.codec = codec
         self.fn = fn
+        self.passthrough = passthrough
 
     async def invoke(self, body: bytes) -> tuple[int, bytes]:
-        """``(status, body)`` for a request body; a plugin's exception is a ``plugin_error``."""
+        """``(status, body)`` for a request body; a plugin's exception is a ``plugin_error``,
+        one of the contract's own errors a ``contract_error``."""
         codec = self.codec
         try:
             ctx, args, kwargs = codec.decode_call(body)
@@ -102,6 +113,9 @@ class HostedMethod:
         try:
             result = await self.fn(ctx, *args, **kwargs)
         except Exception as exc:
+            answer = contract_error_body(exc, self.passthrough)
+            if answer is not None:
+                return answer  # the contract's own answer, e.g. "not found": no failure
             text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             _log.warning("plugin %s: %s raised %s", self.plugin_id, codec.method, text)
             return error_body("plugin_error", text)
@@ -188,7 +202,7 @@ class PluginHost:
             raise HostError(f"{name!r}: {exc}") from exc
         codec = contract_codec(contract)
         served = {
-            m: HostedMethod(plugin_id, codec.methods[m], fn)
+            m: HostedMethod(plugin_id, codec.methods[m], fn, contract.passthrough)
             for m, fn in instance.methods.items()
             if m not in instance.defaulted  # a caller of an older minor serves those itself
         }

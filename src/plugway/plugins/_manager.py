@@ -253,16 +253,20 @@ class GatewayManager:
         return (MetricsCollector(self.metrics), self.lag)
 
     def health(self) -> dict[str, Any]:
-        """What ``/health`` shows about plugins: the plugins left out, each gateway's state;
-        ``degraded`` when a plugin package was left out or a config edit was refused."""
+        """What ``/health`` shows about plugins: the plugins left out, each gateway's state, the
+        supervised hosts; ``degraded`` when a plugin package was left out, a config edit was
+        refused or a host is restarting or failed (named in ``hosts_down``)."""
         gateways = self.gateways()
         lag = self.lag.status()
         fleet = None if self.fleet is None else self.fleet.status()
+        hosts = [(g.gateway_name, h) for g in gateways for h in g.supervised_hosts()]
+        hosts_down = [f"{gateway}/{h.name}" for gateway, h in hosts if h.down]
         degraded = (
             bool(self.catalog.failures)
             or any(g.config_error for g in gateways)
             or lag["status"] == "degraded"
             or (fleet is not None and not fleet["connected"])
+            or bool(hosts_down)
         )
         doc: dict[str, Any] = {
             "status": "degraded" if degraded else "ok",
@@ -278,6 +282,8 @@ class GatewayManager:
                 }
                 for g in gateways
             },
+            "hosts": [{"gateway": gateway, **h.to_dict()} for gateway, h in hosts],
+            "hosts_down": hosts_down,
         }
         if fleet is not None:
             doc["fleet"] = fleet

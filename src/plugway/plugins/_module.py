@@ -36,7 +36,7 @@ from ._installer import PluginInstaller
 from ._manager import GatewayManager
 from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
-from ._supervisor import ServerAddress
+from ._supervisor import HostStatus, ServerAddress
 from ._watcher import ConfigReading
 from .routing import Explanation, Router, parse_routing
 
@@ -105,7 +105,8 @@ class GatewayModule(Module):
       ``contract`` — the plugin contract;
       ``gateway_name`` — defaults to the module name;
       ``passthrough`` — domain exceptions that plugins raise on purpose (not-found, ...) and
-      that must reach the caller instead of triggering the fallback chain;
+      that must reach the caller instead of triggering the fallback chain, besides the
+      contract's own ``passthrough`` (only those cross the wire from a plugin host);
       ``default_routing`` — the routing when the settings have none.
     """
 
@@ -133,6 +134,11 @@ class GatewayModule(Module):
     @property
     def ready(self) -> bool:
         return self._gateway is not None
+
+    @property
+    def passthrough_types(self) -> tuple[type[BaseException], ...]:
+        """The contract's ``passthrough`` and the module's, each once."""
+        return tuple(dict.fromkeys((*self.contract.passthrough, *self.passthrough)))
 
     @property
     def gateway(self) -> Gateway[Any]:
@@ -169,6 +175,11 @@ class GatewayModule(Module):
                 )
             )
         return out
+
+    def supervised_hosts(self) -> list[HostStatus]:
+        """The plugin hosts this gateway launches, each with its state."""
+        supervisor = None if self._installer is None else self._installer.supervisor
+        return [] if supervisor is None else supervisor.status()
 
     def failures(self) -> tuple[DiscoveryFailure, ...]:
         """Plugins declared for this gateway that were left out."""
@@ -292,7 +303,7 @@ class GatewayModule(Module):
             metrics=manager.metrics,
             store=manager.store,
             breaker=self._settings.breaker,
-            passthrough=self.passthrough,
+            passthrough=self.passthrough_types,
             default_timeout=self._settings.default_timeout,
         )
         self._gateway = gateway

@@ -7,11 +7,13 @@ contract method -- a closure carrying the contract method's ``__signature__`` an
 so ``contract.bind(spec, plugin)`` checks it like a local implementation -- that encodes the
 call (:mod:`._wire`), posts it and decodes the answer.
 
-Every failure is a :class:`RemotePluginError` (a ``PluginError``, never one of a contract's
-passthrough answers), so the gateway counts it against the plugin: fallback and breaker work as
-for a local plugin. The gateway's own deadline cuts a call: an awaited httpx request is
-cancellable, and httpx then closes the connection, which tells the host to cancel the plugin's
-coroutine. httpx's ``timeout`` is only a backstop for callers without a deadline.
+Every failure is a :class:`RemotePluginError` (a ``PluginError``), so the gateway counts it
+against the plugin: fallback and breaker work as for a local plugin. A ``contract_error`` answer
+raises the contract's own exception again (:mod:`._passthrough`), which the gateway passes
+through to the caller as it does a local plugin's. The gateway's own deadline cuts a call: an
+awaited httpx request is cancellable, and httpx then closes the connection, which tells the host
+to cancel the plugin's coroutine. httpx's ``timeout`` is only a backstop for callers without a
+deadline.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import httpx
 
 from ._context import SecurityContext
 from ._contract import ContractVersion, PluginContract
+from ._passthrough import rebuild_contract_error
 from ._wire import (
     MethodCodec,
     RemoteCallError,
@@ -208,6 +211,7 @@ class RemotePlugin:
         decode = codec.decode_answer
         encode = codec.encode_call
         send = host.send
+        passthrough = self._plugway_contract.passthrough
 
         async def call(ctx: SecurityContext, /, *args: Any, **kwargs: Any) -> Any:
             body = encode(plugin, ctx, args, kwargs)
@@ -217,7 +221,12 @@ class RemotePlugin:
                 raise RemoteTransportError(plugin, name, _transport_text(host, exc)) from exc
             if status == 200:
                 return decode(plugin, answer)
-            raise RemoteCallError(plugin, name, status, WireError.from_json(answer, status))
+            error = WireError.from_json(answer, status)
+            own = rebuild_contract_error(error, passthrough) if status == 422 else None
+            if own is not None:
+                own.add_note(f"raised by out-of-process plugin {plugin!r}, method {name!r}")
+                raise own
+            raise RemoteCallError(plugin, name, status, error)
 
         contract_method = self._plugway_contract.methods[name]
         call.__name__ = name

@@ -17,6 +17,11 @@ switched to ``out_of_process: true``). Once the server has an address (its URL i
   backoff that doubles from ``restart.backoff_initial`` up to ``restart.backoff_max`` (reset
   once a launch has served that long);
 * at shutdown each host gets SIGTERM, ``stop_grace`` seconds, then SIGKILL of its group.
+
+Each host has a :class:`HostState`, shown by ``/health`` (:meth:`SupervisedHost.status`):
+``starting`` until its first handshake, ``running``, ``restarting`` once it has exited (until a
+relaunch runs), ``failed`` when a launch did not reach its handshake (retried on the same
+backoff), and ``stopped`` after shutdown.
 """
 
 from __future__ import annotations
@@ -30,16 +35,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from ._settings import HostSettings
 from ._wire import HANDSHAKE_PREFIX, PROTOCOL
 
-__all__ = ["ServerAddress", "SupervisedHost", "Supervisor"]
+__all__ = ["HostState", "HostStatus", "ServerAddress", "SupervisedHost", "Supervisor"]
 
 _log = logging.getLogger("plugway.plugins.supervisor")
 
@@ -48,12 +53,35 @@ TOKEN_ENV = "PLUGWAY_TOKEN"
 REGISTRY_ENV = "PLUGWAY_REGISTRY_URL"
 _WAIT_FOR_ADDRESS = 0.05
 
+HostState = Literal["starting", "running", "restarting", "stopped", "failed"]
+
 
 @dataclass(frozen=True, slots=True)
 class ServerAddress:
     """The URL this server serves on (registered in the hub by ``plugway serve``)."""
 
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostStatus:
+    """A supervised host now: ``pid`` of its live process, ``last_exit`` why it last ended."""
+
+    name: str
+    state: HostState
+    pid: int | None
+    url: str | None
+    restarts: int
+    last_exit_code: int | None
+    last_exit: str | None
+
+    @property
+    def down(self) -> bool:
+        """Restarting or failed: its plugins are not served."""
+        return self.state in ("restarting", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class HandshakeError(Exception):
@@ -84,7 +112,9 @@ class SupervisedHost:
         self.proc: asyncio.subprocess.Process | None = None
         self.url: str | None = None
         self.launches = 0
-        self.exits: list[int] = []
+        self.state: HostState = "starting"
+        self.last_exit_code: int | None = None
+        self.last_exit: str | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -140,6 +170,7 @@ class SupervisedHost:
                 raise
             except Exception as exc:
                 _log.error("plugin host %s: launch failed: %s", self.name, exc)
+                self._ended("failed", None, f"launch failed: {exc}")
                 code = None
             if self._stopping:
                 break
@@ -174,14 +205,16 @@ class SupervisedHost:
             except HandshakeError as exc:
                 _log.error("plugin host %s (pid %d): %s", self.name, proc.pid, exc)
                 await self._terminate(proc)
+                self._ended("failed", proc.returncode, str(exc))
                 return proc.returncode
             self.url = url
             _log.info("plugin host %s (pid %d) listening on %s", self.name, proc.pid, url)
+            self.state = "running"
             self._on_ready(url, secret)
             self.ready.set()
             self._pumps.append(asyncio.ensure_future(_drain(proc.stdout)))
             code = await proc.wait()
-            self.exits.append(code)
+            self._ended("restarting", code, f"exited ({_exit_text(code)})")
             if self._on_exit is not None and not self._stopping:
                 self._on_exit(url, f"exited ({_exit_text(code)})")
             return code
@@ -190,6 +223,15 @@ class SupervisedHost:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(pump, timeout=1.0)
             self._pumps = []
+
+    def _ended(self, state: HostState, code: int | None, why: str) -> None:
+        """A launch ended (``code`` None: no process); a stopping host stays ``stopped``."""
+        if code is not None:
+            self.last_exit_code = code
+        self.last_exit = why
+        self.url = None
+        if not self._stopping:
+            self.state = state
 
     async def _handshake(self, proc: asyncio.subprocess.Process) -> str:
         assert proc.stdout is not None
@@ -237,6 +279,7 @@ class SupervisedHost:
 
     async def stop(self) -> None:
         self._stopping = True
+        self.state = "stopped"
         task, self._task = self._task, None
         proc = self.proc
         if proc is not None:
@@ -247,14 +290,17 @@ class SupervisedHost:
                 await task
         _log.info("plugin host %s stopped", self.name)
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pid": self.pid,
-            "url": self.url,
-            "launches": self.launches,
-            "running": self.proc is not None and self.proc.returncode is None,
-        }
+    def status(self) -> HostStatus:
+        proc = self.proc
+        return HostStatus(
+            name=self.name,
+            state=self.state,
+            pid=proc.pid if proc is not None and proc.returncode is None else None,
+            url=self.url,
+            restarts=max(self.launches - 1, 0),
+            last_exit_code=self.last_exit_code,
+            last_exit=self.last_exit,
+        )
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -343,5 +389,10 @@ class Supervisor:
             self._task = None
         await asyncio.gather(*(h.stop() for h in self.hosts), return_exceptions=True)
 
-    def status(self) -> list[dict[str, Any]]:
-        return [h.status() for h in self.hosts]
+    def status(self) -> list[HostStatus]:
+        """Every host, the ones not launched yet (no server address so far) as ``starting``."""
+        launched = {h.name: h.status() for h in list(self.hosts)}
+        return [
+            launched.get(s.name) or HostStatus(s.name, "starting", None, None, 0, None, None)
+            for s in self._settings
+        ]

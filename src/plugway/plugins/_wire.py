@@ -50,6 +50,7 @@ __all__ = [
     "RemotePluginError",
     "RemoteTransportError",
     "WireError",
+    "WireException",
     "WireValidationError",
     "contract_codec",
     "error_body",
@@ -66,6 +67,7 @@ ErrorType = Literal[
     "not_found",
     "method_not_allowed",
     "too_large",
+    "contract_error",
     "plugin_error",
     "bad_result",
     "unavailable",
@@ -76,6 +78,7 @@ ERROR_STATUS: Mapping[ErrorType, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "too_large": 413,
+    "contract_error": 422,
     "plugin_error": 500,
     "bad_result": 502,
     "unavailable": 503,
@@ -122,22 +125,23 @@ class RemoteTransportError(RemotePluginError):
 
 @dataclass(frozen=True, slots=True)
 class WireError:
-    """The ``error`` object of an answer: a type from :data:`ERROR_STATUS`, text, field paths."""
+    """The ``error`` object of an answer: a type from :data:`ERROR_STATUS`, text, field paths;
+    a ``contract_error`` also carries the ``exception`` raised (:mod:`._passthrough`)."""
 
     type: str
     message: str
     errors: tuple[RoutingProblem, ...] = ()
+    exception: WireException | None = None
 
     def to_json(self) -> bytes:
-        return _ERROR_ADAPTER.dump_json(
-            {
-                "error": {
-                    "type": self.type,
-                    "message": self.message,
-                    "errors": [{"path": p.path, "message": p.message} for p in self.errors],
-                }
-            }
-        )
+        error: _ErrorObject = {
+            "type": self.type,
+            "message": self.message,
+            "errors": [{"path": p.path, "message": p.message} for p in self.errors],
+        }
+        if self.exception is not None:
+            error["exception"] = self.exception
+        return _ERROR_ADAPTER.dump_json({"error": error})
 
     @classmethod
     def from_json(cls, body: bytes, status: int) -> WireError:
@@ -148,7 +152,7 @@ class WireError:
             text = body[:200].decode("utf-8", "replace")
             return cls("bad_result", f"status {status} without an error object: {text!r}")
         problems = tuple(RoutingProblem(e["path"], e["message"]) for e in doc.get("errors", ()))
-        return cls(doc["type"], doc["message"], problems)
+        return cls(doc["type"], doc["message"], problems, doc.get("exception"))
 
 
 class _Problem(TypedDict):
@@ -156,10 +160,20 @@ class _Problem(TypedDict):
     message: str
 
 
+class WireException(TypedDict):
+    """A contract's own error as raised: its class name, its base names up to the contract's
+    passthrough type, and its public attributes of JSON scalar values."""
+
+    name: str
+    bases: NotRequired[list[str]]
+    attributes: NotRequired[dict[str, str | int | float | bool | None]]
+
+
 class _ErrorObject(TypedDict):
     type: str
     message: str
     errors: NotRequired[list[_Problem]]
+    exception: NotRequired[WireException]
 
 
 class _ErrorAnswer(TypedDict):
@@ -171,10 +185,13 @@ ERROR_ADAPTER: TypeAdapter[Any] = _ERROR_ADAPTER  # its JSON Schema goes into th
 
 
 def error_body(
-    type_: ErrorType, message: str, errors: tuple[RoutingProblem, ...] = ()
+    type_: ErrorType,
+    message: str,
+    errors: tuple[RoutingProblem, ...] = (),
+    exception: WireException | None = None,
 ) -> tuple[int, bytes]:
     """(status, body) of an error answer."""
-    return ERROR_STATUS[type_], WireError(type_, message, errors).to_json()
+    return ERROR_STATUS[type_], WireError(type_, message, errors, exception).to_json()
 
 
 def _problems(exc: ValidationError, prefix: tuple[str, ...] = ()) -> tuple[RoutingProblem, ...]:

@@ -15,6 +15,7 @@ from plugway.modules.tenant_resolver._models import (
     BarrierMode,
     TenantInfo,
     TenantRef,
+    TenantResolverError,
     TenantStatus,
 )
 from plugway.plugins import PluginContract, SecurityContext
@@ -114,4 +115,5 @@ TENANT_RESOLVER_CONTRACT: PluginContract[TenantResolverPlugin] = PluginContract(
     TenantResolverPlugin,
     type_id=TENANT_RESOLVER_TYPE_ID,
     name="tenant_resolver",
+    passthrough=(TenantResolverError,),  # "not found" and the like: answers, also from a host
 )

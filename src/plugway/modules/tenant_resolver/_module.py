@@ -123,8 +123,7 @@ def _statuses(raw: str | None) -> frozenset[TenantStatus]:
 class TenantResolverModule(GatewayModule):
     """Gateway over tenant resolver plugins."""
 
-    contract = TENANT_RESOLVER_CONTRACT
-    passthrough = (TenantResolverError,)
+    contract = TENANT_RESOLVER_CONTRACT  # its passthrough: TenantResolverError
 
     async def _call(self, method: str, ctx: SecurityContext, response: Response, *args: Any) -> Any:
         """Call ``method``; the contract's own errors become problems, the outcome headers."""
