@@ -15,10 +15,12 @@ import httpx
 import pytest
 from remote_passthrough_support import (
     ACCOUNTS_CONTRACT,
+    ACCOUNTS_TYPE_ID,
     AccountError,
     AccountFrozenError,
     AccountNotFoundError,
     AccountsImpl,
+    AccountsPlugin,
     hosted_accounts,
     local_accounts,
 )
@@ -56,12 +58,15 @@ class Rig:
     def __init__(self, host: HostProcess, primary: str, *, passthrough: bool = True) -> None:
         assert host.url is not None
         self.remote_host = RemoteHost(host.url, secret=host.secret)
+        # the gateway takes the contract's passthrough types; without them, the same contract
+        contract = ACCOUNTS_CONTRACT
+        if not passthrough:
+            contract = PluginContract(AccountsPlugin, type_id=ACCOUNTS_TYPE_ID, name="accounts")
         self.gw = Gateway(
             "accounts",
-            ACCOUNTS_CONTRACT,
+            contract,
             routing={"default": {"plugin": HOSTED_ID}, "fallback": [{"plugin": LOCAL_ID}]},
             breaker=BreakerSettings(failure_threshold=THRESHOLD, cooldown=3600),
-            passthrough=ACCOUNTS_CONTRACT.passthrough if passthrough else (),
         )
         impl: object = AccountsImpl(100)
         if primary == "hosted":

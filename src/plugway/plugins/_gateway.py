@@ -50,9 +50,9 @@ class Gateway(Generic[P]):
 
     ``routing``: the routing document used when ``store`` holds no revision for this gateway (it
     is then recorded as revision 1); otherwise the store's latest revision wins, so a restart
-    comes back on the last applied routing. ``passthrough``: exception types that are the
-    contract's own answers (e.g. "tenant not found"): they reach the caller unchanged and count
-    neither as failures nor towards the breaker. ``default_timeout``: the deadline of each try
+    comes back on the last applied routing. ``passthrough``: exception types that are answers,
+    added to the contract's own (e.g. "tenant not found"): they reach the caller unchanged and
+    count neither as failures nor towards the breaker. ``default_timeout``: the deadline of each try
     when the routing sets no ``timeout`` (None: none, which lets a hanging plugin hang callers).
     """
 
@@ -79,7 +79,9 @@ class Gateway(Generic[P]):
         self.default_timeout = default_timeout
         self._names = tuple(contract.methods)
         self._plugins: PluginSet[P] = PluginSet(name, contract, breaker, clock)
-        self._dispatcher = Dispatcher(name, self._names, passthrough, max_shadows=max_shadows)
+        # the contract's own errors, and any more this gateway treats as answers
+        answers = tuple(dict.fromkeys((*contract.passthrough, *passthrough)))
+        self._dispatcher = Dispatcher(name, self._names, answers, max_shadows=max_shadows)
         self._lock = threading.RLock()
         latest = self.store.latest(name)
         if latest is not None:
