@@ -11,7 +11,6 @@ from ._breaker import BreakerSettings
 from ._context import SecurityContext
 from ._contract import PLUGIN_BASE_TYPE_ID, ContractVersion, EmptyProperties, PluginContract
 from ._discovery import PLUGINS_GROUP, PluginDeclaration, PluginSetup
-from ._dispatch import Attempt, CallOutcome
 from ._errors import (
     ContractDefinitionError,
     GatewayCallError,
@@ -28,6 +27,7 @@ from ._errors import (
 from ._gateway import DEFAULT_TIMEOUT, Gateway
 from ._manager import GatewayManager
 from ._module import GatewayModule, PluginView
+from ._outcome import Attempt, CallOutcome
 from ._remote import RemoteHost, RemotePlugin
 from ._revisions import RoutingRevision
 from ._spec import PluginSpec

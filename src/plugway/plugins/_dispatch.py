@@ -20,7 +20,6 @@ import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from threading import get_ident
 from time import monotonic_ns
 from typing import Any, Protocol
@@ -30,12 +29,11 @@ from ._context import SecurityContext
 from ._deadlines import Deadline, DeadlineWheel, Window
 from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
+from ._outcome import Attempt
 from .routing import Decision
 
 __all__ = [
     "DEFAULT_MAX_SHADOWS",
-    "Attempt",
-    "CallOutcome",
     "Dispatcher",
     "Entry",
     "Holder",
@@ -73,48 +71,6 @@ def _pack(a0: Any, a1: Any, a2: Any, more: tuple[Any, ...]) -> tuple[Any, ...]:
     if a2 is _NOARG:
         return (a0, a1)
     return (a0, a1, a2, *more)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One try of a call: the plugin, and why it failed (None: it served)."""
-
-    plugin: str
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    """A call's answer with what served it: the decision, the plugin, every attempt."""
-
-    result: Any
-    gateway: str
-    method: str
-    plugin: str
-    decision: Decision
-    attempts: tuple[Attempt, ...]
-
-    @property
-    def rule(self) -> str:
-        return self.decision.rule_label
-
-    @property
-    def rule_index(self) -> int | None:
-        return self.decision.rule_index
-
-    @property
-    def revision(self) -> int:
-        return self.decision.revision
-
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as the REST face shows it (without the result)."""
-        return {
-            "plugin": self.plugin,
-            "rule": self.rule,
-            "rule_index": self.rule_index,
-            "revision": self.revision,
-            "attempts": [{"plugin": a.plugin, "error": a.error} for a in self.attempts],
-        }
 
 
 class Target:

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar, cast
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._dispatch import DEFAULT_MAX_SHADOWS, Attempt, CallOutcome, Dispatcher, Pinned
+from ._dispatch import DEFAULT_MAX_SHADOWS, Dispatcher, Pinned
 from ._errors import (
     GatewayCallError,
     NoPluginAvailableError,
@@ -28,6 +28,7 @@ from ._errors import (
     RoutingConfigError,
 )
 from ._metrics import GaugeSample, Metrics
+from ._outcome import Attempt, CallOutcome
 from ._plugin_set import PluginSet, PluginStatus
 from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
 from ._spec import PluginInstance, PluginSpec
@@ -143,6 +144,11 @@ class Gateway(Generic[P]):
         return CallOutcome(
             result, self.name, method, served, r.decision, (*failed, Attempt(served))
         )
+
+    @property
+    def passthrough(self) -> tuple[type[BaseException], ...]:
+        """The errors that are answers, not failures: the contract's and the gateway's own."""
+        return self._dispatcher.passthrough
 
     def _unknown(self, method: str) -> GatewayCallError:
         return GatewayCallError(

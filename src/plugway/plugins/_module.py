@@ -137,8 +137,8 @@ class GatewayModule(Module):
 
     @property
     def passthrough_types(self) -> tuple[type[BaseException], ...]:
-        """The contract's ``passthrough`` and the module's, each once."""
-        return tuple(dict.fromkeys((*self.contract.passthrough, *self.passthrough)))
+        """The errors the running gateway passes through: the contract's and the module's."""
+        return self.gateway.passthrough
 
     @property
     def gateway(self) -> Gateway[Any]:
@@ -303,7 +303,7 @@ class GatewayModule(Module):
             metrics=manager.metrics,
             store=manager.store,
             breaker=self._settings.breaker,
-            passthrough=self.passthrough_types,
+            passthrough=self.passthrough,
             default_timeout=self._settings.default_timeout,
         )
         self._gateway = gateway
