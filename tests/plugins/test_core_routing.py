@@ -291,3 +291,41 @@ def test_text_that_is_not_unicode_is_refused_naming_the_field() -> None:
     assert [p.path for p in info.value.problems] == ["rules[0].split.variants[1].vendor"]
     lax = compile_({"rules": [{"split": split}]}, strict=False)
     assert lax.decide(SecurityContext("t", "u")).plugin_id == pid("a")
+
+
+@pytest.mark.parametrize(
+    ("rule", "served"),
+    [
+        (
+            {
+                "split": {
+                    "key": "subject_id",
+                    "variants": [
+                        {"plugin": pid("a"), "weight": 1},
+                        {"plugin": pid("c"), "weight": 1},
+                    ],
+                }
+            },
+            {pid("a"), pid("c")},
+        ),
+        (
+            {"rollout": {"key": "subject_id", "target": {"plugin": pid("c")}, "percent": 50}},
+            {pid("b"), pid("c")},  # the rest fall through to the default (acme's b)
+        ),
+    ],
+    ids=["split", "rollout"],
+)
+def test_keyed_rules_keep_recent_keys_and_decide_them_as_explain_does(
+    rule: dict[str, Any], served: set[str]
+) -> None:
+    from plugway.plugins.routing._rules import MEMO_SIZE
+
+    r = compile_({"vendor": "acme", "rules": [{"name": "keyed", **rule}]})
+    keys = [f"user-{i}" for i in range(MEMO_SIZE * 2 + 7)]  # more than the memo keeps
+    first = {k: r.decide(SecurityContext("t", k)) for k in keys}
+    for k in keys:  # a second pass hits and misses the memo; both give the first answer
+        d = r.decide(SecurityContext("t", k))
+        assert d is first[k]
+        assert r.explain(SecurityContext("t", k)).plugin_id == d.plugin_id
+    assert {d.plugin_id for d in first.values()} == served
+    assert 0 < len(r.rules[0]._memo) <= MEMO_SIZE  # type: ignore[attr-defined]

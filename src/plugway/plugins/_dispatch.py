@@ -34,6 +34,7 @@ from .routing import Decision
 
 __all__ = [
     "DEFAULT_MAX_SHADOWS",
+    "NO_PLUGIN_BREAKER",
     "Dispatcher",
     "Entry",
     "Holder",
@@ -73,11 +74,36 @@ def _pack(a0: Any, a1: Any, a2: Any, more: tuple[Any, ...]) -> tuple[Any, ...]:
     return (a0, a1, a2, *more)
 
 
+class _NoPluginBreaker(CircuitBreaker):
+    """The breaker of a target no plugin serves: never clean, never allows, so a call finds out
+    there is no plugin on the same test that finds an open breaker."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("-")
+        self.failures = 1
+        self.state = "open"
+
+    def allow(self) -> bool:
+        return False
+
+    def record_success(self) -> None:
+        pass
+
+    def record_failure(self) -> None:
+        pass
+
+
+NO_PLUGIN_BREAKER: CircuitBreaker = _NoPluginBreaker()
+
+
 class Target:
     """A plugin as one route reaches it: its methods, its breaker, the route's series for it.
 
     A plugin the decision names but the gateway does not hold has no methods (``"-"`` when the
-    decision names none): trying it is a failure ("no plugin") that goes on along the chain.
+    decision names none) and ``NO_PLUGIN_BREAKER``: trying it is a failure ("no plugin") that
+    goes on along the chain.
     """
 
     __slots__ = ("breaker", "methods", "plugin_id", "series")
@@ -96,21 +122,27 @@ class Target:
 
 
 class Route:
-    """Per-call state of one Decision: the chain to try (primary first), its shadow, deadline."""
+    """Per-call state of one Decision: the chain to try (primary first), its shadow, deadline.
 
-    __slots__ = ("chain", "deadline", "decision", "series", "shadow")
+    The primary's methods (None: no plugin to call), breaker and series are copied out of
+    ``chain[0]``: a call reads them from the route it already holds.
+    """
+
+    __slots__ = ("breaker", "chain", "deadline", "decision", "methods", "series", "shadow")
 
     def __init__(
         self,
         decision: Decision,
         chain: tuple[Target, ...],
-        series: CallSeries,
         shadow: Route | None,
         deadline: Deadline | None,
     ) -> None:
         self.decision = decision
         self.chain = chain
-        self.series = series  # the primary's series (fallbacks are counted there)
+        primary = chain[0]
+        self.methods = primary.methods or None
+        self.breaker = primary.breaker if primary.methods else NO_PLUGIN_BREAKER
+        self.series = primary.series  # a first try's fallbacks are counted here too
         self.shadow = shadow
         self.deadline = deadline  # of each try; None: no deadline
 
@@ -120,7 +152,7 @@ class Route:
 
     def rest(self, pos: int) -> Route:
         """The chain from try ``pos`` on, without the shadow (only a first try has one)."""
-        return Route(self.decision, self.chain[pos:], self.series, None, self.deadline)
+        return Route(self.decision, self.chain[pos:], None, self.deadline)
 
 
 class StateLike(Protocol):
@@ -216,13 +248,12 @@ class Dispatcher:
             route = st.fixed
             if route is None:
                 route = st.routes[st.pick(ctx).slot]
-            target = route.chain[0]
-            brk = target.breaker
-            if not target.methods or (brk.failures and not brk.allow()):
-                why = "no plugin" if not target.methods else "circuit open"
+            brk = route.breaker
+            if brk.failures and not brk.allow():  # an open breaker, or no plugin at all
+                why = "no plugin" if route.methods is None else "circuit open"
                 args = _pack(a0, a1, a2, more)
                 return await dispatcher._next(holder, index, route, why, ctx, args, kw)
-            method = target.methods[index]
+            method = route.methods[index]  # type: ignore[index]
             if kw or more:  # the caller's TypeError, if any, is raised here
                 coro = method(ctx, *_pack(a0, a1, a2, more), **kw)
             elif a0 is noarg:
@@ -234,10 +265,12 @@ class Dispatcher:
             else:
                 coro = method(ctx, a0, a1, a2)
             deadline = route.deadline
-            window: Window | None = None
-            task: Any = None
-            if deadline is not None:
-                task = deadline.task_of(deadline.loop) if thread_id() == deadline.thread else None
+            if deadline is None:
+                window: Window | None = None
+            else:
+                task: Any = (
+                    deadline.task_of(deadline.loop) if thread_id() == deadline.thread else None
+                )
                 window = deadline.window
                 if task is None or window is None:
                     try:
@@ -257,7 +290,7 @@ class Dispatcher:
             if window is not None and window.pop(coro) is not task:
                 task.uncancel()  # it answered just as its deadline fired: the answer counts
             ns = clock() - t0
-            series = target.series
+            series = route.series
             series.latency[ns.bit_length()] += 1  # CallSeries.observe_ns, inline: every call
             series.latency_sum_ns += ns
             if brk.failures:

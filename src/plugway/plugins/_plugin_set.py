@@ -56,7 +56,6 @@ class PluginSet(Generic[P]):
         self._instances: dict[str, PluginInstance[P]] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
-        self.null_breaker = CircuitBreaker("-", self.breaker_settings, clock)
 
     @property
     def instances(self) -> Mapping[str, PluginInstance[P]]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._deadlines import DeadlineWheel
-from ._dispatch import Route, Target
+from ._dispatch import NO_PLUGIN_BREAKER, Route, Target
 from ._metrics import CallSeries, Metrics
 from ._plugin_set import PluginSet
 from ._spec import PluginInstance
@@ -57,9 +57,7 @@ def build_state(
         impls = methods.get(plugin_id) if plugin_id is not None else None
         if plugin_id is None or impls is None:
             # nothing is served here: a private series, never exported
-            return Target(
-                plugin_id or "-", (), plugins.null_breaker, CallSeries(gateway, "-", rule)
-            )
+            return Target(plugin_id or "-", (), NO_PLUGIN_BREAKER, CallSeries(gateway, "-", rule))
         live.add((plugin_id, rule))
         return Target(
             plugin_id, impls, plugins.breaker(plugin_id), metrics.series(gateway, plugin_id, rule)
@@ -74,7 +72,7 @@ def build_state(
         shadow = None
         if d.shadow is not None:
             st = target(d.shadow, f"{rule}/shadow")
-            shadow = Route(d, (st,), st.series, None, deadline)
-        routes.append(Route(d, chain, chain[0].series, shadow, deadline))
+            shadow = Route(d, (st,), None, deadline)
+        routes.append(Route(d, chain, shadow, deadline))
     metrics.retain(gateway, live)
     return State(router, plugins.instances, tuple(routes), timeout)

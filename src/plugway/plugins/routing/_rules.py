@@ -46,9 +46,13 @@ class MatchTest:
             return 0
         if self.subject is not None and ctx.subject_id not in self.subject:
             return 1
-        for i, (name, values) in enumerate(self.attributes):
-            if ctx.attributes.get(name) not in values:
-                return 2 + i
+        if self.attributes:
+            attrs = ctx.attributes
+            failed = 2
+            for name, values in self.attributes:
+                if attrs.get(name) not in values:
+                    return failed
+                failed += 1
         return -1
 
     def describe(self, ctx: SecurityContext, failed: int) -> str:
@@ -146,8 +150,18 @@ class TargetRule(Rule):
         return self.decision
 
 
+MEMO_SIZE = 4096  # keys whose decision a split or rollout keeps; the table is emptied when full
+_MISS = object()
+
+
 class _KeyedRule(Rule):
-    __slots__ = ("attribute", "by_tenant", "key", "state")
+    """A rule sticky on a context key: the key's hash picks the outcome.
+
+    The outcome of a key never changes for a compiled rule, so a call keeps the latest
+    ``MEMO_SIZE`` keys' outcomes (a dict read instead of the hash); explain always works it out.
+    """
+
+    __slots__ = ("_memo", "attribute", "by_tenant", "key", "state")
 
     def __init__(
         self, index: int, name: str | None, match: MatchTest | None, key: str, state: int
@@ -158,6 +172,7 @@ class _KeyedRule(Rule):
         self.attribute = key.removeprefix("attributes.") if key.startswith("attributes.") else None
         self.by_tenant = key == "tenant_id"
         self.state = state
+        self._memo: dict[str, Decision | None] = {}
 
     def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
         m = self.match
@@ -169,7 +184,16 @@ class _KeyedRule(Rule):
             value = ctx.tenant_id if self.by_tenant else ctx.subject_id
         if failed >= 0 or not value:
             return self.rest if trace is None else self._skip(ctx, trace, failed)
-        return self._take(key_hash(self.state, value), value, trace)
+        if trace is not None:
+            return self._take(key_hash(self.state, value), value, trace)
+        memo = self._memo
+        d = memo.get(value, _MISS)
+        if d is _MISS:
+            d = self._take(key_hash(self.state, value), value, None)
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[value] = d
+        return d  # type: ignore[return-value]
 
     def _take(self, h: int, value: str, trace: Trace | None) -> Decision | None:
         """The decision for a key of hash ``h`` (the rule's match holds and the key is set)."""
