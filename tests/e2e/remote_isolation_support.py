@@ -2,16 +2,16 @@
 
 * ``slow_bm25``: blocks its host's event loop for ``PLUGWAY_TEST_BLOCK_S`` (2 s) per search;
 * ``aborting_bm25``: ``os.abort()`` on a search for ``abort``, BM25 otherwise;
-* ``hog_bm25``: keeps 32 MiB more of memory on every search (never freed). Its host caps its
-  own address space (``RLIMIT_AS``, ``PLUGWAY_TEST_MEMORY_MB``, 768 MiB by default) at start,
-  so the growth ends in a ``MemoryError`` answered as a plugin error -- or the host dies -- and
-  never touches the server. The loop is capped at 64 steps (2 GiB) whatever happens.
+* ``hog_bm25``: keeps 32 MiB more of memory on every search (never freed), as a third-party
+  plugin might; it sets no limit of its own. The supervisor caps its host's address space
+  (``memory_limit_mb``), so the growth ends in a ``MemoryError`` answered as a plugin error --
+  or the host dies -- and never touches the server. It stops growing at 64 steps (2 GiB)
+  whatever happens, so a missing cap fails the test instead of the machine.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import time
 
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, Bm25Plugin, SearchResult
@@ -55,8 +55,6 @@ def _aborting(setup: PluginSetup) -> _Aborting:
 
 
 def _hog(setup: PluginSetup) -> _Hog:
-    limit = int(os.environ.get("PLUGWAY_TEST_MEMORY_MB", "768")) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     return _Hog(setup.plugin_id)
 
 

@@ -181,6 +181,45 @@ async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
     assert [s.circuit for s in gw.plugin_status()] == ["closed", "closed"]
 
 
+async def test_a_failing_plugin_that_leaves_and_comes_back_keeps_its_open_breaker() -> None:
+    # a plugin crashing its host leaves (the host exits) and rejoins (the host is relaunched):
+    # its breaker must not start clean each time, or the crash loop never stops
+    clock = FakeClock()
+    flaky, backup = Failing("p"), Named("q")
+    gw = make(
+        ("p", flaky, "x", 1),
+        ("q", backup, "y", 2),
+        routing={"vendor": "x", "fallback": [{"plugin": pid("q")}]},
+        breaker=BreakerSettings(failure_threshold=2, cooldown=60),
+        clock=clock,
+    )
+    for _ in range(2):
+        assert await gw.client.echo(CTX, "a") == "q:a"
+    assert gw.breaker(pid("p")).state == "open"
+    gw.sync_plugins([(spec("q", "y", 2), backup)])  # p leaves ...
+    gw.sync_plugins([(spec("p", "x", 1), flaky), (spec("q", "y", 2), backup)])  # ... and rejoins
+    assert await gw.client.echo(CTX, "b") == "q:b"
+    assert flaky.calls == 2 and gw.explain(CTX).circuit == "open"
+    # a plugin with a clean record that leaves starts clean when it comes back
+    gw.remove_plugin(pid("q"))
+    gw.add_plugin(spec("q", "y", 2), backup)
+    assert gw.breaker(pid("q")).failures == 0 and gw.breaker(pid("q")).state == "closed"
+
+
+def test_breakers_of_plugins_that_left_are_bounded() -> None:
+    from plugway.plugins._plugin_set import MAX_DEPARTED_BREAKERS, PluginSet
+
+    plugins: PluginSet[Any] = PluginSet("echo", ECHO)
+    for i in range(MAX_DEPARTED_BREAKERS + 10):
+        plugins.add(spec(f"p{i}", "x", 1), Named(f"p{i}"))
+        plugins.breaker(pid(f"p{i}")).record_failure()
+        plugins.remove(pid(f"p{i}"))
+    assert len(plugins._breakers) == MAX_DEPARTED_BREAKERS
+    assert pid("p0") not in plugins._breakers  # the oldest went first
+    last = pid(f"p{MAX_DEPARTED_BREAKERS + 9}")
+    assert plugins.breaker(last).failures == 1
+
+
 async def test_shadow_results_and_errors_never_reach_the_caller() -> None:
     seen: list[Any] = []
 

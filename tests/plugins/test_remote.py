@@ -13,12 +13,14 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import stat
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -307,3 +309,20 @@ def test_the_host_refuses_to_start_without_a_secret_or_a_plugin(
     assert done.returncode == 2
     assert message in done.stderr
     assert done.stdout == ""  # no handshake line
+
+
+def test_a_host_joining_builds_no_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx builds (and loads the CA bundle into) a TLS context per transport unless given
+    # one: ~20 ms each, on the event loop, for each of a host's lanes whenever a host joins
+    RemoteHost("http://127.0.0.1:9", secret="x")  # the process's one context exists now
+    built: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    RemoteHost("http://127.0.0.1:10", secret="x", max_connections=8)
+    RemoteHost("unix:/tmp/plugway-no-such.sock", secret=None)
+    assert built == []

@@ -396,9 +396,9 @@ def build_router(
         registry = ready_registry()
         docs: Sequence[Mapping[str, Any]] = entities
         loop = asyncio.get_running_loop()
-        register = functools.partial(
-            registry.register_many, docs, dispatch=loop.call_soon_threadsafe
-        )
+        # listeners (a gateway's resync, which may commit a routing revision) run in the writer
+        # thread before the answer: off the event loop, and seen by the client's next request
+        register = functools.partial(registry.register_many, docs)
         try:
             results = await loop.run_in_executor(writers, register)
         except RegistryError as exc:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from plugway.modkit import Module, ModuleContext
 from plugway.registry import RegistryError, RegistryEvent
 
+from ._coalesced import Coalesced
 from ._context import SecurityContext
 from ._contract import PluginContract
 from ._discovery import DiscoveredPlugin, DiscoveryFailure, same_contract_family
@@ -126,6 +127,8 @@ class GatewayModule(Module):
         self._unsubscribe: Callable[[], None] | None = None
         self._registry: object | None = None
         self._sync_lock = threading.Lock()
+        # a host going down or back (on the event loop) resyncs in a thread of its own
+        self._background_resync = Coalesced(self.resync, "plugins-resync")
         self.config_error: str | None = None
         self.missing_implementations: tuple[str, ...] = ()
 
@@ -325,6 +328,7 @@ class GatewayModule(Module):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        await asyncio.to_thread(self._background_resync.wait)
         if self._gateway is not None:
             # Shadow results are never needed: give them a moment, never hold the stop up.
             with contextlib.suppress(Exception):
@@ -339,7 +343,7 @@ class GatewayModule(Module):
     def _installer_start_remote(self, ctx: ModuleContext) -> None:
         assert self._installer is not None
         self._installer.start_remote(
-            self.resync,
+            self._background_resync.request,
             token=ctx.settings.server.admin_token,
             address=lambda: ctx.hub.try_get(ServerAddress),
         )
@@ -430,7 +434,7 @@ class GatewayModule(Module):
         if event.kind == "ready" or (
             event.gts_id is not None and event.gts_id.startswith(self.contract.type_id)
         ):
-            self.resync()
+            self.resync()  # in the thread that wrote (the API's writers): done when it answers
 
     def resync(self, *, record: bool = True, keep_default: bool | None = None) -> None:
         """Make the gateway's plugin set match the registry + hub (atomic swap inside).

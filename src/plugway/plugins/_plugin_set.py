@@ -35,6 +35,9 @@ class PluginStatus:
     failures: int
 
 
+MAX_DEPARTED_BREAKERS = 256  # failing breakers kept for plugins that left, per gateway
+
+
 class PluginSet(Generic[P]):
     """Instances checked against the contract, and their breakers (kept while held).
 
@@ -93,7 +96,7 @@ class PluginSet(Generic[P]):
         if plugin_id not in self._instances:
             raise UnknownPluginError(self.gateway, plugin_id)
         del self._instances[plugin_id]
-        self._breakers.pop(plugin_id, None)
+        self._forget_breakers({plugin_id})
 
     def replace(self, items: Iterable[tuple[PluginSpec, object]]) -> list[tuple[str, PluginError]]:
         """Hold exactly ``items``; plugins that break the contract are left out and returned."""
@@ -106,9 +109,21 @@ class PluginSet(Generic[P]):
                 log.warning("gateway %s: plugin %s left out: %s", self.gateway, spec.id, exc)
                 bad.append((spec.id, exc))
         self._instances = good
-        for gone in set(self._breakers) - set(good):
-            del self._breakers[gone]
+        self._forget_breakers(set(self._breakers) - set(good))
         return bad
+
+    def _forget_breakers(self, gone: set[str]) -> None:
+        """Drop the breakers of plugins that left, except those with failures on record: a
+        plugin that crashes its host comes back with its breaker as it left it (open), so a
+        crash loop stops at the breaker's threshold. At most ``MAX_DEPARTED_BREAKERS`` kept."""
+        with self._lock:
+            for plugin_id in gone:
+                brk = self._breakers.get(plugin_id)
+                if brk is not None and brk.failures == 0:
+                    del self._breakers[plugin_id]
+            departed = [p for p in self._breakers if p not in self._instances]
+            for plugin_id in departed[: max(0, len(departed) - MAX_DEPARTED_BREAKERS)]:
+                del self._breakers[plugin_id]  # the oldest first (dicts keep insertion order)
 
     def status(self) -> list[PluginStatus]:
         """Per plugin, by priority then id: identity, version, defaulted methods, circuit."""

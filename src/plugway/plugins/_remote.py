@@ -19,6 +19,8 @@ deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,6 +43,14 @@ DEFAULT_HTTP_TIMEOUT = 30.0  # backstop only: the gateway's deadline (default 10
 DEFAULT_MAX_CONNECTIONS = 8
 _UNIX = "unix:"
 _JSON = b"application/json"
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The one TLS context of every host connection. httpx builds one per transport when not
+    given one, loading the CA bundle each time (~20 ms here): a host that joins would stall
+    the event loop for the lanes' worth of them."""
+    return httpx.create_ssl_context()
 
 
 class RemoteHost:
@@ -85,11 +95,13 @@ class RemoteHost:
         else:
             raise ValueError(f"endpoint {endpoint!r} must be http(s)://host:port or unix:/path")
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        tls = _tls_context()
         self._lanes: list[httpx.AsyncBaseTransport] = []
         self._free: asyncio.LifoQueue[httpx.AsyncBaseTransport] | None = None
         if transport is None:
             self._lanes = [
-                httpx.AsyncHTTPTransport(uds=uds, limits=one) for _ in range(max_connections)
+                httpx.AsyncHTTPTransport(uds=uds, limits=one, verify=tls)
+                for _ in range(max_connections)
             ]
             self._free = asyncio.LifoQueue()
             for lane in self._lanes:
@@ -97,7 +109,7 @@ class RemoteHost:
             limits = httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             )
-            transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits)  # .client: health
+            transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits, verify=tls)  # health
         self.transport = transport
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
         self._base_url = base_url

@@ -69,6 +69,9 @@ class HostSettings(_Section):
     speaks the wire protocol; ``{registry_url}``, ``{listen}`` and ``{heartbeat}`` in ``args``
     are replaced. Either way the child gets ``PLUGWAY_PLUGIN_SECRET`` (generated per launch),
     ``PLUGWAY_TOKEN`` and ``PLUGWAY_REGISTRY_URL`` in its environment, never on its command line.
+    ``nice`` lowers the host's CPU priority below the server's, so a busy or crash-looping host
+    yields the CPU to the server; ``memory_limit_mb`` caps its address space, so a plugin that
+    grows without bound fails in its own process.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -81,6 +84,8 @@ class HostSettings(_Section):
     start_timeout: float = Field(default=60.0, gt=0)
     stop_grace: float = Field(default=10.0, gt=0)
     restart: RestartSettings = Field(default_factory=RestartSettings)
+    nice: int = Field(default=10, ge=0, le=19)
+    memory_limit_mb: int | None = Field(default=None, ge=64)
 
     @model_validator(mode="before")
     @classmethod

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ._confine import confine
 from ._settings import HostSettings
 from ._wire import HANDSHAKE_PREFIX, PROTOCOL
 
@@ -198,6 +199,9 @@ class SupervisedHost:
             start_new_session=True,  # its own process group: stopped as a whole
         )
         assert proc.stdout is not None and proc.stderr is not None
+        limits = self.settings
+        for missed in confine(proc.pid, nice=limits.nice, memory_limit_mb=limits.memory_limit_mb):
+            _log.warning("plugin host %s (pid %d): not applied: %s", self.name, proc.pid, missed)
         self._pumps = [asyncio.ensure_future(self._forward(proc.stderr))]
         try:
             try:
