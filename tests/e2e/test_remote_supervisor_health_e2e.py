@@ -2,7 +2,9 @@
 
 A host that runs is ``running`` with its pid; once its process is killed it is ``restarting``
 and the health is ``degraded`` naming it (still 200), until the relaunch runs again with one
-restart counted. A host that never prints its handshake line is ``failed``.
+restart counted. A host that never prints its handshake line is ``failed``. A host started by
+hand is listed under ``remote_hosts``: ``up``, ``down`` once it misses its TTL (degraded), and
+up again at its new address when it comes back.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 from _server_process import ServerFactory
-from remote_routing_support import PYTHONPATH, server_config, wait_for
+from remote_e2e_support import HostProcess, hosted_bm25
+from remote_routing_support import PYTHONPATH, SECRET, TOKEN, server_config, wait_for
 
 PLUGINS_HEALTH = "gts.x.core.plugins.health.v1~"
+HOSTED = hosted_bm25.plugin_id
 
 
 def _health(http: httpx.Client) -> tuple[int, dict[str, Any], dict[str, Any]]:
@@ -98,4 +103,66 @@ def test_health_shows_a_host_without_a_handshake_as_failed(server_factory: Serve
         assert code == 200 and doc["status"] == "degraded"
         assert plugins["hosts_down"] == ["doc_search/mute"]
         assert "expected a handshake line" in _host(plugins, "mute")["last_exit"]
+    assert srv.stop() == 0
+
+
+def test_health_shows_a_host_started_by_hand_up_then_down_then_up_again(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    srv = server_factory(config=server_config()).start()
+    assert srv.url is not None
+
+    def host() -> HostProcess:
+        return HostProcess(
+            ["remote_e2e_support:hosted_bm25"],
+            tmp_path,
+            secret=SECRET,
+            extra_args=("--registry", srv.url or "", "--heartbeat", "0.3"),
+            env={"PLUGWAY_TOKEN": TOKEN, "PYTHONPATH": PYTHONPATH},
+        ).start()
+
+    def remote(plugins: dict[str, Any], url: str) -> dict[str, Any] | None:
+        return next((h for h in plugins["remote_hosts"] if h["url"] == url), None)
+
+    first = host()
+    try:
+        with srv.client() as http:
+            url = first.url or ""
+
+            def up() -> dict[str, Any] | None:
+                entry = remote(_health(http)[2], url)
+                return entry if entry is not None and entry["state"] == "up" else None
+
+            entry = wait_for(up, "the host is listed up", srv.log)
+            assert entry["gateway"] == "doc_search" and entry["plugins"] == [HOSTED]
+            code, doc, plugins = _health(http)
+            assert code == 200 and doc["status"] == "ok" and plugins["hosts_down"] == []
+            assert plugins["hosts"] == []  # not one the server supervises
+
+            first.kill()
+
+            def down() -> tuple[int, dict[str, Any], dict[str, Any]] | None:
+                seen = _health(http)
+                entry = remote(seen[2], url)
+                return seen if entry is not None and entry["state"] == "down" else None
+
+            code, doc, plugins = wait_for(down, "the host is listed down", srv.log)
+            assert code == 200 and doc["status"] == "degraded"
+            assert plugins["hosts_down"] == [f"doc_search/{url}"]
+            assert remote(plugins, url)["last_answer_s"] >= 0.9  # its TTL: 3 beats of 0.3 s
+
+            second = host()  # back, at another port: the instance moves there
+            try:
+
+                def moved() -> tuple[int, dict[str, Any], dict[str, Any]] | None:
+                    seen = _health(http)
+                    urls = [h["url"] for h in seen[2]["remote_hosts"]]
+                    return seen if urls == [second.url] and seen[1]["status"] == "ok" else None
+
+                code, doc, plugins = wait_for(moved, "the host is listed up again", srv.log)
+                assert plugins["hosts_down"] == [] and plugins["remote_hosts"][0]["state"] == "up"
+            finally:
+                second.close()
+    finally:
+        first.close()
     assert srv.stop() == 0

@@ -148,16 +148,23 @@ async def test_passthrough_errors_reach_the_caller_unchanged() -> None:
     assert gw.breaker(pid("p")).state == "closed"
 
 
-async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
-    clock = FakeClock()
+def flaky_with_backup(threshold: int, cooldown: float) -> tuple[Gateway[Any], Failing, Named]:
+    """p (failing) serves, q is its fallback; the breaker's clock is the gateway's FakeClock."""
     flaky, backup = Failing("p"), Named("q")
     gw = make(
         ("p", flaky, "x", 1),
         ("q", backup, "y", 2),
         routing={"vendor": "x", "fallback": [{"plugin": pid("q")}]},
-        breaker=BreakerSettings(failure_threshold=3, cooldown=10),
-        clock=clock,
+        breaker=BreakerSettings(failure_threshold=threshold, cooldown=cooldown),
+        clock=FakeClock(),
     )
+    return gw, flaky, backup
+
+
+async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
+    gw, flaky, _ = flaky_with_backup(3, 10)
+    clock = gw.breaker(pid("p")).clock
+    assert isinstance(clock, FakeClock)
     for _ in range(3):
         assert await gw.client.echo(CTX, "a") == "q:a"
     brk = gw.breaker(pid("p"))
@@ -184,15 +191,7 @@ async def test_breaker_opens_then_closes_after_a_successful_probe() -> None:
 async def test_a_failing_plugin_that_leaves_and_comes_back_keeps_its_open_breaker() -> None:
     # a plugin crashing its host leaves (the host exits) and rejoins (the host is relaunched):
     # its breaker must not start clean each time, or the crash loop never stops
-    clock = FakeClock()
-    flaky, backup = Failing("p"), Named("q")
-    gw = make(
-        ("p", flaky, "x", 1),
-        ("q", backup, "y", 2),
-        routing={"vendor": "x", "fallback": [{"plugin": pid("q")}]},
-        breaker=BreakerSettings(failure_threshold=2, cooldown=60),
-        clock=clock,
-    )
+    gw, flaky, backup = flaky_with_backup(2, 60)
     for _ in range(2):
         assert await gw.client.echo(CTX, "a") == "q:a"
     assert gw.breaker(pid("p")).state == "open"

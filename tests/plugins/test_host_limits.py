@@ -104,3 +104,13 @@ async def test_a_failing_run_is_logged_and_the_next_one_runs(
     await asyncio.to_thread(work.wait)
     assert len(calls) == 2
     assert "test-resync failed" in caplog.text and "registry away" in caplog.text
+
+
+async def test_after_the_wait_requests_are_dropped() -> None:
+    ran: list[int] = []
+    work = Coalesced(lambda: ran.append(1), "test-resync")
+    work.request()
+    await asyncio.to_thread(work.wait)
+    work.request()  # the gateway is stopping: nothing runs any more
+    await asyncio.sleep(0.05)
+    assert ran == [1]

@@ -28,6 +28,7 @@ class Coalesced:
         self._fn = fn
         self._name = name
         self._pending = False
+        self._closed = False
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -38,7 +39,7 @@ class Coalesced:
             self._fn()  # not on an event loop: nothing to stall, and the caller sees the result
             return
         with self._lock:
-            if self._pending:
+            if self._pending or self._closed:
                 return
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -56,8 +57,10 @@ class Coalesced:
             _log.exception("%s failed", self._name)
 
     def wait(self) -> None:
-        """Let the runs requested so far finish (blocking: call it in a thread), then stop."""
+        """Let the runs requested so far finish (blocking: call it in a thread); requests made
+        on the event loop afterwards are dropped (the gateway is stopping)."""
         with self._lock:
             executor, self._executor = self._executor, None
+            self._closed = True
         if executor is not None:
             executor.shutdown(wait=True)

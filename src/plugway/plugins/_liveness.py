@@ -62,6 +62,12 @@ class HostLiveness:
             probe = self._probes.get(url)
         return probe is not None and probe.down
 
+    def state(self, url: str) -> tuple[bool, float] | None:
+        """(down, seconds since ``url`` last answered or was first watched); None: not probed."""
+        with self._lock:
+            probe = self._probes.get(url)
+        return None if probe is None else (probe.down, time.monotonic() - probe.last_ok)
+
     def down(self) -> list[str]:
         with self._lock:
             return sorted(url for url, p in self._probes.items() if p.down)

@@ -254,13 +254,16 @@ class GatewayManager:
 
     def health(self) -> dict[str, Any]:
         """What ``/health`` shows about plugins: the plugins left out, each gateway's state, the
-        supervised hosts; ``degraded`` when a plugin package was left out, a config edit was
-        refused or a host is restarting or failed (named in ``hosts_down``)."""
+        supervised hosts and the other hosts gateways call; ``degraded`` when a plugin package
+        was left out, a config edit was refused, a supervised host is restarting or failed or
+        another host is down (named in ``hosts_down``)."""
         gateways = self.gateways()
         lag = self.lag.status()
         fleet = None if self.fleet is None else self.fleet.status()
         hosts = [(g.gateway_name, h) for g in gateways for h in g.supervised_hosts()]
+        remote = [(g.gateway_name, h) for g in gateways for h in g.unsupervised_hosts()]
         hosts_down = [f"{gateway}/{h.name}" for gateway, h in hosts if h.down]
+        hosts_down += [f"{gateway}/{h.url}" for gateway, h in remote if h.state == "down"]
         degraded = (
             bool(self.catalog.failures)
             or any(g.config_error for g in gateways)
@@ -283,6 +286,7 @@ class GatewayManager:
                 for g in gateways
             },
             "hosts": [{"gateway": gateway, **h.to_dict()} for gateway, h in hosts],
+            "remote_hosts": [{"gateway": gateway, **h.to_dict()} for gateway, h in remote],
             "hosts_down": hosts_down,
         }
         if fleet is not None:

@@ -35,6 +35,7 @@ from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
 from ._installer import PluginInstaller
 from ._manager import GatewayManager
+from ._remote_pool import RemoteHostStatus
 from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
 from ._supervisor import HostStatus, ServerAddress
@@ -184,6 +185,10 @@ class GatewayModule(Module):
         supervisor = None if self._installer is None else self._installer.supervisor
         return [] if supervisor is None else supervisor.status()
 
+    def unsupervised_hosts(self) -> list[RemoteHostStatus]:
+        """The plugin hosts this gateway calls but does not launch, each up or down."""
+        return [] if self._installer is None else self._installer.unsupervised_hosts()
+
     def failures(self) -> tuple[DiscoveryFailure, ...]:
         """Plugins declared for this gateway that were left out."""
         if self._manager is None:
@@ -328,14 +333,16 @@ class GatewayModule(Module):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        await asyncio.to_thread(self._background_resync.wait)
         if self._gateway is not None:
             # Shadow results are never needed: give them a moment, never hold the stop up.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._gateway.drain_shadows(), timeout=_SHADOW_GRACE)
-            self._gateway.close()
         if self._installer is not None:
             await self._installer.aclose_remote()  # supervised hosts, probes, connections
+        await asyncio.to_thread(self._background_resync.wait)  # the hosts' exits, recorded
+        if self._gateway is not None:
+            self._gateway.close()
+        if self._installer is not None:
             self._installer.close()
         if self._manager is not None:
             self._manager.discard(self.gateway_name)

@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._contract import ContractVersion, PluginContract
 from ._errors import PluginContractError, PluginVersionError
@@ -29,12 +29,30 @@ from ._liveness import HostLiveness
 from ._remote import RemoteHost, RemotePlugin
 from ._wire import PROTOCOL
 
-__all__ = ["Endpoint", "RemotePool"]
+__all__ = ["Endpoint", "RemoteHostStatus", "RemotePool"]
 
 SECRET_ENV = "PLUGWAY_PLUGIN_SECRET"
 _DEFAULT_HEARTBEAT = 5.0
 
 _log = logging.getLogger("plugway.plugins.remote")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteHostStatus:
+    """A plugin host a gateway calls, as its probes see it (``/health``)."""
+
+    url: str
+    state: Literal["up", "down"]
+    plugins: tuple[str, ...]
+    last_answer_s: float  # seconds since it last answered a probe (or since first seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "state": self.state,
+            "plugins": list(self.plugins),
+            "last_answer_s": round(self.last_answer_s, 3),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +184,20 @@ class RemotePool:
             _log.info("gateway %s: plugin host %s has no plugin left", self.gateway, host)
             self.liveness.forget(host.endpoint)
             self._close_later(host)
+
+    def status(self) -> list[RemoteHostStatus]:
+        """Every host this gateway calls, by URL: up or down, and the plugins it serves."""
+        with self._lock:
+            served: dict[str, list[str]] = {}
+            for plugin_id, (key, _) in self._plugins.items():
+                served.setdefault(key[0], []).append(plugin_id)
+        out = []
+        for url in sorted(served):
+            seen = self.liveness.state(url)
+            down, age = seen if seen is not None else (False, 0.0)
+            state: Literal["up", "down"] = "down" if down else "up"
+            out.append(RemoteHostStatus(url, state, tuple(sorted(served[url])), age))
+        return out
 
     def hosts(self) -> dict[str, RemoteHost]:
         with self._lock:
