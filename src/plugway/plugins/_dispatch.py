@@ -141,7 +141,7 @@ class Route:
         self.chain = chain
         primary = chain[0]
         self.methods = primary.methods or None
-        self.breaker = primary.breaker if primary.methods else NO_PLUGIN_BREAKER
+        self.breaker = primary.breaker
         self.series = primary.series  # a first try's fallbacks are counted here too
         self.shadow = shadow
         self.deadline = deadline  # of each try; None: no deadline
@@ -316,8 +316,7 @@ class Dispatcher:
     ) -> Any:
         """A try raised: turn our deadline's cancellation into a timeout, then classify -- a
         contract's own answer passes through, anything else counts against the plugin."""
-        target = route.chain[0]
-        target.series.observe_ns(_clock_ns() - t0)
+        route.series.observe_ns(_clock_ns() - t0)
         failure = exc
         if window is not None:
             mark = window.pop(coro, None)
@@ -331,13 +330,13 @@ class Dispatcher:
                     failure.__cause__ = exc
         if not isinstance(failure, Exception):
             raise exc  # a cancellation (not our deadline), KeyboardInterrupt, ...
-        brk = target.breaker
+        brk = route.breaker
         if isinstance(failure, self.passthrough):
             # a contract's own answer ("tenant not found"): the caller's, and a healthy plugin
             if brk.failures:
                 brk.record_success()
             raise failure
-        series = target.series
+        series = route.series
         series.errors += 1
         if isinstance(failure, TimeoutError):
             series.timeouts += 1
@@ -347,7 +346,7 @@ class Dispatcher:
             "gateway %s: %s %s failed in %s (rule %s): %s",
             self.gateway,
             "plugin" if pos == 0 else "fallback plugin",
-            target.plugin_id,
+            route.chain[0].plugin_id,
             self.method_names[index],
             route.decision.rule_label,
             describe(failure),

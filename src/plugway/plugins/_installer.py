@@ -34,7 +34,7 @@ from ._contract import PluginContract
 from ._discovery import DiscoveredPlugin, DiscoveryFailure, FailureStage, PluginCatalog, PluginSetup
 from ._errors import PluginError
 from ._lag import LoopLagMonitor
-from ._remote_pool import RemoteHostStatus, RemotePool
+from ._remote_pool import RemotePool
 from ._settings import GatewaySettings, HostSettings, PluginOptions
 from ._spec import PluginSpec
 from ._supervisor import ServerAddress, Supervisor
@@ -242,12 +242,6 @@ class PluginInstaller:
             config_dir=self._data_dir / "plugin-hosts" / self.gateway,
         )
         self.supervisor.start()
-
-    def unsupervised_hosts(self) -> list[RemoteHostStatus]:
-        """The plugin hosts this gateway calls that it did not launch (started by hand, or
-        by another replica's supervisor)."""
-        launched = set() if self.supervisor is None else self.supervisor.urls()
-        return [h for h in self.remote.status() if h.url not in launched]
 
     async def aclose_remote(self) -> None:
         """Stop the supervised hosts, the probes and the remote connections (at shutdown)."""

@@ -140,11 +140,6 @@ class GatewayModule(Module):
         return self._gateway is not None
 
     @property
-    def passthrough_types(self) -> tuple[type[BaseException], ...]:
-        """The errors the running gateway passes through: the contract's and the module's."""
-        return self.gateway.passthrough
-
-    @property
     def gateway(self) -> Gateway[Any]:
         """The running gateway; PluginError before ``post_init``."""
         if self._gateway is None:
@@ -187,7 +182,7 @@ class GatewayModule(Module):
 
     def unsupervised_hosts(self) -> list[RemoteHostStatus]:
         """The plugin hosts this gateway calls but does not launch, each up or down."""
-        return [] if self._installer is None else self._installer.unsupervised_hosts()
+        return [] if self._installer is None else self._installer.remote.status()
 
     def failures(self) -> tuple[DiscoveryFailure, ...]:
         """Plugins declared for this gateway that were left out."""

@@ -128,10 +128,6 @@ class RemotePool:
         if host is not None:
             host.set_secret(secret)
 
-    def forget_secret(self, url: str) -> None:
-        with self._lock:
-            self._supervised.pop(url, None)
-
     # -- plugins ----------------------------------------------------------------------------------
 
     def plugin(self, plugin_id: str, doc: Mapping[str, Any]) -> tuple[RemotePlugin | None, str]:
@@ -186,11 +182,13 @@ class RemotePool:
             self._close_later(host)
 
     def status(self) -> list[RemoteHostStatus]:
-        """Every host this gateway calls, by URL: up or down, and the plugins it serves."""
+        """The hosts this gateway calls that no supervisor launched (started by hand, or by
+        another replica), by URL: up or down, and the plugins each serves."""
         with self._lock:
             served: dict[str, list[str]] = {}
             for plugin_id, (key, _) in self._plugins.items():
-                served.setdefault(key[0], []).append(plugin_id)
+                if key[0] not in self._supervised:  # any launch's address, an exited one's too
+                    served.setdefault(key[0], []).append(plugin_id)
         out = []
         for url in sorted(served):
             seen = self.liveness.state(url)

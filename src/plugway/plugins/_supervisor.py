@@ -112,7 +112,6 @@ class SupervisedHost:
         self._log = logging.getLogger(f"plugway.plugins.host.{self.name}")
         self.proc: asyncio.subprocess.Process | None = None
         self.url: str | None = None
-        self.urls: set[str] = set()  # every address a launch of it has listened on
         self.launches = 0
         self.state: HostState = "starting"
         self.last_exit_code: int | None = None
@@ -213,7 +212,6 @@ class SupervisedHost:
                 self._ended("failed", proc.returncode, str(exc))
                 return proc.returncode
             self.url = url
-            self.urls.add(url)
             _log.info("plugin host %s (pid %d) listening on %s", self.name, proc.pid, url)
             self.state = "running"
             self._on_ready(url, secret)
@@ -394,10 +392,6 @@ class Supervisor:
                 await self._task
             self._task = None
         await asyncio.gather(*(h.stop() for h in self.hosts), return_exceptions=True)
-
-    def urls(self) -> set[str]:
-        """Every address the supervised hosts have listened on (an exited one's too)."""
-        return {url for h in list(self.hosts) for url in h.urls}
 
     def status(self) -> list[HostStatus]:
         """Every host, the ones not launched yet (no server address so far) as ``starting``."""

@@ -273,7 +273,7 @@ def _call_route(router: APIRouter, module: GatewayModule, method: str) -> None:
         args = [getattr(given, n) for n in shape.names]
         try:
             outcome = await module.gateway.call_with_outcome(method, ctx, *args)
-        except module.passthrough_types as exc:  # the contract's own answer, e.g. "not found"
+        except module.gateway.passthrough as exc:  # the contract's own answer, e.g. "not found"
             raise _GatewayProblem(
                 422,
                 "gateway.contract_error",
