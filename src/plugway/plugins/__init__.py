@@ -26,8 +26,9 @@ from ._errors import (
 )
 from ._gateway import DEFAULT_TIMEOUT, Gateway
 from ._manager import GatewayManager
-from ._module import GatewayModule, PluginView
+from ._module import GatewayModule
 from ._outcome import Attempt, CallOutcome
+from ._plugin_view import PluginView
 from ._remote import RemoteHost, RemotePlugin
 from ._revisions import RoutingRevision
 from ._spec import PluginSpec

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from plugway.modkit import Module, ModuleContext
@@ -35,6 +34,7 @@ from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
 from ._installer import PluginInstaller
 from ._manager import GatewayManager
+from ._plugin_view import PluginView
 from ._remote_pool import RemoteHostStatus
 from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
@@ -42,42 +42,11 @@ from ._supervisor import HostStatus, ServerAddress
 from ._watcher import ConfigReading
 from .routing import Explanation, Router, parse_routing
 
-__all__ = ["GatewayModule", "PluginView"]
+__all__ = ["GatewayModule"]
 
 _log = logging.getLogger("plugway.plugins.gateway")
 
 _SHADOW_GRACE = 2.0  # seconds a stopping gateway waits for shadow calls still running
-_HEALTH = {"closed": "ok", "half_open": "recovering", "open": "failing"}
-
-
-@dataclass(frozen=True, slots=True)
-class PluginView:
-    """One plugin of a gateway as the admin API shows it."""
-
-    id: str
-    vendor: str
-    priority: int
-    version: str
-    defaulted: tuple[str, ...]
-    health: str
-    circuit: str
-    failures: int
-    entry_point: str | None
-    distribution: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "vendor": self.vendor,
-            "priority": self.priority,
-            "version": self.version,
-            "defaulted": list(self.defaulted),
-            "health": self.health,
-            "circuit": self.circuit,
-            "failures": self.failures,
-            "entry_point": self.entry_point,
-            "distribution": self.distribution,
-        }
 
 
 class _RoutedClient:
@@ -155,25 +124,11 @@ class GatewayModule(Module):
     def plugin_status(self) -> list[PluginView]:
         if self._gateway is None or self._installer is None:
             return []
-        out = []
-        for inst in self._gateway.plugins:
-            breaker = self._gateway.breaker(inst.id)
-            source = self._installer.source(inst.id)
-            out.append(
-                PluginView(
-                    id=inst.id,
-                    vendor=inst.vendor,
-                    priority=inst.priority,
-                    version=str(inst.version),
-                    defaulted=tuple(inst.defaulted),
-                    health=_HEALTH.get(breaker.state, breaker.state),
-                    circuit=breaker.state,
-                    failures=breaker.failures,
-                    entry_point=None if source is None else source.entry_point,
-                    distribution=None if source is None else source.distribution,
-                )
-            )
-        return out
+        installer, gateway = self._installer, self._gateway
+        return [
+            PluginView.of(inst, gateway.breaker(inst.id), installer.source(inst.id))
+            for inst in gateway.plugins
+        ]
 
     def supervised_hosts(self) -> list[HostStatus]:
         """The plugin hosts this gateway launches, each with its state."""
