@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from plugway.modkit import ModkitError
-from plugway.server import ServeError, run_server
-
 __all__ = ["register"]
 
 
@@ -42,6 +39,10 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    # the server is imported when it is run: every other command starts without it
+    from plugway.modkit import ModkitError
+    from plugway.server import ServeError, run_server
+
     config: Path | None = args.config
     if config is not None and not config.is_file():
         print(f"plugway serve: config file {config}: not found", file=sys.stderr)

@@ -5,66 +5,8 @@ What a plugin or gateway author writes against. Routing documents and decisions 
 :mod:`plugway.plugins.testing`.
 """
 
-from __future__ import annotations
+import lazy_loader
 
-from ._breaker import BreakerSettings
-from ._context import SecurityContext
-from ._contract import PLUGIN_BASE_TYPE_ID, ContractVersion, EmptyProperties, PluginContract
-from ._discovery import PLUGINS_GROUP, PluginDeclaration, PluginSetup
-from ._errors import (
-    ContractDefinitionError,
-    GatewayCallError,
-    InvalidContextError,
-    NoPluginAvailableError,
-    PluginContractError,
-    PluginError,
-    PluginPropertiesError,
-    PluginVersionError,
-    RevisionNotFoundError,
-    RoutingConfigError,
-    UnknownPluginError,
-)
-from ._gateway import DEFAULT_TIMEOUT, Gateway
-from ._manager import GatewayManager
-from ._module import GatewayModule
-from ._outcome import Attempt, CallOutcome
-from ._plugin_view import PluginView
-from ._remote import RemoteHost, RemotePlugin
-from ._revisions import RoutingRevision
-from ._spec import PluginSpec
-from ._wire import RemotePluginError
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "PLUGINS_GROUP",
-    "PLUGIN_BASE_TYPE_ID",
-    "Attempt",
-    "BreakerSettings",
-    "CallOutcome",
-    "ContractDefinitionError",
-    "ContractVersion",
-    "EmptyProperties",
-    "Gateway",
-    "GatewayCallError",
-    "GatewayManager",
-    "GatewayModule",
-    "InvalidContextError",
-    "NoPluginAvailableError",
-    "PluginContract",
-    "PluginContractError",
-    "PluginDeclaration",
-    "PluginError",
-    "PluginPropertiesError",
-    "PluginSetup",
-    "PluginSpec",
-    "PluginVersionError",
-    "PluginView",
-    "RemoteHost",
-    "RemotePlugin",
-    "RemotePluginError",
-    "RevisionNotFoundError",
-    "RoutingConfigError",
-    "RoutingRevision",
-    "SecurityContext",
-    "UnknownPluginError",
-]
+# what the package exports is listed in __init__.pyi (for type checkers); each name
+# is imported on first use, so a process loads only the parts it touches
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -8,7 +8,6 @@ from typing import Literal
 from ._backend import RegistryBackend
 from ._errors import RegistryError
 from ._memory import MemoryBackend
-from ._postgres import PostgresBackend
 from ._sqlite import SqliteBackend
 
 
@@ -37,6 +36,8 @@ def open_backend(
                 "the postgresql registry backend needs a URL (registry.url or "
                 "PLUGWAY__REGISTRY__URL, e.g. postgresql://user@127.0.0.1:5432/plugway)"
             )
+        from ._postgres import PostgresBackend  # psycopg is loaded only for this backend
+
         return PostgresBackend(url)
     raise RegistryError(
         f"unknown registry backend {kind!r}: expected 'memory', 'sqlite' or 'postgresql'"
