@@ -22,7 +22,7 @@ from plugway.plugins import (
     PluginVersionError,
     SecurityContext,
 )
-from plugway.plugins._spec import ContractMismatchError
+from plugway.plugins._conformance import ContractMismatchError
 
 CTX = SecurityContext("t1", "u1")
 

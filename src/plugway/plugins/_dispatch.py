@@ -17,7 +17,6 @@ dispatch.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from threading import get_ident
@@ -30,10 +29,10 @@ from ._deadlines import Deadline, DeadlineWheel, Window
 from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
 from ._outcome import Attempt
+from ._shadows import DEFAULT_MAX_SHADOWS, Shadows
 from .routing import Decision
 
 __all__ = [
-    "DEFAULT_MAX_SHADOWS",
     "NO_PLUGIN_BREAKER",
     "Dispatcher",
     "Entry",
@@ -44,8 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("plugway.plugins")
-
-DEFAULT_MAX_SHADOWS = 64  # shadow calls in flight per gateway; more are dropped (and counted)
 
 _clock_ns = monotonic_ns
 
@@ -221,8 +218,21 @@ class Dispatcher:
         self.method_names = method_names
         self.passthrough = passthrough
         self.wheel = wheel if wheel is not None else DeadlineWheel()
-        self.max_shadows = max_shadows
-        self.shadow_tasks: set[asyncio.Task[None]] = set()
+        self.shadows = Shadows(gateway, max_shadows)
+
+    def shadow(
+        self,
+        route: Route,
+        index: int,
+        ctx: SecurityContext,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        served: Any,
+    ) -> None:
+        """Send a served call to the route's shadow too: a try of its own, only compared."""
+        assert route.shadow is not None
+        further = self.entry(Pinned(route.shadow), index)
+        self.shadows.spawn(further, route.series, ctx, args, kwargs, served)
 
     def entry(self, holder: Holder, index: int) -> Entry:
         """The attempt function of contract method ``index`` over ``holder``'s routes.
@@ -296,7 +306,7 @@ class Dispatcher:
             if brk.failures:
                 brk.record_success()
             if route.shadow is not None:
-                dispatcher._spawn_shadow(route, index, ctx, _pack(a0, a1, a2, more), kw, result)
+                dispatcher.shadow(route, index, ctx, _pack(a0, a1, a2, more), kw, result)
             return result
 
         return attempt
@@ -386,59 +396,3 @@ class Dispatcher:
         raise error_type(
             self.gateway, d.plugin_id, self.method_names[index], message, failed
         ) from cause
-
-    # -- shadows -------------------------------------------------------------------------------
-
-    def _spawn_shadow(
-        self,
-        route: Route,
-        index: int,
-        ctx: SecurityContext,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        served: Any,
-    ) -> None:
-        """Call the route's shadow with a copy of the arguments; its result is only compared."""
-        series = route.series
-        series.shadow_calls += 1
-        if len(self.shadow_tasks) >= self.max_shadows:
-            series.shadow_errors += 1  # dropped: shadows never hold up or swamp the server
-            return
-        try:
-            args = copy.deepcopy(args)
-            kwargs = copy.deepcopy(dict(kwargs))
-        except Exception as exc:
-            series.shadow_errors += 1
-            log.warning(
-                "gateway %s: shadow call not made, args not copyable: %s", self.gateway, exc
-            )
-            return
-        shadow = route.shadow
-        assert shadow is not None
-        further = self.entry(Pinned(shadow), index)
-
-        async def call_shadow() -> None:
-            try:
-                result = await further(ctx, *args, **kwargs)
-            except Exception:
-                series.shadow_errors += 1
-                return
-            try:
-                differs = bool(result != served)
-            except Exception:
-                differs = True
-            if differs:
-                series.shadow_mismatches += 1
-
-        task = asyncio.get_running_loop().create_task(call_shadow())
-        self.shadow_tasks.add(task)
-        task.add_done_callback(self.shadow_tasks.discard)
-
-    async def drain_shadows(self) -> None:
-        """Wait for the shadow calls in flight (tests, shutdown)."""
-        while self.shadow_tasks:
-            await asyncio.gather(*list(self.shadow_tasks), return_exceptions=True)
-
-    def cancel_shadows(self) -> None:
-        for task in list(self.shadow_tasks):
-            task.cancel()

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar, cast
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._dispatch import DEFAULT_MAX_SHADOWS, Dispatcher, Pinned
+from ._dispatch import Dispatcher, Pinned
 from ._errors import (
     GatewayCallError,
     NoPluginAvailableError,
@@ -31,6 +31,7 @@ from ._metrics import GaugeSample, Metrics
 from ._outcome import Attempt, CallOutcome
 from ._plugin_set import PluginSet, PluginStatus
 from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
+from ._shadows import DEFAULT_MAX_SHADOWS
 from ._spec import PluginInstance, PluginSpec
 from ._state import State, build_state
 from .routing import Decision, Explanation, Router, RoutingConfig, parse_routing
@@ -180,7 +181,7 @@ class Gateway(Generic[P]):
 
     async def drain_shadows(self) -> None:
         """Wait for the shadow calls in flight (tests, shutdown)."""
-        await self._dispatcher.drain_shadows()
+        await self._dispatcher.shadows.drain()
 
     # -- plugin set ----------------------------------------------------------------------------
 
@@ -404,7 +405,7 @@ class Gateway(Generic[P]):
         """Stop exporting this gateway's metrics and cancel its shadow calls in flight."""
         self.metrics.remove_gauge_source(f"gateway:{self.name}")
         self.metrics.drop_gateway(self.name)
-        self._dispatcher.cancel_shadows()
+        self._dispatcher.shadows.cancel()
 
     def __repr__(self) -> str:
         return f"Gateway({self.name!r}, {self.contract.type_id!r}, revision={self.revision})"
