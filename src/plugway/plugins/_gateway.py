@@ -29,7 +29,8 @@ from ._errors import (
 )
 from ._metrics import GaugeSample, Metrics
 from ._outcome import Attempt, CallOutcome
-from ._plugin_set import PluginSet, PluginStatus
+from ._plugin_set import PluginSet
+from ._plugin_view import PluginView, SourceOf
 from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
 from ._shadows import DEFAULT_MAX_SHADOWS
 from ._spec import PluginInstance, PluginSpec
@@ -194,9 +195,10 @@ class Gateway(Generic[P]):
         """The plugins held, by priority then id."""
         return self._plugins.ordered()
 
-    def plugin_status(self) -> list[PluginStatus]:
-        """Per plugin: id, vendor, priority, implemented version, defaulted methods, circuit."""
-        return self._plugins.status()
+    def plugin_status(self, source_of: SourceOf | None = None) -> list[PluginView]:
+        """Per plugin, by priority then id: identity, version, circuit (and where it was
+        installed from, when ``source_of`` knows)."""
+        return self._plugins.views(source_of)
 
     def add_plugin(self, spec: PluginSpec, impl: object) -> PluginInstance[P]:
         """Check ``impl`` against the contract and start routing to it (replaces the same id)."""
@@ -390,7 +392,7 @@ class Gateway(Generic[P]):
                 float(self.revision),
             )
         ]
-        for p in self._plugins.status():
+        for p in self._plugins.views():
             out.append(
                 GaugeSample(
                     "plugway_gateway_breaker_open",

@@ -124,11 +124,7 @@ class GatewayModule(Module):
     def plugin_status(self) -> list[PluginView]:
         if self._gateway is None or self._installer is None:
             return []
-        installer, gateway = self._installer, self._gateway
-        return [
-            PluginView.of(inst, gateway.breaker(inst.id), installer.source(inst.id))
-            for inst in gateway.plugins
-        ]
+        return self._gateway.plugin_status(self._installer.source)
 
     def supervised_hosts(self) -> list[HostStatus]:
         """The plugin hosts this gateway launches, each with its state."""

@@ -6,33 +6,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from ._breaker import BreakerSettings, BreakerState, CircuitBreaker
-from ._contract import ContractVersion, PluginContract
+from ._breaker import BreakerSettings, CircuitBreaker
+from ._contract import PluginContract
 from ._errors import PluginError, UnknownPluginError
+from ._plugin_view import PluginView, SourceOf
 from ._spec import PluginInstance, PluginSpec
 
-__all__ = ["PluginSet", "PluginStatus"]
+__all__ = ["PluginSet"]
 
 P = TypeVar("P")
 
 log = logging.getLogger("plugway.plugins")
-
-
-@dataclass(frozen=True, slots=True)
-class PluginStatus:
-    """One plugin of a gateway: identity, implemented version, defaulted methods, circuit."""
-
-    id: str
-    vendor: str
-    priority: int
-    version: ContractVersion
-    defaulted: tuple[str, ...]
-    circuit: BreakerState
-    failures: int
 
 
 MAX_DEPARTED_BREAKERS = 256  # failing breakers kept for plugins that left, per gateway
@@ -125,17 +112,13 @@ class PluginSet(Generic[P]):
             for plugin_id in departed[: max(0, len(departed) - MAX_DEPARTED_BREAKERS)]:
                 del self._breakers[plugin_id]  # the oldest first (dicts keep insertion order)
 
-    def status(self) -> list[PluginStatus]:
-        """Per plugin, by priority then id: identity, version, defaulted methods, circuit."""
-        out = []
-        for p in self.ordered():
-            brk = self.breaker(p.id)
-            out.append(
-                PluginStatus(
-                    p.id, p.vendor, p.priority, p.version, p.defaulted, brk.state, brk.failures
-                )
-            )
-        return out
+    def views(self, source_of: SourceOf | None = None) -> list[PluginView]:
+        """Per plugin, by priority then id, what the admin API shows of it; ``source_of``
+        tells where each was installed from (None: nowhere known)."""
+        return [
+            PluginView.of(p, self.breaker(p.id), None if source_of is None else source_of(p.id))
+            for p in self.ordered()
+        ]
 
     def method_table(self, names: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
         """Per plugin id, its implementations of ``names`` in that order (for routes)."""

@@ -1,15 +1,22 @@
-"""One plugin of a gateway as the admin API shows it: identity, version, circuit, origin."""
+"""One plugin of a gateway as the admin API and /health show it: identity, version, circuit,
+origin."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._breaker import CircuitBreaker
-from ._installer import PluginSource
 from ._spec import PluginInstance
 
-__all__ = ["PluginView"]
+if TYPE_CHECKING:  # the installer builds on gateways: no import of it at run time
+    from ._installer import PluginSource
+
+__all__ = ["PluginView", "SourceOf"]
+
+SourceOf = Callable[[str], "PluginSource | None"]
+"""Where a plugin (by id) was installed from, if known."""
 
 _HEALTH = {"closed": "ok", "half_open": "recovering", "open": "failing"}
 
@@ -31,7 +38,7 @@ class PluginView:
 
     @classmethod
     def of(
-        cls, inst: PluginInstance[Any], breaker: CircuitBreaker, source: PluginSource | None
+        cls, inst: PluginInstance[Any], breaker: CircuitBreaker, source: PluginSource | None = None
     ) -> PluginView:
         """The view of a held plugin, its breaker and where it was installed from (None: it
         was registered by hand or is served by a host)."""
