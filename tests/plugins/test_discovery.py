@@ -13,8 +13,8 @@ from plugway.modules.doc_search import DOC_SEARCH_CONTRACT
 from plugway.modules.tenant_resolver import TENANT_RESOLVER_CONTRACT
 from plugway.plugins import PLUGINS_GROUP, PluginContract, PluginDeclaration
 from plugway.plugins._discovery import (
-    DiscoveryFailure,
     PluginCatalog,
+    PluginDiscoveryFailure,
     discover_plugins,
     same_contract_family,
 )
@@ -181,7 +181,9 @@ def test_the_catalog_is_shared_through_the_hub_and_collects_later_failures() -> 
     hub = ClientHub()
     catalog = PluginCatalog.shared(hub)
     assert PluginCatalog.shared(hub) is catalog
-    failure = DiscoveryFailure("x", "m:x", None, "contract", "bad", plugin_id="p", gateway="g")
+    failure = PluginDiscoveryFailure(
+        "x", "m:x", None, "contract", "bad", plugin_id="p", gateway="g"
+    )
     catalog.report_failure(failure)
     catalog.report_failure(failure)
     assert catalog.failures.count(failure) == 1
@@ -224,7 +226,7 @@ def test_a_rescan_sees_new_and_gone_entry_points_and_forgets_the_gone_ones_failu
     found = [_ep("good", "disc_good:plugin"), _ep("broken", "disc_broken:plugin")]
     catalog = PluginCatalog.scan(lambda: list(found))
     assert [p.name for p in catalog.plugins] == ["good"]
-    later = DiscoveryFailure(
+    later = PluginDiscoveryFailure(
         "good", "disc_good:plugin", None, "contract", "bad", plugin_id="p", gateway="g"
     )
     catalog.report_failure(later)

@@ -6,7 +6,7 @@ its instance id segment, vendor, priority and a factory for the implementation. 
 distribution is all it takes; neither plugway nor the gateway names it anywhere.
 
 A declaration that fails to import, is not a declaration, or (later, when its gateway binds it)
-breaks its contract is recorded as a :class:`DiscoveryFailure` with its entry point name and
+breaks its contract is recorded as a :class:`PluginDiscoveryFailure` with its entry point name and
 left out; the other plugins run. The failures are kept in the process-wide
 :class:`PluginCatalog` so the log, ``/health`` and the admin API report the same list.
 """
@@ -32,11 +32,11 @@ from ._spec import PluginSpec
 __all__ = [
     "PLUGINS_GROUP",
     "DiscoveredPlugin",
-    "DiscoveryFailure",
     "DiscoveryReport",
     "FailureStage",
     "PluginCatalog",
     "PluginDeclaration",
+    "PluginDiscoveryFailure",
     "PluginSetup",
     "Rescan",
     "discover_plugins",
@@ -119,7 +119,7 @@ class DiscoveredPlugin:
 
 
 @dataclass(frozen=True, slots=True)
-class DiscoveryFailure:
+class PluginDiscoveryFailure:
     """A plugin left out, the stage at which it failed and why."""
 
     name: str
@@ -181,7 +181,7 @@ class DiscoveryReport:
     """Everything one scan of the entry point group found, sorted by entry point name."""
 
     plugins: tuple[DiscoveredPlugin, ...]
-    failures: tuple[DiscoveryFailure, ...]
+    failures: tuple[PluginDiscoveryFailure, ...]
 
     def for_contract(self, contract: PluginContract[Any]) -> tuple[DiscoveredPlugin, ...]:
         """The plugins declared for ``contract`` (same type and MAJOR)."""
@@ -207,7 +207,7 @@ def discover_plugins(
     for ep in entry_points(group=group) if found is None else found:
         by_name.setdefault(ep.name, []).append(ep)
     plugins: list[DiscoveredPlugin] = []
-    failures: list[DiscoveryFailure] = []
+    failures: list[PluginDiscoveryFailure] = []
     seen_ids: dict[str, str] = {}
     for name in sorted(by_name):
         eps = by_name[name]
@@ -215,7 +215,7 @@ def discover_plugins(
         if len(targets) > 1:
             owners = ", ".join(sorted(f"{ep.value} ({_dist(ep) or '?'})" for ep in eps))
             failures.extend(
-                DiscoveryFailure(
+                PluginDiscoveryFailure(
                     name, ep.value, _dist(ep), "declaration", f"name claimed twice: {owners}"
                 )
                 for ep in eps
@@ -228,14 +228,14 @@ def discover_plugins(
                 loaded = loaded()
         except (Exception, SystemExit) as exc:
             failures.append(
-                DiscoveryFailure(
+                PluginDiscoveryFailure(
                     name, ep.value, _dist(ep), "import", f"{type(exc).__name__}: {exc}"
                 )
             )
             continue
         if not isinstance(loaded, PluginDeclaration):
             failures.append(
-                DiscoveryFailure(
+                PluginDiscoveryFailure(
                     name,
                     ep.value,
                     _dist(ep),
@@ -248,11 +248,13 @@ def discover_plugins(
             plugin_id = loaded.plugin_id
             GtsId.parse(plugin_id)
         except GtsError as exc:
-            failures.append(DiscoveryFailure(name, ep.value, _dist(ep), "declaration", str(exc)))
+            failures.append(
+                PluginDiscoveryFailure(name, ep.value, _dist(ep), "declaration", str(exc))
+            )
             continue
         if plugin_id in seen_ids:
             failures.append(
-                DiscoveryFailure(
+                PluginDiscoveryFailure(
                     name,
                     ep.value,
                     _dist(ep),
@@ -298,7 +300,7 @@ class PluginCatalog:
         self.report = report
         self._source = source
         self._lock = threading.Lock()
-        self._failures: tuple[DiscoveryFailure, ...] = report.failures
+        self._failures: tuple[PluginDiscoveryFailure, ...] = report.failures
 
     @classmethod
     def scan(cls, source: Callable[[], Iterable[EntryPoint]]) -> PluginCatalog:
@@ -320,7 +322,7 @@ class PluginCatalog:
         return self.report.plugins
 
     @property
-    def failures(self) -> tuple[DiscoveryFailure, ...]:
+    def failures(self) -> tuple[PluginDiscoveryFailure, ...]:
         """Every plugin left out so far (discovery first, then binding failures)."""
         return self._failures
 
@@ -354,7 +356,7 @@ class PluginCatalog:
             self._failures = (*report.failures, *later)
         return Rescan(new, gone)
 
-    def report_failure(self, failure: DiscoveryFailure) -> None:
+    def report_failure(self, failure: PluginDiscoveryFailure) -> None:
         """Record (and log) a plugin that a gateway had to leave out; repeats are kept once."""
         with self._lock:
             if failure in self._failures:

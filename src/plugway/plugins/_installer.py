@@ -31,7 +31,13 @@ from plugway.registry import (
 )
 
 from ._contract import PluginContract
-from ._discovery import DiscoveredPlugin, DiscoveryFailure, FailureStage, PluginCatalog, PluginSetup
+from ._discovery import (
+    DiscoveredPlugin,
+    FailureStage,
+    PluginCatalog,
+    PluginDiscoveryFailure,
+    PluginSetup,
+)
 from ._errors import PluginError
 from ._lag import LoopLagMonitor
 from ._remote_pool import RemotePool
@@ -307,7 +313,7 @@ class PluginInstaller:
         """Record a plugin of this gateway left out at ``stage`` (logged once)."""
         source = self._sources.get(plugin_id)
         self._catalog.report_failure(
-            DiscoveryFailure(
+            PluginDiscoveryFailure(
                 source.entry_point if source else plugin_id,
                 source.value if source else "",
                 source.distribution if source else None,
@@ -320,7 +326,7 @@ class PluginInstaller:
 
     def _fail(self, plugin: DiscoveredPlugin, stage: FailureStage, error: str) -> None:
         self._catalog.report_failure(
-            DiscoveryFailure(
+            PluginDiscoveryFailure(
                 plugin.name,
                 plugin.value,
                 plugin.distribution,

@@ -28,7 +28,7 @@ from plugway.registry import RegistryError, RegistryEvent
 from ._coalesced import Coalesced
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._discovery import DiscoveredPlugin, DiscoveryFailure, same_contract_family
+from ._discovery import DiscoveredPlugin, PluginDiscoveryFailure, same_contract_family
 from ._errors import PluginError, RoutingConfigError, RoutingProblem, UnknownPluginError
 from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
@@ -135,7 +135,7 @@ class GatewayModule(Module):
         """The plugin hosts this gateway calls but does not launch, each up or down."""
         return [] if self._installer is None else self._installer.remote.status()
 
-    def failures(self) -> tuple[DiscoveryFailure, ...]:
+    def failures(self) -> tuple[PluginDiscoveryFailure, ...]:
         """Plugins declared for this gateway that were left out."""
         if self._manager is None:
             return ()
