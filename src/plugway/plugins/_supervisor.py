@@ -2,7 +2,8 @@
 
 A gateway's settings name its hosts (``plugins.gateways.<gw>.hosts``, or a plugin entry
 switched to ``out_of_process: true``). Once the server has an address (its URL is in the hub as
-:class:`ServerAddress`), :class:`Supervisor` launches each one in a process group of its own:
+:class:`ServerAddress`), :class:`Supervisor` launches each one in a process group of its own
+(started off the event loop, :mod:`._spawn`):
 
 * a secret generated per launch goes to the child in ``PLUGWAY_PLUGIN_SECRET`` (never on its
   command line, where ``ps`` would show it), with the server's own URL
@@ -43,6 +44,7 @@ import yaml
 
 from ._confine import confine
 from ._settings import HostSettings
+from ._spawn import HostProcess, spawn
 from ._wire import HANDSHAKE_PREFIX, PROTOCOL
 
 __all__ = ["HostState", "HostStatus", "ServerAddress", "SupervisedHost", "Supervisor"]
@@ -110,7 +112,7 @@ class SupervisedHost:
         self._on_ready = on_ready
         self._plugin_config = plugin_config
         self._log = logging.getLogger(f"plugway.plugins.host.{self.name}")
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: HostProcess | None = None
         self.url: str | None = None
         self.launches = 0
         self.state: HostState = "starting"
@@ -190,18 +192,13 @@ class SupervisedHost:
         secret = secrets.token_urlsafe(32)
         self.launches += 1
         self.ready.clear()
-        proc = self.proc = await asyncio.create_subprocess_exec(
-            *self.command(),
-            env=self.environment(secret),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: stopped as a whole
-        )
-        assert proc.stdout is not None and proc.stderr is not None
         limits = self.settings
-        for missed in confine(proc.pid, nice=limits.nice, memory_limit_mb=limits.memory_limit_mb):
-            _log.warning("plugin host %s (pid %d): not applied: %s", self.name, proc.pid, missed)
+
+        def confined(pid: int) -> None:
+            for missed in confine(pid, nice=limits.nice, memory_limit_mb=limits.memory_limit_mb):
+                _log.warning("plugin host %s (pid %d): not applied: %s", self.name, pid, missed)
+
+        proc = self.proc = await spawn(self.command(), self.environment(secret), started=confined)
         self._pumps = [asyncio.ensure_future(self._forward(proc.stderr))]
         try:
             try:
@@ -237,8 +234,7 @@ class SupervisedHost:
         if not self._stopping:
             self.state = state
 
-    async def _handshake(self, proc: asyncio.subprocess.Process) -> str:
-        assert proc.stdout is not None
+    async def _handshake(self, proc: HostProcess) -> str:
         try:
             async with asyncio.timeout(self.settings.start_timeout):
                 line = await proc.stdout.readline()
@@ -262,7 +258,7 @@ class SupervisedHost:
             if text:
                 self._log.info("[host %s] %s", self.name, text)
 
-    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+    async def _terminate(self, proc: HostProcess) -> None:
         """SIGTERM to the process group, ``stop_grace`` seconds, then SIGKILL of the group."""
         if proc.returncode is not None:
             return
