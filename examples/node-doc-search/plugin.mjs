@@ -251,10 +251,16 @@ if (listen.startsWith("unix:")) {
   server.listen(port, host, () => ready(`http://${host}:${server.address().port}`));
 }
 
-for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.on(signal, () => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 5000).unref();
-  });
+function stop() {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 5000).unref();
+}
+
+for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, stop);
+
+// launched by plugway's supervisor: stdin ends when the server that started us is gone
+if (process.env.PLUGWAY_HOST_LIFELINE === "stdin") {
+  process.stdin.on("end", stop);
+  process.stdin.resume();
 }

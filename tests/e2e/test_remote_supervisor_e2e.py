@@ -127,6 +127,20 @@ def test_a_supervised_host_serves_is_restarted_after_abort_and_stopped_with_the_
     assert "plugin host flaky stopped" in srv.log()
 
 
+def test_a_host_stops_by_itself_when_its_server_is_killed(supervised: ServerProcess) -> None:
+    """A host runs in a session of its own (SIGTERM to the server's group does not reach it),
+    so a server that dies without stopping it (SIGKILL, a crash) must not leave it running:
+    end-of-file on its stdin, the lifeline only the server held, stops it."""
+    srv = supervised
+    with srv.client() as http:
+        wait_for(lambda: ABORTING in plugin_ids(http), "the supervised plugin joins", srv.log)
+    ((pid, _url),) = _launches(srv, "flaky")
+    assert _environ(pid)["PLUGWAY_HOST_LIFELINE"] == "stdin"
+    assert os.getpgid(pid) != os.getpgid(srv.proc.pid if srv.proc else 0)
+    assert srv.kill() == -signal.SIGKILL  # no shutdown: nothing stops the host but the lifeline
+    wait_for(lambda: _gone(pid), "the orphaned host stops", srv.log, timeout=30)
+
+
 def test_a_shipped_plugin_switched_out_of_process_by_configuration_only(
     server_factory: ServerFactory,
 ) -> None:

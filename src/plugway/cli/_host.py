@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from plugway.plugins._host import HostError, PluginHost, load_declaration
+from plugway.plugins._spawn import LIFELINE_ENV
 from plugway.server._plugin_host import parse_listen, run_host
 
 __all__ = ["SECRET_ENV", "add_arguments", "main", "register"]
@@ -135,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
             registry_url=args.registry,
             registry_token=token,
             heartbeat_s=args.heartbeat,
+            lifeline=0 if os.environ.get(LIFELINE_ENV) == "stdin" else None,
         )
     )
 

@@ -5,6 +5,10 @@ thread: 1-10 ms per launch here, a stall of every request in flight each time a 
 host is relaunched. :func:`spawn` starts the process in a worker thread, then hands its stdout
 and stderr to the loop as stream readers and its exit status to a future (a thread per child
 waits for it, as asyncio's own threaded child watcher does).
+
+The child's stdin is a pipe the server never writes and never closes while it runs: the
+*lifeline*. However the server ends (an orderly stop, a crash, SIGKILL) the kernel closes its
+end, the child reads end-of-file and knows it has been left on its own (:data:`LIFELINE_ENV`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
-__all__ = ["HostProcess", "spawn"]
+__all__ = ["LIFELINE_ENV", "HostProcess", "spawn"]
+
+LIFELINE_ENV = "PLUGWAY_HOST_LIFELINE"
+"""Set to ``stdin`` for a supervised host: end-of-file on stdin means its server is gone."""
 
 
 class HostProcess:
@@ -31,7 +38,7 @@ class HostProcess:
         stderr: asyncio.StreamReader,
         exited: asyncio.Future[int],
     ) -> None:
-        self._popen = popen
+        self._popen = popen  # holds the lifeline (its stdin) open for as long as it is alive
         self.pid = popen.pid
         self.stdout = stdout
         self.stderr = stderr
@@ -53,7 +60,7 @@ async def spawn(
     *,
     started: Callable[[int], None] = lambda pid: None,
 ) -> HostProcess:
-    """Start ``argv`` in a session (process group) of its own, stdin from /dev/null, stdout and
+    """Start ``argv`` in a session (process group) of its own, stdin the lifeline, stdout and
     stderr piped; ``started(pid)`` runs in the worker thread right after the start (to set
     limits before the child has done much)."""
     loop = asyncio.get_running_loop()
@@ -62,7 +69,7 @@ async def spawn(
         popen = subprocess.Popen(
             list(argv),
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,

@@ -13,6 +13,8 @@ switched to ``out_of_process: true``). Once the server has an address (its URL i
   stdout within ``start_timeout``; the URL and secret then go to the gateway's
   :class:`RemotePool`, and the host's own registration brings its plugins into the routing;
 * each stderr line is logged as ``[host <name>] <line>``;
+* its stdin is a pipe the server holds (``PLUGWAY_HOST_LIFELINE=stdin``): a host reading
+  end-of-file there stops, so hosts never outlive a server that crashed or was killed;
 * a host that exits (crash, ``os.abort()``, killed) leaves the routing at once (``on_exit``:
   the gateway marks its URL down without waiting for the TTL) and is launched again after a
   backoff that doubles from ``restart.backoff_initial`` up to ``restart.backoff_max`` (reset
@@ -44,7 +46,7 @@ import yaml
 
 from ._confine import confine
 from ._settings import HostSettings
-from ._spawn import HostProcess, spawn
+from ._spawn import LIFELINE_ENV, HostProcess, spawn
 from ._wire import HANDSHAKE_PREFIX, PROTOCOL
 
 __all__ = ["HostState", "HostStatus", "ServerAddress", "SupervisedHost", "Supervisor"]
@@ -151,6 +153,7 @@ class SupervisedHost:
         env[SECRET_ENV] = secret
         env[REGISTRY_ENV] = self.registry_url
         env["PYTHONUNBUFFERED"] = "1"
+        env[LIFELINE_ENV] = "stdin"
         if self._token:
             env[TOKEN_ENV] = self._token
         else:

@@ -254,6 +254,27 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _watch_lifeline(loop: asyncio.AbstractEventLoop, fd: int, server: uvicorn.Server) -> None:
+    """Stop in order once ``fd`` reads end-of-file: the server holding its other end is gone."""
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            return  # nothing is ever written; whatever comes is ignored
+        loop.remove_reader(fd)
+        if not server.should_exit:
+            _log.warning("the server that launched this host is gone: stopping")
+            server.should_exit = True
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+
+
 async def run_host(
     host: PluginHost,
     *,
@@ -263,8 +284,10 @@ async def run_host(
     registry_token: str | None = None,
     heartbeat_s: float = 5.0,
     out: IO[str] | None = None,
+    lifeline: int | None = None,
 ) -> int:
-    """Serve ``host`` until SIGTERM/SIGINT; the process exit code (0 after an orderly stop)."""
+    """Serve ``host`` until SIGTERM/SIGINT, or end-of-file on file descriptor ``lifeline`` (the
+    pipe of the server that launched it); the exit code (0 after an orderly stop)."""
     out = out if out is not None else sys.stdout
     try:
         sock, url = _bind(listen)
@@ -288,6 +311,8 @@ async def run_host(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
             installed.append(int(sig))
+    if lifeline is not None:
+        _watch_lifeline(loop, lifeline, server)
     lease = None
     if registry_url:
         docs = host.instance_documents(url, heartbeat_s=heartbeat_s, ttl_s=3 * heartbeat_s)
@@ -312,6 +337,8 @@ async def run_host(
             await lease.stop()
         for signum in installed:
             loop.remove_signal_handler(signum)
+        if lifeline is not None:
+            loop.remove_reader(lifeline)
         sock.close()
         if listen.uds is not None:
             with contextlib.suppress(OSError):
