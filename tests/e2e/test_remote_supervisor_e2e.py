@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ def test_a_supervised_host_serves_is_restarted_after_abort_and_stopped_with_the_
         assert env["PLUGWAY_TOKEN"] == TOKEN and env["PLUGWAY_REGISTRY_URL"] == srv.url
         assert b"--registry" in cmdline and srv.url is not None and srv.url.encode() in cmdline
         assert url.startswith("http://127.0.0.1:")
+        assert resource.prlimit(pid, resource.RLIMIT_CORE) == (0, 0)  # no core file per crash
         assert "[host flaky]" in srv.log()  # the host's stderr, forwarded line by line
         put_routing(
             http,

@@ -1,5 +1,5 @@
-"""A supervised host's limits (lower CPU priority, capped address space) and the resync that
-host liveness changes run off the event loop."""
+"""A supervised host's limits (lower CPU priority, capped address space, no core files) and the
+resync that host liveness changes run off the event loop."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def test_a_host_runs_below_the_servers_priority_with_its_memory_capped(
         19, os.getpriority(os.PRIO_PROCESS, 0) + 7
     )
     assert resource.prlimit(child.pid, resource.RLIMIT_AS) == (300 << 20, 300 << 20)
+    assert resource.prlimit(child.pid, resource.RLIMIT_CORE) == (0, 0)  # no core file per crash
+
+
+def test_core_dumps_are_left_as_they_were_when_asked_for(
+    child: subprocess.Popen[bytes],
+) -> None:
+    before = resource.prlimit(child.pid, resource.RLIMIT_CORE)
+    assert confine(child.pid, nice=0, memory_limit_mb=None, core_dumps=True) == []
+    assert resource.prlimit(child.pid, resource.RLIMIT_CORE) == before
+    assert resource.prlimit(child.pid, resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
 
 
 def test_a_capped_host_fails_to_allocate_past_its_limit() -> None:
@@ -50,12 +60,16 @@ def test_limits_that_cannot_be_applied_are_named() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     missed = confine(proc.pid, nice=3, memory_limit_mb=100)
-    assert [m.split(":")[0] for m in missed] == ["nice 3", "memory_limit_mb 100"]
+    assert [m.split(":")[0] for m in missed] == [
+        "nice 3",
+        "memory_limit_mb 100",
+        "core_dumps false",
+    ]
 
 
 def test_host_settings_default_to_a_lower_priority_and_refuse_bad_limits() -> None:
     host = HostSettings(name="h", entry_point=["x"])
-    assert (host.nice, host.memory_limit_mb) == (10, None)
+    assert (host.nice, host.memory_limit_mb, host.core_dumps) == (10, None, False)
     with pytest.raises(ValueError, match="nice"):
         HostSettings(name="h", entry_point=["x"], nice=20)
     with pytest.raises(ValueError, match="memory_limit_mb"):

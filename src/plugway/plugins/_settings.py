@@ -71,7 +71,8 @@ class HostSettings(_Section):
     ``PLUGWAY_TOKEN`` and ``PLUGWAY_REGISTRY_URL`` in its environment, never on its command line.
     ``nice`` lowers the host's CPU priority below the server's, so a busy or crash-looping host
     yields the CPU to the server; ``memory_limit_mb`` caps its address space, so a plugin that
-    grows without bound fails in its own process.
+    grows without bound fails in its own process; ``core_dumps`` (off) lets a crashing host write
+    a core file, one per crash.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -86,6 +87,7 @@ class HostSettings(_Section):
     restart: RestartSettings = Field(default_factory=RestartSettings)
     nice: int = Field(default=10, ge=0, le=19)
     memory_limit_mb: int | None = Field(default=None, ge=64)
+    core_dumps: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -198,8 +198,14 @@ class SupervisedHost:
         limits = self.settings
 
         def confined(pid: int) -> None:
-            for missed in confine(pid, nice=limits.nice, memory_limit_mb=limits.memory_limit_mb):
-                _log.warning("plugin host %s (pid %d): not applied: %s", self.name, pid, missed)
+            missed = confine(
+                pid,
+                nice=limits.nice,
+                memory_limit_mb=limits.memory_limit_mb,
+                core_dumps=limits.core_dumps,
+            )
+            for text in missed:
+                _log.warning("plugin host %s (pid %d): not applied: %s", self.name, pid, text)
 
         proc = self.proc = await spawn(self.command(), self.environment(secret), started=confined)
         self._pumps = [asyncio.ensure_future(self._forward(proc.stderr))]
