@@ -10,12 +10,17 @@ plugins of a host that is down are left out of the routing until it answers agai
 The secret sent to a host: the one a supervisor generated for it (:meth:`set_secret`), else
 ``remote_secrets[url]``, ``remote_secrets[plugin id]``, ``remote_secret``, and last
 ``$PLUGWAY_PLUGIN_SECRET`` of this process.
+
+A plugin that a host launched here serves is always called there, whatever endpoint the
+registry holds: in a fleet every replica launches its own copy of the hosts in its config (with
+a secret of its own), and the registry keeps whichever copy registered last.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -97,7 +102,8 @@ class RemotePool:
         self.gateway = gateway
         self._secrets = dict(secrets or {})
         self._default_secret = default_secret or os.environ.get(SECRET_ENV) or None
-        self._supervised: dict[str, str] = {}
+        self._supervised: dict[str, str] = {}  # URL of each launch here -> its secret
+        self._own: dict[str, str] = {}  # plugin id -> URL of the launch here that serves it
         self._hosts: dict[str, RemoteHost] = {}
         self._plugins: dict[str, tuple[tuple[Any, ...], RemotePlugin]] = {}
         self._lock = threading.Lock()
@@ -150,8 +156,14 @@ class RemotePool:
                 f"implements contract {version}, the gateway's is {self.contract.version} "
                 "(another MAJOR)",
             )
-        key = (endpoint.url, endpoint.path, str(version))
         with self._lock:
+            if endpoint.url in self._supervised:
+                self._own[plugin_id] = endpoint.url  # a host this replica launched serves it
+            elif plugin_id in self._own:
+                # another replica registered its copy of a host this one launches too (the
+                # registry keeps the endpoint registered last): call the copy launched here
+                endpoint = dataclasses.replace(endpoint, url=self._own[plugin_id])
+            key = (endpoint.url, endpoint.path, str(version))
             host = self._hosts.get(endpoint.url)
             if host is None:
                 secret = self.secret_for(endpoint.url, plugin_id)

@@ -1,0 +1,92 @@
+"""Supervised hosts in a fleet, end to end: two real ``plugway serve`` replicas on one PostgreSQL
+schema with the same config, which names a supervised host. Each replica launches its own copy
+(each with a secret of its own); the registry keeps the endpoint registered last, so it keeps
+pointing at one copy or the other. Each replica still calls the copy it launched: every call,
+on either replica, over many heartbeats, is served by the hosted plugin on its first try."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _server_process import ServerProcess
+from remote_e2e_support import hosted_bm25
+from remote_routing_support import (
+    BM25,
+    GATEWAY,
+    PYTHONPATH,
+    TOKEN,
+    plugin_ids,
+    put_routing,
+    search,
+    wait_for,
+)
+
+from _postgres import PostgresDatabase
+
+HOSTED = hosted_bm25.plugin_id
+HEARTBEAT = 0.3
+_LISTENING = re.compile(r"plugin host (\S+) \(pid (\d+)\) listening on (\S+)")
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, postgres_database: PostgresDatabase) -> Iterator[list[ServerProcess]]:
+    schema, url = postgres_database.new_schema()
+    host = {"name": "bm25", "entry_point": "remote_e2e_support:hosted_bm25", "heartbeat": HEARTBEAT}
+    config: dict[str, Any] = {
+        "server": {"admin_token": TOKEN},
+        "registry": {"backend": "postgresql", "url": url},
+        "plugins": {"watch": False, "gateways": {"doc_search": {"hosts": [host]}}},
+    }
+    servers = []
+    try:
+        for i in (1, 2):
+            root = tmp_path / f"replica{i}"
+            root.mkdir()
+            servers.append(ServerProcess(root, config=config, env={"PYTHONPATH": PYTHONPATH}))
+            servers[-1].start()
+        yield servers
+    finally:
+        for s in servers:
+            s.close()
+        postgres_database.drop_schema(schema)
+
+
+def _own_url(srv: ServerProcess) -> str:
+    """The URL of the copy ``srv`` launched (waits for its launch)."""
+    launches = wait_for(
+        lambda: [m[3] for m in _LISTENING.finditer(srv.log()) if m[1] == "bm25"],
+        "the replica launches its copy",
+        srv.log,
+    )
+    return launches[-1]
+
+
+def test_each_replica_calls_the_copy_of_a_supervised_host_it_launched(
+    replicas: list[ServerProcess],
+) -> None:
+    one, two = replicas
+    with one.client() as h1, two.client() as h2:
+        assert _own_url(one) != _own_url(two)  # two copies, one per replica
+        for http, srv in ((h1, one), (h2, two)):
+            wait_for(lambda c=http: HOSTED in plugin_ids(c), "the hosted plugin joins", srv.log)
+        rule = {"name": "hosted", "target": {"plugin": HOSTED}, "fallback": [{"plugin": BM25}]}
+        put_routing(h1, {"timeout": 2.0, "rules": [rule]})  # the fleet serves it everywhere
+
+        def routed(http: Any) -> bool:
+            return bool(http.get(GATEWAY).json()["routing"]["rules"])
+
+        wait_for(lambda: routed(h2), "the routing reaches replica 2", two.log)
+        served: list[tuple[int, str, bool]] = []
+        end = time.monotonic() + 12 * HEARTBEAT  # the registered endpoint moves meanwhile
+        while time.monotonic() < end:
+            for i, http in enumerate((h1, h2), start=1):
+                out = search(http, f"t{len(served)}")
+                served.append((i, out["plugin"], bool(out["fallback"])))
+        bad = [s for s in served if s[1] != HOSTED or s[2]]
+        assert served and bad == [], bad[:5]
+        assert {i for i, _, _ in served} == {1, 2}
