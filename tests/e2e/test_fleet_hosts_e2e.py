@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _server_process import ServerProcess
 from remote_e2e_support import hosted_bm25
@@ -21,7 +22,6 @@ from remote_routing_support import (
     PYTHONPATH,
     TOKEN,
     plugin_ids,
-    put_routing,
     search,
     wait_for,
 )
@@ -30,6 +30,7 @@ from _postgres import PostgresDatabase
 
 HOSTED = hosted_bm25.plugin_id
 HEARTBEAT = 0.3
+PLUGINS_HEALTH = "gts.x.core.plugins.health.v1~"
 _LISTENING = re.compile(r"plugin host (\S+) \(pid (\d+)\) listening on (\S+)")
 
 
@@ -56,6 +57,13 @@ def replicas(tmp_path: Path, postgres_database: PostgresDatabase) -> Iterator[li
         postgres_database.drop_schema(schema)
 
 
+def _remote_hosts(http: httpx.Client) -> list[Any]:
+    """The hosts a replica calls but did not launch (``/health``)."""
+    component = http.get("/health").json()["components"][PLUGINS_HEALTH]
+    hosts: list[Any] = component["remote_hosts"]
+    return hosts
+
+
 def _own_url(srv: ServerProcess) -> str:
     """The URL of the copy ``srv`` launched (waits for its launch)."""
     launches = wait_for(
@@ -74,8 +82,20 @@ def test_each_replica_calls_the_copy_of_a_supervised_host_it_launched(
         assert _own_url(one) != _own_url(two)  # two copies, one per replica
         for http, srv in ((h1, one), (h2, two)):
             wait_for(lambda c=http: HOSTED in plugin_ids(c), "the hosted plugin joins", srv.log)
+            # its own copy has registered: it calls no host it did not launch
+            wait_for(lambda c=http: _remote_hosts(c) == [], "it calls its own copy", srv.log)
         rule = {"name": "hosted", "target": {"plugin": HOSTED}, "fallback": [{"plugin": BM25}]}
-        put_routing(h1, {"timeout": 2.0, "rules": [rule]})  # the fleet serves it everywhere
+        routing = {"timeout": 2.0, "rules": [rule]}
+
+        def applied() -> bool:
+            # refused (422) until every live replica has reported the plugin in its heartbeat
+            r = h1.put(f"{GATEWAY}/routing", json=routing)
+            if r.status_code == 200:
+                return True
+            assert r.status_code == 422 and r.json()["code"] == "plugins.missing_on_replicas"
+            return False
+
+        wait_for(applied, "the fleet knows both replicas serve the plugin", one.log)
 
         def routed(http: Any) -> bool:
             return bool(http.get(GATEWAY).json()["routing"]["rules"])
