@@ -31,8 +31,8 @@ REGISTRY_ENTITIES = "/types-registry/v1/entities"
 class RegistryLease:
     """Registers ``docs`` at ``registry_url`` now and every ``heartbeat_s`` seconds after.
 
-    ``token`` is sent as ``Authorization: Bearer`` (the server's admin token, ``PLUGWAY_TOKEN``,
-    or a narrower one). ``state`` maps each id to its last outcome (``"registered"``,
+    ``token`` is sent as ``Authorization: Bearer`` (the server's admin token, ``PLUGWAY_TOKEN``).
+    ``state`` maps each id to its last outcome (``"registered"``,
     ``"refused: ..."`` or ``"unreachable: ..."``) for the host's health answer and tests.
     """
 
