@@ -21,6 +21,7 @@ from _server_process import ServerFactory, ServerProcess
 from remote_isolation_support import aborting_bm25
 from remote_routing_support import (
     BM25,
+    GATEWAY,
     PYTHONPATH,
     TFIDF,
     TOKEN,
@@ -79,7 +80,18 @@ def test_a_supervised_host_serves_is_restarted_after_abort_and_stopped_with_the_
         env = _environ(pid)
         secret = env["PLUGWAY_PLUGIN_SECRET"]
         assert len(secret) >= 32 and secret.encode() not in b" ".join(cmdline)
-        assert env["PLUGWAY_TOKEN"] == TOKEN and env["PLUGWAY_REGISTRY_URL"] == srv.url
+        assert env["PLUGWAY_REGISTRY_URL"] == srv.url
+        # the host registered with the narrow host token, not the admin token: it may register
+        # plugin instances (it just did) and nothing else
+        host_token = env["PLUGWAY_TOKEN"]
+        assert len(host_token) >= 32 and host_token != TOKEN
+        as_host = {"Authorization": f"Bearer {host_token}"}
+        refused = http.put(f"{GATEWAY}/routing", json={"rules": []}, headers=as_host)
+        assert refused.status_code == 401, refused.text
+        schema = {"$id": "gts://gts.x.tests.hostonly.thing.v1~", "type": "object"}
+        forbidden = http.post("/types-registry/v1/entities", json=[schema], headers=as_host)
+        assert forbidden.status_code == 403 and forbidden.json()["code"] == "auth.forbidden"
+        assert "gts.x.tests.hostonly.thing.v1~" in forbidden.json()["detail"]
         assert b"--registry" in cmdline and srv.url is not None and srv.url.encode() in cmdline
         assert url.startswith("http://127.0.0.1:")
         assert resource.prlimit(pid, resource.RLIMIT_CORE) == (0, 0)  # no core file per crash

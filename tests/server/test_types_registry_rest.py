@@ -309,3 +309,48 @@ async def test_a_body_too_deep_to_parse_is_a_request_invalid_problem(
         f"{BASE}/entities", content=deep, headers={"content-type": "application/json"}
     )
     _problem(resp, 400, "request.invalid")
+
+
+HOST_TOKEN = "host-only-token"
+_CONTRACT = "gts.x.core.modkit.plugin.v1~acme.search.docs.plugin.v1~"
+
+
+async def test_the_host_token_registers_plugin_instances_and_nothing_else(
+    registry: TypesRegistry,
+) -> None:
+    registry.switch_to_ready()
+    contract = {
+        "$id": f"gts://{_CONTRACT}",
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "allOf": [{"$ref": "gts://gts.x.core.modkit.plugin.v1~"}, {"type": "object"}],
+    }
+    plugin = {
+        "id": f"{_CONTRACT}acme.search.bm25.plugin.v1",
+        "vendor": "acme",
+        "priority": 1,
+        "properties": {},
+    }
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    host = {"Authorization": f"Bearer {HOST_TOKEN}"}
+    app = _app(registry, admin_token=TOKEN, host_token=HOST_TOKEN)
+    async with await _client(app) as c:
+        # a contract type is the admin's to register, not a host's
+        body = _problem(
+            await c.post(f"{BASE}/entities", json=[contract], headers=host), 403, "auth.forbidden"
+        )
+        assert _CONTRACT in body["detail"] and "item 0" in body["detail"]
+        assert (await c.post(f"{BASE}/entities", json=[contract], headers=admin)).status_code == 201
+        ok = await c.post(f"{BASE}/entities", json=[plugin], headers=host)
+        assert ok.status_code == 201, ok.text
+        # a batch with anything but plugin instances is refused whole, naming the first other
+        mixed = [plugin, instance_doc("o1")]
+        body = _problem(
+            await c.post(f"{BASE}/entities", json=mixed, headers=host), 403, "auth.forbidden"
+        )
+        assert "item 1" in body["detail"]
+        assert (await c.get(f"{BASE}/entities/{instance_doc('o1')['id']}")).status_code == 404
+        # the host token opens no other write
+        gone = await c.delete(f"{BASE}/entities/{plugin['id']}", headers=host)
+        _problem(gone, 401, "auth.unauthorized")
+        assert (await c.get(f"{BASE}/entities/{plugin['id']}")).status_code == 200

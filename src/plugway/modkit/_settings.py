@@ -48,7 +48,9 @@ class ServerSettings(_Section):
     """Where the HTTP server listens, who may change state, and what one client may use.
 
     ``admin_token`` None means the server chooses (the embedded default generates one; with a
-    config file, changes are refused unless ``allow_unauthenticated_writes``). ``allowed_hosts``
+    config file, changes are refused unless ``allow_unauthenticated_writes``). ``host_token``
+    may only register plugin instances (what a plugin host does); None means a new one at each
+    start, which is what supervised hosts get instead of the admin token. ``allowed_hosts``
     None means ``localhost``, ``127.0.0.1``, ``::1`` and ``host``; ``*`` allows any ``Host``.
     Sizes are bytes, timeouts seconds.
     """
@@ -56,6 +58,7 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8087, ge=0, le=65535)
     admin_token: str | None = None
+    host_token: str | None = None
     allow_unauthenticated_writes: bool = False
     allowed_hosts: tuple[str, ...] | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)

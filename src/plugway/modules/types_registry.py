@@ -24,6 +24,7 @@ from plugway.gts import gts_uuid, is_valid_gts_id
 from plugway.modkit import Module, ModuleContext, module
 from plugway.registry import (
     MAX_LIMIT,
+    PLUGIN_BASE_TYPE_ID,
     Entity,
     EntityQuery,
     RegistrationResult,
@@ -33,11 +34,13 @@ from plugway.registry import (
 )
 from plugway.server import (
     ADMIN_BEARER,
+    HOST_BEARER,
     BodyLimit,
     FieldProblem,
     ProblemCode,
     ProblemError,
     bearer_guard,
+    host_token_only,
     problem_from_registry_error,
     problem_responses,
     registry_status,
@@ -158,6 +161,31 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _open() -> bool:
+    """The registration guard when writes are not protected: nobody is a host-token caller."""
+    return False
+
+
+def _plugin_instances_only(entities: Sequence[Any]) -> None:
+    """A plugin host's token registers plugin instances and nothing else (403 naming the item)."""
+    for i, doc in enumerate(entities):
+        gid = None
+        if isinstance(doc, Mapping):  # an instance's ``id``, or a type schema's ``$id``
+            gid = doc.get("id")
+            if gid is None and isinstance(doc.get("$id"), str):
+                gid = doc["$id"].removeprefix("gts://")
+        if not (
+            isinstance(gid, str) and gid.startswith(PLUGIN_BASE_TYPE_ID) and not gid.endswith("~")
+        ):
+            shown = repr(gid) if isinstance(gid, str) else "no id"
+            raise ProblemError(
+                403,
+                ProblemCode.AUTH_FORBIDDEN,
+                f"the host token may only register plugin instances ({PLUGIN_BASE_TYPE_ID}...); "
+                f"item {i} ({shown}) is not one: use the admin token",
+            )
+
+
 def _item_result(index: int, result: RegistrationResult) -> dict[str, Any]:
     if result.ok:
         return {
@@ -186,6 +214,7 @@ class _Limits:
     max_batch: int
     max_page: int
     admin_token: str | None
+    host_token: str | None = None
 
 
 RegistryGetter = Callable[[], TypesRegistry | None]
@@ -222,7 +251,8 @@ def build_router(
     max_batch: int = 10_000,
     max_page: int = 1_000,
     admin_token: str | None = None,
-    get_limits: Callable[[], tuple[int, int, str | None]] | None = None,
+    host_token: str | None = None,
+    get_limits: Callable[[], _Limits] | None = None,
     protect_writes: bool = True,
     max_body_bytes: int | Callable[[], int] = 32 * 1024 * 1024,
     write_threads: int = 1,
@@ -246,9 +276,8 @@ def build_router(
 
     def limits() -> _Limits:
         if get_limits is not None:
-            batch, page, token = get_limits()
-            return _Limits(batch, page, token)
-        return _Limits(max_batch, max_page, admin_token)
+            return get_limits()
+        return _Limits(max_batch, max_page, admin_token, host_token)
 
     def ready_registry() -> TypesRegistry:
         registry = get_registry()
@@ -262,6 +291,17 @@ def build_router(
     ) -> None:
         # ``_declared`` only puts the bearer scheme in OpenAPI; the guard reads the header.
         bearer_guard(limits().admin_token)(request)
+
+    def register_guard(
+        request: Request,
+        _declared: Annotated[HTTPAuthorizationCredentials | None, Security(HOST_BEARER)] = None,
+    ) -> bool:
+        """True for a plugin host's token (plugin instances only), else the admin token's."""
+        lim = limits()
+        if host_token_only(request, lim.admin_token, lim.host_token):
+            return True
+        bearer_guard(lim.admin_token)(request)
+        return False
 
     router = APIRouter(prefix=PREFIX, tags=["types-registry"], responses=_NOT_READY)
 
@@ -375,17 +415,22 @@ def build_router(
                 "model": BulkResultOut,
             },
             **problem_responses(
-                (413, "`request.too_large`: more entities than max_batch in one request")
+                (
+                    403,
+                    "`auth.forbidden`: the host token, with an item that is not a plugin "
+                    "instance (the host token registers plugin instances only)",
+                ),
+                (413, "`request.too_large`: more entities than max_batch in one request"),
             ),
         },
-        dependencies=[
-            *([Depends(write_guard)] if protect_writes else []),
-            Depends(BodyLimit(max_body_bytes)),
-        ],
+        dependencies=[Depends(BodyLimit(max_body_bytes))],
     )
     async def register_entities(
         entities: Annotated[list[Any], Body(description="GTS type schemas and/or instances")],
+        host_only: bool = Depends(register_guard if protect_writes else _open),
     ) -> JSONResponse:
+        if host_only:
+            _plugin_instances_only(entities)
         batch_max = limits().max_batch
         if len(entities) > batch_max:
             raise ProblemError(
@@ -474,15 +519,19 @@ class TypesRegistryModule(Module):
         self._registry: TypesRegistry | None = None
         self._config = TypesRegistryConfig()
         self._admin_token: str | None = None
+        self._host_token: str | None = None
 
     async def init(self, ctx: ModuleContext) -> None:
         self._registry = ctx.registry
         if isinstance(ctx.config, TypesRegistryConfig):
             self._config = ctx.config
-        self._admin_token = ctx.settings.server.admin_token if self._config.protect_writes else None
+        protect = self._config.protect_writes
+        self._admin_token = ctx.settings.server.admin_token if protect else None
+        self._host_token = ctx.settings.server.host_token if protect else None
 
-    def _limits(self) -> tuple[int, int, str | None]:
-        return self._config.max_batch, self._config.max_page, self._admin_token
+    def _limits(self) -> _Limits:
+        c = self._config
+        return _Limits(c.max_batch, c.max_page, self._admin_token, self._host_token)
 
     def rest_router(self) -> APIRouter:
         """The routes; ``protect_writes`` and ``write_threads`` are read now (``plugway serve``

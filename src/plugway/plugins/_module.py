@@ -297,7 +297,8 @@ class GatewayModule(Module):
         assert self._installer is not None
         self._installer.start_remote(
             self._background_resync.request,
-            token=ctx.settings.server.admin_token,
+            # a host registers plugin instances, nothing else: the narrow token, not the admin's
+            token=ctx.settings.server.host_token or ctx.settings.server.admin_token,
             address=lambda: ctx.hub.try_get(ServerAddress),
         )
 

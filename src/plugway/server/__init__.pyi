@@ -6,7 +6,7 @@ from ._app import (
     bearer_guard,
     create_app,
 )
-from ._auth import AdminAccess
+from ._auth import HOST_BEARER, AdminAccess, host_token_only
 from ._gateway_http import (
     gateway_call_router,
     gateway_context,
@@ -46,6 +46,7 @@ __all__ = [
     "ADMIN_BEARER",
     "ADMIN_TOKEN_FILE",
     "DATA_DIR_ENV",
+    "HOST_BEARER",
     "METRICS_CONTENT_TYPE",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_PREFIX",
@@ -67,6 +68,7 @@ __all__ = [
     "field_path",
     "gateway_call_router",
     "gateway_context",
+    "host_token_only",
     "install_plugin_error_handler",
     "install_problem_handlers",
     "load_or_create_token",

@@ -182,7 +182,9 @@ def create_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     server = runtime.settings.server
-    access = AdminAccess(server.admin_token, server.allow_unauthenticated_writes)
+    access = AdminAccess(
+        server.admin_token, server.allow_unauthenticated_writes, host_token=server.host_token
+    )
     setattr(app.state, ADMIN_ACCESS_STATE, access)
     install_request_guard(
         app,

@@ -6,6 +6,10 @@ what puts *Authorize* in ``/docs``; :func:`bearer_guard` is the same check as a 
 
 Safe default: with no token configured, guarded routes are refused (403) unless the operator said
 ``server.allow_unauthenticated_writes: true`` (:class:`AdminAccess`).
+
+The *host token* (``server.host_token``) is narrower: only a route that declares
+``Security(HOST_BEARER)`` accepts it besides the admin token -- the registration of entities,
+where it may register plugin instances and nothing else (:func:`host_token_only`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,9 +28,11 @@ from plugway.server._problems import ProblemCode, ProblemError
 __all__ = [
     "ADMIN_ACCESS_STATE",
     "ADMIN_BEARER",
+    "HOST_BEARER",
     "AdminAccess",
     "bearer_guard",
     "bearer_matches",
+    "host_token_only",
 ]
 
 ADMIN_ACCESS_STATE = "plugway_admin_access"
@@ -38,10 +45,14 @@ class _AdminBearer(HTTPBearer):
     or not its module calls :func:`bearer_guard` (an app without an ``AdminAccess`` in its state,
     such as a bare test app, is not enforced here)."""
 
+    def __init__(self, *, host_token_too: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.host_token_too = host_token_too
+
     async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
         access = getattr(request.app.state, ADMIN_ACCESS_STATE, None)
         if isinstance(access, AdminAccess):
-            refusal = access.refusal(request.headers.get("authorization"))
+            refusal = access.refusal(request.headers.get("authorization"), host=self.host_token_too)
             if refusal is not None:
                 raise refusal
         return await super().__call__(request)
@@ -84,9 +95,13 @@ class AdminAccess:
 
     token: str | None
     allow_unauthenticated_writes: bool = False
+    host_token: str | None = None
 
-    def refusal(self, authorization: str | None) -> ProblemError | None:
-        """The problem to answer a request with this ``Authorization`` header, or None."""
+    def refusal(self, authorization: str | None, *, host: bool = False) -> ProblemError | None:
+        """The problem to answer a request with this ``Authorization`` header, or None; with
+        ``host`` the host token is accepted too (the route limits what it may do)."""
+        if host and self.host_token is not None and bearer_matches(authorization, self.host_token):
+            return None
         if self.token is not None:
             return None if bearer_matches(authorization, self.token) else _unauthorized()
         if self.allow_unauthenticated_writes:
@@ -99,15 +114,37 @@ class AdminAccess:
         )
 
 
+_BEARER_DESCRIPTION = (
+    "The admin token: `Authorization: Bearer <token>` (embedded default: the file "
+    "`admin-token` in the data folder). Registering entities also takes the host token "
+    "(`server.host_token`), for plugin instances only."
+)
 ADMIN_BEARER = _AdminBearer(
-    auto_error=False,
-    scheme_name="admin_token",
-    description="The admin token: `Authorization: Bearer <token>` (embedded default: the file "
-    "`admin-token` in the data folder).",
+    auto_error=False, scheme_name="admin_token", description=_BEARER_DESCRIPTION
 )
 """Declares the admin bearer token in OpenAPI (so ``/docs`` offers *Authorize*) and requires it.
 Add it to a guarded route with ``Security(ADMIN_BEARER)``; :func:`bearer_guard` is the same
 check for a given token."""
+
+
+HOST_BEARER = _AdminBearer(
+    host_token_too=True,
+    auto_error=False,
+    scheme_name="admin_token",
+    description=_BEARER_DESCRIPTION,
+)
+"""``ADMIN_BEARER`` that also accepts the host token; the route must call
+:func:`host_token_only` and limit such a caller to what a plugin host does."""
+
+
+def host_token_only(request: Request, admin_token: str | None, host_token: str | None) -> bool:
+    """Whether the request carries the host token (and not the admin token)."""
+    if host_token is None:
+        return False
+    authorization = request.headers.get("authorization")
+    if admin_token is not None and bearer_matches(authorization, admin_token):
+        return False
+    return bearer_matches(authorization, host_token)
 
 
 def bearer_guard(token: str | None) -> Callable[[Request], None]:

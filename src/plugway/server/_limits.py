@@ -32,7 +32,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plugway.server._auth import ADMIN_BEARER, AdminAccess
+from plugway.server._auth import ADMIN_BEARER, HOST_BEARER, AdminAccess
 from plugway.server._problems import ProblemCode, ProblemError, problem_response
 
 __all__ = ["BodyLimit", "RequestGuard", "install_request_guard"]
@@ -63,9 +63,10 @@ class BodyLimit:
 class _RouteRules:
     guarded: bool
     body_limit: BodyLimit | None
+    host_token_too: bool  # the route takes the host token as well (it limits what it allows)
 
 
-_NO_RULES = _RouteRules(guarded=False, body_limit=None)
+_NO_RULES = _RouteRules(guarded=False, body_limit=None, host_token_too=False)
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
@@ -81,7 +82,8 @@ def _rules_of(route: BaseRoute) -> _RouteRules:
     calls = list(_calls(route.dependant))
     limits = [c for c in calls if isinstance(c, BodyLimit)]
     return _RouteRules(
-        guarded=any(c is ADMIN_BEARER for c in calls),
+        guarded=any(c is ADMIN_BEARER or c is HOST_BEARER for c in calls),
+        host_token_too=any(c is HOST_BEARER for c in calls),
         body_limit=limits[0] if limits else None,
     )
 
@@ -160,7 +162,8 @@ class RequestGuard:
         if rules.guarded:
             authorization = _header(scope, b"authorization")
             refusal = self._access.refusal(
-                None if authorization is None else authorization.decode("latin-1")
+                None if authorization is None else authorization.decode("latin-1"),
+                host=rules.host_token_too,
             )
             if refusal is not None:
                 refusal.headers.setdefault("Connection", "close")

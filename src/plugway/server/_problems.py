@@ -79,6 +79,7 @@ class ProblemCode(StrEnum):
     HTTP_METHOD_NOT_ALLOWED = "http.method_not_allowed"
     AUTH_UNAUTHORIZED = "auth.unauthorized"
     AUTH_NO_ADMIN_TOKEN = "auth.no_admin_token"
+    AUTH_FORBIDDEN = "auth.forbidden"
     INTERNAL = "internal"
     REGISTRY_NOT_READY = "registry.not_ready"
     REGISTRY_CONFLICT = "registry.conflict"

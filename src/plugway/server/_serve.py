@@ -159,6 +159,8 @@ def resolve_settings(
         if embedded and not settings.server.admin_token:
             server_updates["admin_token"], created = _load_or_create_token(data_dir)
             token_file = data_dir / ADMIN_TOKEN_FILE
+        if not settings.server.host_token:  # supervised hosts register with it, not the admin's
+            server_updates["host_token"] = secrets.token_urlsafe(32)
         if host is not None:
             server_updates["host"] = host
         if port is not None:
