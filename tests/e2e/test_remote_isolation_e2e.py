@@ -78,7 +78,7 @@ def bad_hosts(server_factory: ServerFactory) -> ServerProcess:
         _host("slow", "remote_isolation_support:slow_bm25", heartbeat=5.0),
         _host("abort", "remote_isolation_support:aborting_bm25"),
         # the supervisor caps the hog's address space: the plugin itself sets no limit
-        _host("hog", "remote_isolation_support:hog_bm25", memory_limit_mb=768),
+        _host("hog", "remote_isolation_support:hog_bm25", memory_limit_mb=384),
     ]
     config = server_config({"hosts": hosts, "breaker": {"failure_threshold": 3, "cooldown": 600}})
     return server_factory(config=config, env={"PYTHONPATH": PYTHONPATH}).start()
