@@ -1,10 +1,4 @@
-"""The ``types_registry`` system module: the REST face of the Types Registry.
-
-Routes live under ``/types-registry/v1/`` (list with filters and a cursor, bulk register with a
-result per item, get by id). Every route answers ``503 registry.not_ready`` until the registry has
-switched to ready, so a client never sees the half-validated configuration phase. Unlike
-HyperSpot, unknown query parameters and malformed patterns are refused, never ignored.
-"""
+"""The registry's REST routes: list, get, register (a batch, a result per item), remove."""
 
 from __future__ import annotations
 
@@ -18,16 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field
 
-from plugway.gts import gts_uuid, is_valid_gts_id
-from plugway.modkit import Module, ModuleContext, module
+from plugway.gts import is_valid_gts_id
 from plugway.registry import (
-    MAX_LIMIT,
     PLUGIN_BASE_TYPE_ID,
-    Entity,
     EntityQuery,
-    RegistrationResult,
     RegistryError,
     RegistryQueryError,
     TypesRegistry,
@@ -43,15 +32,18 @@ from plugway.server import (
     host_token_only,
     problem_from_registry_error,
     problem_responses,
-    registry_status,
 )
 
-__all__ = [
-    "TypesRegistryConfig",
-    "TypesRegistryModule",
-    "build_router",
-    "entity_to_dict",
-]
+from ._answers import (
+    BulkResultOut,
+    EntityOut,
+    EntityPageOut,
+    RemovedOut,
+    entity_to_dict,
+    item_result,
+)
+
+__all__ = ["PREFIX", "Limits", "build_router"]
 
 PREFIX = "/types-registry/v1"
 _DEFAULT_PAGE = 100
@@ -59,106 +51,6 @@ _DEFAULT_PAGE = 100
 _LIST_PARAMS = frozenset(
     {"pattern", "kind", "vendor", "package", "namespace", "segment_scope", "limit", "cursor"}
 )
-
-
-class TypesRegistryConfig(BaseModel):
-    """``modules.types_registry.config``: limits of the REST face (the storage is configured
-    under ``registry:``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_batch: int = Field(default=10_000, ge=1, description="most entities in one POST")
-    max_page: int = Field(
-        default=1_000, ge=1, le=MAX_LIMIT, description="largest accepted list limit"
-    )
-    protect_writes: bool = Field(
-        default=True,
-        description="POST needs the admin bearer token (refused without one unless "
-        "server.allow_unauthenticated_writes); false opens it to anyone",
-    )
-    max_body_bytes: int = Field(
-        default=32 * 1024 * 1024,
-        ge=1,
-        description="largest POST body in bytes (instead of server.max_body_bytes)",
-    )
-    write_threads: int = Field(
-        default=1,
-        ge=1,
-        description="worker threads that run registrations (validation and storage) off the "
-        "event loop; further POSTs wait their turn",
-    )
-
-
-class RemovedOut(BaseModel):
-    """The answer of a removal."""
-
-    gts_id: str
-    removed: bool
-
-
-class EntityOut(BaseModel):
-    """One registered entity as the REST API shows it."""
-
-    gts_id: str
-    uuid: str
-    kind: Literal["type", "instance"]
-    type_id: str | None
-    vendor: str
-    package: str
-    namespace: str
-    revision: int
-    content: dict[str, Any]
-
-
-class EntityPageOut(BaseModel):
-    items: list[EntityOut]
-    next_cursor: str | None
-
-
-class ItemResultOut(BaseModel):
-    """Outcome of one item of a bulk registration; ``status`` is what a single POST would give."""
-
-    index: int
-    gts_id: str | None
-    ok: bool
-    status: int
-    created: bool
-    code: str | None = None
-    error: str | None = None
-
-
-class SummaryOut(BaseModel):
-    total: int
-    succeeded: int
-    failed: int
-    created: int
-
-
-class BulkResultOut(BaseModel):
-    summary: SummaryOut
-    results: list[ItemResultOut]
-
-
-def entity_to_dict(entity: Entity) -> dict[str, Any]:
-    """The REST shape of an entity (also used by the CLI and tests to compare)."""
-    return {
-        "gts_id": entity.gts_id,
-        "uuid": str(gts_uuid(entity.gts_id)),
-        "kind": "type" if entity.is_type else "instance",
-        "type_id": entity.type_id,
-        "vendor": entity.vendor,
-        "package": entity.package,
-        "namespace": entity.namespace,
-        "revision": entity.revision,
-        "content": dict(entity.content),
-    }
-
-
-def _text(value: str | None) -> str | None:
-    """Client text quoted in a result may hold a lone surrogate (no UTF-8 form): escape it."""
-    if value is None or value.isascii():
-        return value
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _open() -> bool:
@@ -186,31 +78,8 @@ def _plugin_instances_only(entities: Sequence[Any]) -> None:
             )
 
 
-def _item_result(index: int, result: RegistrationResult) -> dict[str, Any]:
-    if result.ok:
-        return {
-            "index": index,
-            "gts_id": result.gts_id,
-            "ok": True,
-            "status": 201 if result.created else 200,
-            "created": result.created,
-            "code": None,
-            "error": None,
-        }
-    status, code = registry_status(result.code or "")
-    return {
-        "index": index,
-        "gts_id": _text(result.gts_id),
-        "ok": False,
-        "status": status,
-        "created": False,
-        "code": str(code),
-        "error": _text(result.error),
-    }
-
-
 @dataclass(frozen=True, slots=True)
-class _Limits:
+class Limits:
     max_batch: int
     max_page: int
     admin_token: str | None
@@ -252,7 +121,7 @@ def build_router(
     max_page: int = 1_000,
     admin_token: str | None = None,
     host_token: str | None = None,
-    get_limits: Callable[[], _Limits] | None = None,
+    get_limits: Callable[[], Limits] | None = None,
     protect_writes: bool = True,
     max_body_bytes: int | Callable[[], int] = 32 * 1024 * 1024,
     write_threads: int = 1,
@@ -274,10 +143,10 @@ def build_router(
     # Threads start on first use and end when the router is dropped.
     writers = ThreadPoolExecutor(write_threads, thread_name_prefix="types-registry-write")
 
-    def limits() -> _Limits:
+    def limits() -> Limits:
         if get_limits is not None:
             return get_limits()
-        return _Limits(max_batch, max_page, admin_token, host_token)
+        return Limits(max_batch, max_page, admin_token, host_token)
 
     def ready_registry() -> TypesRegistry:
         registry = get_registry()
@@ -448,7 +317,7 @@ def build_router(
             results = await loop.run_in_executor(writers, register)
         except RegistryError as exc:
             raise problem_from_registry_error(exc) from exc
-        items = [_item_result(i, r) for i, r in enumerate(results)]
+        items = [item_result(i, r) for i, r in enumerate(results)]
         failed = sum(1 for it in items if not it["ok"])
         created = sum(1 for it in items if it["created"])
         body = {
@@ -509,37 +378,3 @@ def build_router(
         return {"gts_id": gts_id, "removed": True}
 
     return router
-
-
-@module(name="types_registry", config=TypesRegistryConfig)
-class TypesRegistryModule(Module):
-    """Serves the registry over REST; the registry itself belongs to the runtime."""
-
-    def __init__(self) -> None:
-        self._registry: TypesRegistry | None = None
-        self._config = TypesRegistryConfig()
-        self._admin_token: str | None = None
-        self._host_token: str | None = None
-
-    async def init(self, ctx: ModuleContext) -> None:
-        self._registry = ctx.registry
-        if isinstance(ctx.config, TypesRegistryConfig):
-            self._config = ctx.config
-        protect = self._config.protect_writes
-        self._admin_token = ctx.settings.server.admin_token if protect else None
-        self._host_token = ctx.settings.server.host_token if protect else None
-
-    def _limits(self) -> _Limits:
-        c = self._config
-        return _Limits(c.max_batch, c.max_page, self._admin_token, self._host_token)
-
-    def rest_router(self) -> APIRouter:
-        """The routes; ``protect_writes`` and ``write_threads`` are read now (``plugway serve``
-        asks after ``init``; before it, the defaults apply: writes protected, one thread)."""
-        return build_router(
-            lambda: self._registry,
-            get_limits=self._limits,
-            protect_writes=self._config.protect_writes,
-            max_body_bytes=lambda: self._config.max_body_bytes,
-            write_threads=self._config.write_threads,
-        )
