@@ -4,7 +4,7 @@ Right after a host starts, its CPU priority is lowered below the server's (``nic
 address space is capped (``memory_limit_mb``) and it may not write core files (unless
 ``core_dumps``), so a host that spins, crash-loops through Python start-ups or allocates without
 bound slows or fails itself, not the server -- and a crash loop does not fill the disk (or keep
-a core-dump handler busy) with one core file per crash. Both are set from
+a core-dump handler busy) with one core file per crash. All are set from
 the outside (``setpriority``, ``prlimit``) rather than in the child before ``exec``: a
 ``preexec_fn`` is unsafe in a process with threads, and the child has done nothing yet that the
 limits would have had to stop.

@@ -230,9 +230,11 @@ class Dispatcher:
         served: Any,
     ) -> None:
         """Send a served call to the route's shadow too: a try of its own, only compared."""
-        assert route.shadow is not None
-        further = self.entry(Pinned(route.shadow), index)
-        self.shadows.spawn(further, route.series, ctx, args, kwargs, served)
+        shadow = route.shadow
+        assert shadow is not None
+        self.shadows.spawn(
+            lambda: self.entry(Pinned(shadow), index), route.series, ctx, args, kwargs, served
+        )
 
     def entry(self, holder: Holder, index: int) -> Entry:
         """The attempt function of contract method ``index`` over ``holder``'s routes.

@@ -33,14 +33,15 @@ class Shadows:
 
     def spawn(
         self,
-        call: Callable[..., Awaitable[Any]],
+        make_call: Callable[[], Callable[..., Awaitable[Any]]],
         series: CallSeries,
         ctx: SecurityContext,
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         served: Any,
     ) -> None:
-        """Run ``call`` (the shadow's try) on a copy of the arguments; compare with ``served``."""
+        """Run the shadow's try (``make_call()``, built only once the call is kept) on a copy of
+        the arguments; compare its answer with ``served``."""
         series.shadow_calls += 1
         if len(self.tasks) >= self.max_in_flight:
             series.shadow_errors += 1  # dropped: shadows never hold up or swamp the server
@@ -54,6 +55,7 @@ class Shadows:
                 "gateway %s: shadow call not made, args not copyable: %s", self.gateway, exc
             )
             return
+        call = make_call()
 
         async def call_shadow() -> None:
             try:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from plugway.gts import is_valid_gts_id
+from plugway.gts import extract_id, is_valid_gts_id
 from plugway.registry import (
     PLUGIN_BASE_TYPE_ID,
     EntityQuery,
@@ -61,15 +61,10 @@ def _open() -> bool:
 def _plugin_instances_only(entities: Sequence[Any]) -> None:
     """A plugin host's token registers plugin instances and nothing else (403 naming the item)."""
     for i, doc in enumerate(entities):
-        gid = None
-        if isinstance(doc, Mapping):  # an instance's ``id``, or a type schema's ``$id``
-            gid = doc.get("id")
-            if gid is None and isinstance(doc.get("$id"), str):
-                gid = doc["$id"].removeprefix("gts://")
-        if not (
-            isinstance(gid, str) and gid.startswith(PLUGIN_BASE_TYPE_ID) and not gid.endswith("~")
-        ):
-            shown = repr(gid) if isinstance(gid, str) else "no id"
+        found = extract_id(doc) if isinstance(doc, Mapping) else None  # the registry's own rule
+        gid = None if found is None else found.id
+        if found is None or gid is None or found.is_type or not gid.startswith(PLUGIN_BASE_TYPE_ID):
+            shown = repr(gid) if gid is not None else "no id"
             raise ProblemError(
                 403,
                 ProblemCode.AUTH_FORBIDDEN,
