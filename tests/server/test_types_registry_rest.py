@@ -349,6 +349,11 @@ async def test_the_host_token_registers_plugin_instances_and_nothing_else(
             await c.post(f"{BASE}/entities", json=mixed, headers=host), 403, "auth.forbidden"
         )
         assert "item 1" in body["detail"]
+        # nor a document whose id names a type, schema or not
+        named_type = [{"id": _CONTRACT, "vendor": "acme"}]
+        _problem(
+            await c.post(f"{BASE}/entities", json=named_type, headers=host), 403, "auth.forbidden"
+        )
         assert (await c.get(f"{BASE}/entities/{instance_doc('o1')['id']}")).status_code == 404
         # the host token opens no other write
         gone = await c.delete(f"{BASE}/entities/{plugin['id']}", headers=host)

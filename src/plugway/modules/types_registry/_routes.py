@@ -63,7 +63,14 @@ def _plugin_instances_only(entities: Sequence[Any]) -> None:
     for i, doc in enumerate(entities):
         found = extract_id(doc) if isinstance(doc, Mapping) else None  # the registry's own rule
         gid = None if found is None else found.id
-        if found is None or gid is None or found.is_type or not gid.startswith(PLUGIN_BASE_TYPE_ID):
+        plugin_instance = (
+            found is not None
+            and gid is not None
+            and not found.is_type
+            and not gid.endswith("~")  # an id naming a type, whatever the document says
+            and gid.startswith(PLUGIN_BASE_TYPE_ID)
+        )
+        if not plugin_instance:
             shown = repr(gid) if gid is not None else "no id"
             raise ProblemError(
                 403,
