@@ -70,8 +70,9 @@ ECHO_CONTRACT: PluginContract[EchoPlugin] = PluginContract(
 
 
 class EchoImpl:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, default_note: str | None = None) -> None:
         self.name = name
+        self.default_note = default_note  # the ``note`` of its config block, if any
 
     async def echo(
         self, ctx: SecurityContext, items: list[Item], note: str | None = None
@@ -82,7 +83,7 @@ class EchoImpl:
             ctx.subject_id,
             dict(ctx.attributes),
             tuple(items),
-            note,
+            self.default_note if note is None else note,
             [type(i).__name__ for i in items],
         )
 
@@ -117,7 +118,7 @@ class EchoImpl:
 
 
 def _remote(setup: PluginSetup) -> EchoPlugin:
-    return EchoImpl("remote")
+    return EchoImpl("remote", setup.config.get("note"))
 
 
 def _local(setup: PluginSetup) -> EchoPlugin:

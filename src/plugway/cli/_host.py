@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from plugway.plugins._host import HostError, PluginHost, load_declaration
 from plugway.plugins._spawn import LIFELINE_ENV
 from plugway.server._plugin_host import parse_listen, run_host
@@ -98,11 +96,14 @@ def _secret(args: argparse.Namespace) -> bytes | None:
 def _configs(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    from plugway.modkit._errors import ConfigError
+    from plugway.modkit._yaml import read_yaml_mapping  # YAML only when a file is given
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise _Refused(f"cannot read {path}: {exc}") from exc
-    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        doc = read_yaml_mapping(path)
+    except ConfigError as exc:
+        raise _Refused(str(exc)) from None
+    if not all(isinstance(v, dict) for v in doc.values()):
         raise _Refused(f"{path}: want a mapping of plugin reference to config mapping")
     return doc
 

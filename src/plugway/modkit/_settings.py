@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from plugway.modkit._errors import ConfigError, ConfigProblem
+from plugway.modkit._yaml import kind_of, read_yaml_mapping
 
 ENV_PREFIX = "PLUGWAY__"
 DATA_DIR_ENV = "PLUGWAY_DATA_DIR"
@@ -211,22 +212,7 @@ def load_settings(
     source = None if path is None else str(path)
     raw: Any = {}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                [ConfigProblem("", f"cannot read config file: {exc.strerror or exc}")], source
-            ) from None
-        try:
-            raw = yaml.load(text, Loader=_StrictLoader)
-        except yaml.YAMLError as exc:
-            raise ConfigError([ConfigProblem("", _yaml_message(exc))], source) from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(
-                [ConfigProblem("", f"the top level must be a mapping, got {_kind(raw)}")], source
-            )
+        raw = read_yaml_mapping(Path(path))
     if "config_path" in raw:
         raise ConfigError(
             [ConfigProblem("config_path", "is set by plugway from --config, not by the file")],
@@ -310,7 +296,9 @@ def _apply_env(
             if not isinstance(child, dict):
                 where = ".".join(keys[: depth + 1])
                 problems.append(
-                    ConfigProblem(where, f"is {_kind(child)}, so {var} cannot set a key inside it")
+                    ConfigProblem(
+                        where, f"is {kind_of(child)}, so {var} cannot set a key inside it"
+                    )
                 )
                 break
             node = child
@@ -348,55 +336,6 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
-def _kind(value: Any) -> str:
-    return {
-        type(None): "null",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _yaml_message(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    context = getattr(exc, "context", None)
-    context_mark = getattr(exc, "context_mark", None)
-    if context and context_mark is not None:
-        problem += f" ({context} from line {context_mark.line + 1})"
-    elif context:
-        problem += f" ({context})"
-    return f"YAML error{where}: {problem}"
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                "while reading the mapping",
-                node.start_mark,
-                f"duplicate key {key!r}",
-                mark,
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
