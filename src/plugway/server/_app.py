@@ -166,7 +166,10 @@ def _install_docs(app: FastAPI, title: str) -> None:
 def create_app(
     runtime: Runtime, *, title: str = "plugway", allowed_hosts: Sequence[str] | None = None
 ) -> FastAPI:
-    """Build the app: each REST-capable module's router, then /health, /healthz and /metrics.
+    """Build the app: /healthz, /health and /metrics, then each REST-capable module's router.
+
+    The platform routes come first because FastAPI tries routes in order, through every
+    included router: a liveness probe then costs one route match, not one per module route.
 
     Routers are taken once, here; a module must therefore be able to hand out its router before
     or after ``init`` (its handlers read the module's state when a request arrives). Every
@@ -196,12 +199,6 @@ def create_app(
         app.add_middleware(HostGuard, hosts=allowed_hosts)  # added last: runs first
     _install_docs(app, title)
     install_openapi(app, host_checked=allowed_hosts is not None)
-
-    modules: Mapping[str, Any] = runtime.modules
-    for name, module in modules.items():
-        if isinstance(module, RestCapable):
-            _log.debug("mounting REST routes of module %s", name)
-            app.include_router(module.rest_router())
 
     @app.get(
         "/healthz",
@@ -237,5 +234,11 @@ def create_app(
     )
     async def metrics() -> PlainTextResponse:
         return metrics_response(runtime, text_source=MetricsSource)
+
+    modules: Mapping[str, Any] = runtime.modules
+    for name, module in modules.items():
+        if isinstance(module, RestCapable):
+            _log.debug("mounting REST routes of module %s", name)
+            app.include_router(module.rest_router())
 
     return app

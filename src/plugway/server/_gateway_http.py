@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
@@ -161,7 +161,7 @@ def install_plugin_error_handler(app: FastAPI) -> None:
 # -- the caller's context --------------------------------------------------------------------------
 
 
-def gateway_context(
+async def gateway_context(
     request: Request,
     # named unlike any path parameter (``tenant_id`` is one in tenant_resolver's routes)
     header_tenant_id: Annotated[
@@ -177,9 +177,10 @@ def gateway_context(
         str,
         Header(alias=SUBJECT_HEADER, description="The calling user or service (sticky splits)."),
     ] = "",
-) -> Iterator[SecurityContext]:
+) -> AsyncIterator[SecurityContext]:
     """The SecurityContext of a gateway call made over HTTP; plugin errors raised while the
-    route runs become problem documents (so a route needs no ``try`` of its own)."""
+    route runs become problem documents (so a route needs no ``try`` of its own). An ``async``
+    generator: FastAPI runs a plain one in its thread pool, two thread hops per request."""
     attributes = {
         key[len(_ATTR) :]: value
         for key, value in request.headers.items()  # names arrive lower-cased

@@ -142,7 +142,7 @@ class PluginsAdminModule(Module):
             )
         return gw
 
-    def _guard_write(
+    async def _guard_write(
         self,
         request: Request,
         _declared: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_BEARER)] = None,
@@ -151,7 +151,7 @@ class PluginsAdminModule(Module):
         # reads the header itself.
         bearer_guard(self._token)(request)
 
-    def _guard_read(self, request: Request) -> None:
+    async def _guard_read(self, request: Request) -> None:
         if self._config.protect_reads:
             bearer_guard(self._token)(request)
 

@@ -53,7 +53,7 @@ _LIST_PARAMS = frozenset(
 )
 
 
-def _open() -> bool:
+async def _open() -> bool:
     """The registration guard when writes are not protected: nobody is a host-token caller."""
     return False
 
@@ -156,14 +156,14 @@ def build_router(
             raise _not_ready()
         return registry
 
-    def write_guard(
+    async def write_guard(
         request: Request,
         _declared: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_BEARER)] = None,
     ) -> None:
         # ``_declared`` only puts the bearer scheme in OpenAPI; the guard reads the header.
         bearer_guard(limits().admin_token)(request)
 
-    def register_guard(
+    async def register_guard(
         request: Request,
         _declared: Annotated[HTTPAuthorizationCredentials | None, Security(HOST_BEARER)] = None,
     ) -> bool:
