@@ -43,13 +43,21 @@ _LISTENING = re.compile(r"plugin host (\S+) \(pid (\d+)\) listening on (\S+)")
 
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_database: PostgresDatabase) -> Iterator[list[ServerProcess]]:
-    schema, url = postgres_database.new_schema()
     host = {"name": "bm25", "entry_point": "remote_e2e_support:hosted_bm25", "heartbeat": HEARTBEAT}
     config: dict[str, Any] = {
         "server": {"admin_token": TOKEN},
-        "registry": {"backend": "postgresql", "url": url},
         "plugins": {"watch": False, "gateways": {"doc_search": {"hosts": [host]}}},
     }
+    yield from _two_replicas(tmp_path, postgres_database, config)
+
+
+def _two_replicas(
+    tmp_path: Path, postgres_database: PostgresDatabase, config: dict[str, Any]
+) -> Iterator[list[ServerProcess]]:
+    """Two replicas of ``config`` on a new PostgreSQL schema, closed (and the schema dropped)
+    when the caller is done."""
+    schema, url = postgres_database.new_schema()
+    config = {**config, "registry": {"backend": "postgresql", "url": url}}
     servers = []
     try:
         for i in (1, 2):
@@ -62,6 +70,20 @@ def replicas(tmp_path: Path, postgres_database: PostgresDatabase) -> Iterator[li
         for s in servers:
             s.close()
         postgres_database.drop_schema(schema)
+
+
+def _apply_on_the_fleet(http: httpx.Client, routing: dict[str, Any], logs: Any) -> None:
+    """PUT ``routing``, retried while the fleet refuses it (422 until every live replica has
+    reported the plugin in its heartbeat)."""
+
+    def applied() -> bool:
+        r = http.put(f"{GATEWAY}/routing", json=routing)
+        if r.status_code == 200:
+            return True
+        assert r.status_code == 422 and r.json()["code"] == "plugins.missing_on_replicas"
+        return False
+
+    wait_for(applied, "the fleet knows both replicas can call the plugin", logs)
 
 
 def _remote_hosts(http: httpx.Client) -> list[Any]:
@@ -93,16 +115,7 @@ def test_each_replica_calls_the_copy_of_a_supervised_host_it_launched(
             wait_for(lambda c=http: _remote_hosts(c) == [], "it calls its own copy", srv.log)
         rule = {"name": "hosted", "target": {"plugin": HOSTED}, "fallback": [{"plugin": BM25}]}
         routing = {"timeout": 2.0, "rules": [rule]}
-
-        def applied() -> bool:
-            # refused (422) until every live replica has reported the plugin in its heartbeat
-            r = h1.put(f"{GATEWAY}/routing", json=routing)
-            if r.status_code == 200:
-                return True
-            assert r.status_code == 422 and r.json()["code"] == "plugins.missing_on_replicas"
-            return False
-
-        wait_for(applied, "the fleet knows both replicas serve the plugin", one.log)
+        _apply_on_the_fleet(h1, routing, one.log)
 
         def routed(http: Any) -> bool:
             # the routing before any change is the empty document
@@ -126,21 +139,7 @@ def plain_replicas(
 ) -> Iterator[list[ServerProcess]]:
     """Two replicas on one PostgreSQL schema that launch no host; each knows the secret of
     hosts run on their own (``remote_secret``)."""
-    schema, url = postgres_database.new_schema()
-    config = server_config()
-    config["registry"] = {"backend": "postgresql", "url": url}
-    servers = []
-    try:
-        for i in (1, 2):
-            root = tmp_path / f"replica{i}"
-            root.mkdir()
-            servers.append(ServerProcess(root, config=config, env={"PYTHONPATH": PYTHONPATH}))
-            servers[-1].start()
-        yield servers
-    finally:
-        for s in servers:
-            s.close()
-        postgres_database.drop_schema(schema)
+    yield from _two_replicas(tmp_path, postgres_database, server_config())
 
 
 def test_a_host_registered_through_one_replica_is_routed_by_every_replica(
@@ -166,15 +165,7 @@ def test_a_host_registered_through_one_replica_is_routed_by_every_replica(
                 wait_for(lambda c=http: HOSTED in plugin_ids(c), "the host's plugin joins", srv.log)
             rule = {"name": "hosted", "target": {"plugin": HOSTED}, "fallback": [{"plugin": BM25}]}
             routing = {"timeout": 2.0, "rules": [rule]}
-
-            def applied() -> bool:
-                r = h1.put(f"{GATEWAY}/routing", json=routing)
-                if r.status_code == 200:
-                    return True
-                assert r.status_code == 422 and r.json()["code"] == "plugins.missing_on_replicas"
-                return False
-
-            wait_for(applied, "the fleet knows both replicas can call the plugin", one.log)
+            _apply_on_the_fleet(h1, routing, one.log)
             wait_for(
                 lambda: bool(h2.get(GATEWAY).json()["routing"].get("rules")),
                 "the routing reaches replica 2",

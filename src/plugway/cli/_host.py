@@ -96,7 +96,7 @@ def _secret(args: argparse.Namespace) -> bytes | None:
 def _configs(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    from plugway.modkit._errors import ConfigError
+    from plugway.modkit import ConfigError
     from plugway.modkit._yaml import read_yaml_mapping  # YAML only when a file is given
 
     try:
