@@ -80,6 +80,17 @@ def _plugin_instances_only(entities: Sequence[Any]) -> None:
             )
 
 
+def _query_refused(names: list[str], detail: str, why: str, code: str) -> ProblemError:
+    """A 400 whose ``detail`` lists ``names``, each query parameter named (``query.<name>``)
+    with ``why``."""
+    return ProblemError(
+        400,
+        ProblemCode.REQUEST_INVALID,
+        f"{detail}: {', '.join(names)}",
+        errors=[FieldProblem(f"query.{name}", why, code) for name in names],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_batch: int
@@ -207,27 +218,21 @@ def build_router(
     ) -> dict[str, Any]:
         unknown = sorted(set(request.query_params.keys()) - _LIST_PARAMS)
         if unknown:
-            raise ProblemError(
-                400,
-                ProblemCode.REQUEST_INVALID,
-                f"unknown query parameter(s): {', '.join(unknown)}",
-                errors=[
-                    FieldProblem(f"query.{name}", "unknown query parameter", "unknown_parameter")
-                    for name in unknown
-                ],
+            raise _query_refused(
+                unknown,
+                "unknown query parameter(s)",
+                "unknown query parameter",
+                "unknown_parameter",
             )
         repeated = sorted(
             {name for name in request.query_params if len(request.query_params.getlist(name)) > 1}
         )
         if repeated:
-            raise ProblemError(
-                400,
-                ProblemCode.REQUEST_INVALID,
-                f"query parameter(s) given more than once: {', '.join(repeated)}",
-                errors=[
-                    FieldProblem(f"query.{name}", "given more than once", "repeated_parameter")
-                    for name in repeated
-                ],
+            raise _query_refused(
+                repeated,
+                "query parameter(s) given more than once",
+                "given more than once",
+                "repeated_parameter",
             )
         page_max = limits().max_page
         if limit is None:
