@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from plugway.plugins import Gateway, PluginContract, PluginDeclaration, PluginSetup, SecurityContext
-from plugway.plugins._remote import RemoteHost, RemotePlugin
+from plugway.plugins.remote import RemoteHost, RemotePlugin
 
 HERE = Path(__file__).resolve().parent
 

@@ -75,3 +75,25 @@ def test_a_plugin_and_its_host_load_neither_the_server_nor_the_database_driver()
 def test_the_server_still_loads_what_it_serves_with() -> None:
     loaded = _loaded_after("from plugway.server import run_server")
     assert {"fastapi", "plugway.server._app"} <= loaded
+
+
+def test_every_plugins_error_is_in_one_module_under_one_base() -> None:
+    import plugway.plugins
+    import plugway.plugins.errors as errors
+    import plugway.plugins.remote as remote
+
+    exported = {n: getattr(errors, n) for n in errors.__all__}
+    classes = {n: c for n, c in exported.items() if n != "RoutingProblem"}
+    assert all(issubclass(c, errors.PluginError) for c in classes.values())
+    # the errors a caller catches are on the face too, as the very same classes
+    on_face = {n for n in plugway.plugins.__all__ if n.endswith("Error")}
+    assert on_face == {"PluginError", "GatewayCallError", "NoPluginAvailableError"}
+    assert all(getattr(plugway.plugins, n) is classes[n] for n in on_face)
+    assert [n for n in remote.__all__ if getattr(remote, n, None) is None] == []
+
+
+def test_the_errors_module_loads_nothing_heavy() -> None:
+    loaded = _loaded_after("import plugway.plugins.errors")
+    assert "plugway.plugins.errors" in loaded
+    assert HEAVY & loaded == set()
+    assert "pydantic" not in loaded

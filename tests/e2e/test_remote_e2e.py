@@ -23,7 +23,7 @@ from remote_e2e_support import HostProcess, hosted_bm25
 
 from plugway.modules.doc_search import DOC_SEARCH_CONTRACT, Hit, SearchResult, bm25_plugin
 from plugway.plugins import Gateway, PluginSetup, PluginSpec, SecurityContext
-from plugway.plugins._remote import RemoteHost, RemotePlugin
+from plugway.plugins.remote import RemoteHost, RemotePlugin
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PLUGIN = ROOT / "examples" / "node-doc-search" / "plugin.mjs"

@@ -12,17 +12,19 @@ from pydantic import BaseModel
 from plugway.gts import GtsStore, GtsValidationError
 from plugway.plugins import (
     PLUGIN_BASE_TYPE_ID,
-    ContractDefinitionError,
     ContractVersion,
     Gateway,
     PluginContract,
-    PluginContractError,
-    PluginPropertiesError,
     PluginSpec,
-    PluginVersionError,
     SecurityContext,
 )
 from plugway.plugins._conformance import ContractMismatchError
+from plugway.plugins.errors import (
+    ContractDefinitionError,
+    PluginContractError,
+    PluginPropertiesError,
+    PluginVersionError,
+)
 
 CTX = SecurityContext("t1", "u1")
 

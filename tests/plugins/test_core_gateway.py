@@ -15,13 +15,11 @@ from plugway.plugins import (
     GatewayCallError,
     NoPluginAvailableError,
     PluginContract,
-    PluginContractError,
     PluginSpec,
-    RoutingConfigError,
     SecurityContext,
-    UnknownPluginError,
 )
 from plugway.plugins._metrics import Metrics, render_prometheus
+from plugway.plugins.errors import PluginContractError, RoutingConfigError, UnknownPluginError
 
 CTX = SecurityContext("t1", "u1")
 

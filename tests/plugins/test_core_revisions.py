@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 from plugins_core_support import ECHO, Named, pid, spec
 
-from plugway.plugins import (
-    BreakerSettings,
-    Gateway,
-    RevisionNotFoundError,
-    RoutingConfigError,
-    SecurityContext,
-)
+from plugway.plugins import BreakerSettings, Gateway, SecurityContext
 from plugway.plugins._breaker import CircuitBreaker
 from plugway.plugins._revisions import MemoryRevisionStore, RevisionStore, SqliteRevisionStore
+from plugway.plugins.errors import RevisionNotFoundError, RoutingConfigError
 
 CTX = SecurityContext("t1", "u1")
 

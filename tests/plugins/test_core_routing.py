@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from plugins_core_support import pid, spec
 
-from plugway.plugins import InvalidContextError, PluginSpec, RoutingConfigError, SecurityContext
+from plugway.plugins import PluginSpec, SecurityContext
+from plugway.plugins.errors import InvalidContextError, RoutingConfigError
 from plugway.plugins.routing import Router, RoutingConfig, parse_routing
 
 PLUGINS = [

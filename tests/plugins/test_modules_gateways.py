@@ -25,8 +25,9 @@ from plugins_module_support import module_of as _module
 
 from plugway.modkit import ModulePhaseError
 from plugway.modules.tenant_resolver import TenantResolverPlugin
-from plugway.plugins import PLUGINS_GROUP, GatewayManager, RoutingConfigError, SecurityContext
+from plugway.plugins import PLUGINS_GROUP, GatewayManager, SecurityContext
 from plugway.plugins._discovery import PluginCatalog
+from plugway.plugins.errors import RoutingConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_PKG = ROOT / "examples" / "plugway-example-ranker" / "src" / "plugway_example_ranker"

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from plugins_core_support import ECHO, Named, spec
 
-from plugway.plugins import Gateway, RevisionNotFoundError, RoutingConfigError, SecurityContext
+from plugway.plugins import Gateway, SecurityContext
 from plugway.plugins._history import CONFIG_WHO, RoutingHistory, open_revision_store
 from plugway.plugins._pg_revisions import ROUTING_CHANNEL, PostgresRevisionStore
+from plugway.plugins.errors import RevisionNotFoundError, RoutingConfigError
 
 CTX = SecurityContext("t1", "u1")
 

@@ -35,8 +35,8 @@ from plugway.plugins import (
     PluginSpec,
     SecurityContext,
 )
-from plugway.plugins._remote import RemoteHost, RemotePlugin
 from plugway.plugins._wire import RemoteCallError, WireValidationError, contract_codec
+from plugway.plugins.remote import RemoteHost, RemotePlugin
 
 CTX = SecurityContext("tenant-a", "user-1", {"Region": "eu", "tier": "gold"})
 REMOTE_ID = echo_plugin.plugin_id

@@ -9,11 +9,17 @@ from pathlib import Path
 from remote_support import ECHO_CONTRACT, HostProcess, Item, echo_plugin
 
 import plugway.plugins as plugins
-from plugway.plugins import RemoteHost, RemotePlugin, RemotePluginError, SecurityContext
+from plugway.plugins import SecurityContext
+from plugway.plugins.errors import RemotePluginError
+from plugway.plugins.remote import RemoteHost, RemotePlugin
 
 
 def test_the_remote_client_is_part_of_the_public_face() -> None:
-    assert {"RemoteHost", "RemotePlugin", "RemotePluginError"} <= set(plugins.__all__)
+    import plugway.plugins.errors as errors
+    import plugway.plugins.remote as remote
+
+    assert {"RemoteHost", "RemotePlugin"} <= set(remote.__all__)
+    assert "RemotePluginError" in errors.__all__
     assert issubclass(RemotePluginError, plugins.PluginError)
 
 

@@ -28,14 +28,14 @@ from remote_support import HostProcess
 
 from plugway.plugins import (
     BreakerSettings,
-    ContractDefinitionError,
     Gateway,
     GatewayCallError,
     PluginContract,
     PluginSetup,
     SecurityContext,
 )
-from plugway.plugins._remote import RemoteHost, RemotePlugin
+from plugway.plugins.errors import ContractDefinitionError
+from plugway.plugins.remote import RemoteHost, RemotePlugin
 
 CTX = SecurityContext("tenant-a", "user-1")
 HOSTED_ID = hosted_accounts.plugin_id

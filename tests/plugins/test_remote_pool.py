@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 from remote_support import ECHO_CONTRACT, HostProcess, Item, echo_plugin
 
-from plugway.plugins import PluginContractError, PluginVersionError, RemotePlugin, SecurityContext
+from plugway.plugins import SecurityContext
 from plugway.plugins._remote_pool import RemotePool
+from plugway.plugins.errors import PluginContractError, PluginVersionError
+from plugway.plugins.remote import RemotePlugin
 
 PATH = "/v1/echo/x.tests.remote_echo.plugin.v1"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from plugins_core_support import ECHO, Named
 
-from plugway.plugins import PluginContractError, PluginDeclaration, PluginSetup, SecurityContext
+from plugway.plugins import PluginDeclaration, PluginSetup, SecurityContext
+from plugway.plugins.errors import PluginContractError
 from plugway.plugins.testing import build_plugin, context, gateway_for
 
 

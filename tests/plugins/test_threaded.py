@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from plugins_core_support import ECHO, spec
 
-from plugway.plugins import PluginContractError, PluginError, SecurityContext
+from plugway.plugins import PluginError, SecurityContext
 from plugway.plugins._threaded import ThreadedPlugin, run_in_thread
+from plugway.plugins.errors import PluginContractError
 
 CTX = SecurityContext("t1", "u1")
 

@@ -2,7 +2,9 @@
 
 What a plugin or gateway author writes against. Routing documents and decisions live in
 :mod:`plugway.plugins.routing`; helpers for a plugin package's tests in
-:mod:`plugway.plugins.testing`.
+:mod:`plugway.plugins.testing`; every error the layer raises in :mod:`plugway.plugins.errors`
+(the three a caller catches are here too); wiring an out-of-process plugin by hand in
+:mod:`plugway.plugins.remote`.
 """
 
 import lazy_loader

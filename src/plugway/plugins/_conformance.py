@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from ._contract import ContractMethod, resolved_hints
-from ._errors import PluginContractError
+from .errors import PluginContractError
 
 __all__ = ["ContractMismatch", "ContractMismatchError", "check_params"]
 

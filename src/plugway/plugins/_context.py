@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ._errors import InvalidContextError
+from .errors import InvalidContextError
 
 __all__ = ["SecurityContext"]
 

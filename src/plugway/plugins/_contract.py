@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from plugway.gts import GtsError, GtsId
 
 from ._context import SecurityContext
-from ._errors import ContractDefinitionError
+from .errors import ContractDefinitionError
 
 if TYPE_CHECKING:
     from ._spec import PluginInstance, PluginSpec

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 from ._breaker import CircuitBreaker
 from ._context import SecurityContext
 from ._deadlines import Deadline, DeadlineWheel, Window
-from ._errors import GatewayCallError, NoPluginAvailableError
 from ._metrics import CallSeries
 from ._outcome import Attempt
 from ._shadows import DEFAULT_MAX_SHADOWS, Shadows
+from .errors import GatewayCallError, NoPluginAvailableError
 from .routing import Decision
 
 __all__ = [

@@ -27,10 +27,10 @@ import psycopg
 from plugway.registry._pg_url import scrubbed
 from plugway.registry._postgres import CHANNEL as REGISTRY_CHANNEL
 
-from ._errors import RoutingConfigError
 from ._pg_revisions import ROUTING_CHANNEL, PostgresRevisionStore
 from ._replicas import ReplicaDirectory
 from ._revisions import RevisionStoreError
+from .errors import RoutingConfigError
 
 if TYPE_CHECKING:
     from ._module import GatewayModule

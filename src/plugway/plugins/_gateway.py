@@ -21,12 +21,6 @@ from ._breaker import BreakerSettings, CircuitBreaker
 from ._context import SecurityContext
 from ._contract import PluginContract
 from ._dispatch import Dispatcher, Pinned
-from ._errors import (
-    GatewayCallError,
-    NoPluginAvailableError,
-    PluginError,
-    RoutingConfigError,
-)
 from ._metrics import GaugeSample, Metrics
 from ._outcome import Attempt, CallOutcome
 from ._plugin_set import PluginSet
@@ -35,6 +29,12 @@ from ._revisions import MemoryRevisionStore, RevisionStore, RoutingRevision
 from ._shadows import DEFAULT_MAX_SHADOWS
 from ._spec import PluginInstance, PluginSpec
 from ._state import State, build_state
+from .errors import (
+    GatewayCallError,
+    NoPluginAvailableError,
+    PluginError,
+    RoutingConfigError,
+)
 from .routing import Decision, Explanation, Router, RoutingConfig, parse_routing
 from .routing import Target as RouteTarget
 

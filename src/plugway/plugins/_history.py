@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._errors import RoutingConfigError, RoutingProblem
 from ._gateway import Gateway
 from ._pg_revisions import PostgresRevisionStore
 from ._revisions import RevisionStore, RoutingRevision, SqliteRevisionStore
+from .errors import RoutingConfigError, RoutingProblem
 from .routing import Router, parse_routing
 
 __all__ = [

@@ -23,7 +23,6 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from ._discovery import PLUGINS_GROUP, PluginDeclaration, PluginSetup
-from ._errors import PluginError
 from ._passthrough import Passthrough, contract_error_body
 from ._spec import PluginInstance
 from ._wire import (
@@ -35,6 +34,7 @@ from ._wire import (
     contract_codec,
     error_body,
 )
+from .errors import PluginError
 
 __all__ = [
     "HostError",

@@ -38,13 +38,13 @@ from ._discovery import (
     PluginDiscoveryFailure,
     PluginSetup,
 )
-from ._errors import PluginError
 from ._lag import LoopLagMonitor
 from ._remote_pool import RemotePool
 from ._settings import GatewaySettings, HostSettings, PluginOptions
 from ._spec import PluginSpec
 from ._supervisor import ServerAddress, Supervisor
 from ._threaded import ThreadedPlugin, run_in_thread
+from .errors import PluginError
 
 __all__ = ["PluginInstaller", "PluginSource"]
 

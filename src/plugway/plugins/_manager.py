@@ -21,7 +21,6 @@ from prometheus_client.registry import Collector
 from plugway.modkit import ClientHub, PlugwaySettings
 
 from ._discovery import PluginCatalog
-from ._errors import PluginError
 from ._fleet import FleetListener
 from ._history import open_revision_store
 from ._lag import LoopLagMonitor
@@ -31,6 +30,7 @@ from ._replicas import ReplicaDirectory
 from ._revisions import RevisionStore
 from ._settings import PluginsSettings, parse_plugins_settings
 from ._watcher import ConfigReading, ConfigWatcher
+from .errors import PluginError
 
 if TYPE_CHECKING:
     from ._module import GatewayModule

@@ -29,7 +29,6 @@ from ._coalesced import Coalesced
 from ._context import SecurityContext
 from ._contract import PluginContract
 from ._discovery import DiscoveredPlugin, PluginDiscoveryFailure, same_contract_family
-from ._errors import PluginError, RoutingConfigError, RoutingProblem, UnknownPluginError
 from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
 from ._installer import PluginInstaller
@@ -40,6 +39,7 @@ from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
 from ._supervisor import HostStatus, ServerAddress
 from ._watcher import ConfigReading
+from .errors import PluginError, RoutingConfigError, RoutingProblem, UnknownPluginError
 from .routing import Explanation, Router, parse_routing
 
 __all__ = ["GatewayModule"]

@@ -25,8 +25,8 @@ from plugway.registry import RegistryStorageError
 from plugway.registry._pg_schema import Migration, apply_migrations
 from plugway.registry._pg_url import connection_string, redact_url, scrubbed
 
-from ._errors import RevisionNotFoundError
 from ._revisions import RevisionStoreError, RoutingRevision
+from .errors import RevisionNotFoundError
 
 __all__ = [
     "COMPONENT",

@@ -11,9 +11,9 @@ from typing import Any, Generic, TypeVar
 
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._contract import PluginContract
-from ._errors import PluginError, UnknownPluginError
 from ._plugin_view import PluginView, SourceOf
 from ._spec import PluginInstance, PluginSpec
+from .errors import PluginError, UnknownPluginError
 
 __all__ = ["PluginSet"]
 

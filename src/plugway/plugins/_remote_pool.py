@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._contract import ContractVersion, PluginContract
-from ._errors import PluginContractError, PluginVersionError
 from ._liveness import HostLiveness
 from ._remote import RemoteHost, RemotePlugin
 from ._wire import PROTOCOL
+from .errors import PluginContractError, PluginVersionError
 
 __all__ = ["Endpoint", "RemoteHostStatus", "RemotePool"]
 

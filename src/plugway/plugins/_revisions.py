@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from ._errors import PluginError, RevisionNotFoundError
+from .errors import PluginError, RevisionNotFoundError
 
 __all__ = [
     "MemoryRevisionStore",

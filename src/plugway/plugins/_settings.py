@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._breaker import BreakerSettings
-from ._errors import RoutingConfigError, RoutingProblem, error_path
+from ._field_paths import error_path
 from ._gateway import DEFAULT_TIMEOUT
 from ._lag import DEFAULT_LAG_THRESHOLD
+from .errors import RoutingConfigError, RoutingProblem
 
 __all__ = [
     "GatewaySettings",

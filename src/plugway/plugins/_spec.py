@@ -16,14 +16,8 @@ from plugway.gts import GtsError, GtsId
 
 from ._conformance import ContractMismatch, ContractMismatchError, check_params
 from ._contract import ContractVersion, PluginContract
-from ._errors import (
-    PluginContractError,
-    PluginPropertiesError,
-    PluginVersionError,
-    RoutingProblem,
-    clean_message,
-    error_path,
-)
+from ._field_paths import clean_message, error_path
+from .errors import PluginContractError, PluginPropertiesError, PluginVersionError, RoutingProblem
 
 __all__ = [
     "PluginInstance",

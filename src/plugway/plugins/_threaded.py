@@ -20,7 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from ._errors import PluginContractError, PluginError
+from .errors import PluginContractError, PluginError
 
 __all__ = ["ThreadedPlugin", "run_in_thread"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from plugway.modkit import ConfigError, load_settings
 
-from ._errors import RoutingConfigError
 from ._settings import PluginsSettings, parse_plugins_settings
+from .errors import RoutingConfigError
 
 __all__ = ["ConfigReading", "ConfigWatcher"]
 

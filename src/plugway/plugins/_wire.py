@@ -34,7 +34,8 @@ from typing_extensions import TypedDict
 
 from ._context import SecurityContext
 from ._contract import ContractMethod, PluginContract
-from ._errors import InvalidContextError, PluginError, RoutingProblem, clean_message, error_path
+from ._field_paths import clean_message, error_path
+from .errors import InvalidContextError, RemotePluginError, RoutingProblem
 
 __all__ = [
     "BEARER_PREFIX",
@@ -47,7 +48,6 @@ __all__ = [
     "ErrorType",
     "MethodCodec",
     "RemoteCallError",
-    "RemotePluginError",
     "RemoteTransportError",
     "WireError",
     "WireException",
@@ -89,15 +89,6 @@ _REVALIDATE = ConfigDict(extra="forbid", revalidate_instances="always")
 
 
 # -- errors ----------------------------------------------------------------------------------------
-
-
-class RemotePluginError(PluginError):
-    """An out-of-process plugin call failed; the gateway counts it as the plugin's failure."""
-
-    def __init__(self, plugin: str, method: str, message: str) -> None:
-        self.plugin = plugin
-        self.method = method
-        super().__init__(f"plugin {plugin!r}, method {method!r}: {message}")
 
 
 class WireValidationError(RemotePluginError):

@@ -28,12 +28,14 @@ from plugway.plugins import (
     GatewayCallError,
     GatewayManager,
     GatewayModule,
-    InvalidContextError,
     NoPluginAvailableError,
     PluginError,
+    SecurityContext,
+)
+from plugway.plugins.errors import (
+    InvalidContextError,
     RevisionNotFoundError,
     RoutingConfigError,
-    SecurityContext,
     UnknownPluginError,
 )
 from plugway.server._problems import (

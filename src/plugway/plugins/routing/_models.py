@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._errors import RoutingConfigError, RoutingProblem, clean_message, error_path
+from .._field_paths import clean_message, error_path
+from ..errors import RoutingConfigError, RoutingProblem
 
 __all__ = [
     "BASIS_POINTS",

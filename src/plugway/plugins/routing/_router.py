@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from .._context import SecurityContext
-from .._errors import RoutingConfigError, RoutingProblem
+from ..errors import RoutingConfigError, RoutingProblem
 from ._decision import Decision, Explanation
 from ._hashing import BucketTable, salt_state
 from ._models import Match, RoutingConfig, RoutingRule, Target, parse_routing

@@ -1,4 +1,9 @@
-"""Errors of the plugins layer: one base; subclasses name the plugin, method, field or gateway."""
+"""plugway.plugins.errors: what the plugins layer raises, all under one base, ``PluginError``.
+
+Each error names what is wrong: the plugin, the method, the field path or the gateway. The
+three a gateway's caller catches (``PluginError``, ``GatewayCallError``,
+``NoPluginAvailableError``) are on ``plugway.plugins`` too.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,11 @@ __all__ = [
     "PluginError",
     "PluginPropertiesError",
     "PluginVersionError",
+    "RemotePluginError",
     "RevisionNotFoundError",
     "RoutingConfigError",
     "RoutingProblem",
     "UnknownPluginError",
-    "clean_message",
-    "error_path",
 ]
 
 
@@ -107,6 +111,15 @@ class NoPluginAvailableError(GatewayCallError):
     """Routing found no plugin to serve the call (none registered, or none of the vendor)."""
 
 
+class RemotePluginError(PluginError):
+    """An out-of-process plugin call failed; the gateway counts it as the plugin's failure."""
+
+    def __init__(self, plugin: str, method: str, message: str) -> None:
+        self.plugin = plugin
+        self.method = method
+        super().__init__(f"plugin {plugin!r}, method {method!r}: {message}")
+
+
 class RevisionNotFoundError(PluginError):
     """No routing revision with that number for that gateway."""
 
@@ -123,19 +136,3 @@ class UnknownPluginError(PluginError):
         self.gateway = gateway
         self.plugin = plugin
         super().__init__(f"gateway {gateway!r} has no plugin {plugin!r}")
-
-
-def clean_message(msg: str) -> str:
-    """Drop pydantic's "Value error, " prefix so the message reads as ours."""
-    return msg.removeprefix("Value error, ")
-
-
-def error_path(loc: tuple[int | str, ...]) -> str:
-    """A pydantic ``loc`` as a field path: ``("rules", 0, "split")`` -> ``rules[0].split``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
