@@ -158,3 +158,27 @@ async def test_a_rollback_keeps_the_default_route_a_joining_plugin_was_kept_off(
     rev = gw.rollback(before.number, who="admin")
     assert rev.routing == {"timeout": 3, "default": {"plugin": pid("a")}}
     assert "keeps plugin:" in rev.what and gw.decide(CTX).plugin_id == pid("a")
+
+
+async def test_a_plugin_set_that_comes_back_unchanged_keeps_the_state_serving() -> None:
+    a, b = Named("a"), Named("b")
+    gw = make(("a", a, "x", 1), ("b", b, "y", 2))
+    state = gw.state
+    breaker = gw.state.routes[0].breaker
+    gw.sync_plugins([(spec("b", "y", 2), b), (spec("a", "x", 1), a)], keep_default=True)
+    assert gw.state is state  # same specs, same objects: nothing recompiled
+    assert gw.state.routes[0].breaker is breaker
+    # a new priority, or another implementation object, is a change
+    gw.sync_plugins([(spec("a", "x", 1), a), (spec("b", "y", 3), b)])
+    assert gw.state is not state
+    state = gw.state
+    replaced = Named("a")
+    gw.sync_plugins([(spec("a", "x", 1), replaced), (spec("b", "y", 3), b)])
+    assert gw.state is not state
+    assert await gw.client.echo(CTX, "x") == "a:x" and replaced.calls == 1 and a.calls == 0
+    # a plugin that breaks the contract is reported on every sync, changed or not
+    broken = object()
+    for _ in range(2):
+        bad = gw.sync_plugins([(spec("a", "x", 1), replaced), (spec("c", "z", 5), broken)])
+        assert [p for p, _ in bad] == [pid("c")]
+    assert set(gw.state.instances) == {pid("a")}

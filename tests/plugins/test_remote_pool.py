@@ -112,3 +112,29 @@ async def test_a_wrong_secret_is_no_sign_of_life(host: HostProcess) -> None:
         await _until(lambda: not pool.liveness.is_down(str(host.url)), "up with the secret")
     finally:
         await pool.aclose()
+
+
+async def test_another_replicas_endpoint_for_a_host_launched_here_changes_nothing(
+    host: HostProcess,
+) -> None:
+    """Replicas that launch the same host overwrite each other's endpoint in the registry at
+    every heartbeat; each keeps calling its own copy, and its gateway recompiles nothing."""
+    from plugway.plugins import Gateway
+
+    assert host.url is not None
+    pool = RemotePool(ECHO_CONTRACT, gateway="echo")
+    pool.set_secret(host.url, host.secret)  # the supervisor here launched this host
+    try:
+        own, _ = pool.plugin(echo_plugin.plugin_id, _doc(host.url))
+        gw: Gateway[Any] = Gateway("echo", ECHO_CONTRACT)
+        gw.sync_plugins([(echo_plugin.spec(), own)])
+        state = gw.state
+        for url in ("http://127.0.0.1:9", host.url, "http://127.0.0.1:9"):  # heartbeats
+            again, _ = pool.plugin(echo_plugin.plugin_id, _doc(url))
+            assert again is own
+            gw.sync_plugins([(echo_plugin.spec(), again)], keep_default=True)
+            assert gw.state is state
+        echoed = await gw.client.echo(SecurityContext("t"), [Item("a", 1)])
+        assert echoed.served_by == "remote"
+    finally:
+        await pool.aclose()

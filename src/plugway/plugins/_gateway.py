@@ -217,6 +217,7 @@ class Gateway(Generic[P]):
         self, items: Iterable[tuple[PluginSpec, object]], *, keep_default: bool = False
     ) -> list[tuple[str, PluginError]]:
         """Replace the plugin set; plugins that break the contract are left out and returned.
+        A set that comes back as it is keeps the state serving (nothing is recompiled).
 
         ``keep_default`` (a gateway that serves): a plugin that joins never takes the default
         route's traffic by itself -- when it would, the routing gets a ``default`` naming the
@@ -224,8 +225,9 @@ class Gateway(Generic[P]):
         """
         with self._lock:
             before = self.state.router.default.plugin_id
-            bad = self._plugins.replace(items)
-            self._recompile("plugin set replaced", keep=before if keep_default else None)
+            bad, changed = self._plugins.replace(items)
+            if changed:
+                self._recompile("plugin set replaced", keep=before if keep_default else None)
         return bad
 
     # -- routing -------------------------------------------------------------------------------

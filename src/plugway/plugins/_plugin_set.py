@@ -85,19 +85,30 @@ class PluginSet(Generic[P]):
         del self._instances[plugin_id]
         self._forget_breakers({plugin_id})
 
-    def replace(self, items: Iterable[tuple[PluginSpec, object]]) -> list[tuple[str, PluginError]]:
-        """Hold exactly ``items``; plugins that break the contract are left out and returned."""
+    def replace(
+        self, items: Iterable[tuple[PluginSpec, object]]
+    ) -> tuple[list[tuple[str, PluginError]], bool]:
+        """Hold exactly ``items``: (the plugins left out for breaking the contract, whether the
+        set changed). A plugin whose spec and implementation object are those already held
+        keeps its instance, so a registry write that changes nothing here (a heartbeat, another
+        replica's endpoint for a host launched here too) changes nothing."""
+        old = self._instances
         good: dict[str, PluginInstance[P]] = {}
         bad: list[tuple[str, PluginError]] = []
         for spec, impl in items:
+            held = old.get(spec.id)
+            if held is not None and held.impl is impl and held.spec == spec:
+                good[spec.id] = held
+                continue
             try:
                 good[spec.id] = self.contract.bind(spec, impl)
             except PluginError as exc:
                 log.warning("gateway %s: plugin %s left out: %s", self.gateway, spec.id, exc)
                 bad.append((spec.id, exc))
+        changed = good.keys() != old.keys() or any(good[k] is not old[k] for k in good)
         self._instances = good
         self._forget_breakers(set(self._breakers) - set(good))
-        return bad
+        return bad, changed
 
     def _forget_breakers(self, gone: set[str]) -> None:
         """Drop the breakers of plugins that left, except those with failures on record: a
