@@ -182,3 +182,53 @@ async def test_a_plugin_set_that_comes_back_unchanged_keeps_the_state_serving() 
         bad = gw.sync_plugins([(spec("a", "x", 1), replaced), (spec("c", "z", 5), broken)])
         assert [p for p, _ in bad] == [pid("c")]
     assert set(gw.state.instances) == {pid("a")}
+
+
+def _split(key: str, *names: str) -> dict[str, Any]:
+    variants = [{"plugin": pid(n), "weight": 1} for n in names]
+    return {"rules": [{"name": "ab", "split": {"key": key, "variants": variants}}]}
+
+
+async def test_a_routing_that_reads_one_key_serves_each_key_from_a_bounded_memo() -> None:
+    from plugway.plugins._state import MEMO_SIZE
+
+    gw = make(("a", Named("a"), "x", 1), ("b", Named("b"), "y", 2), ("c", Named("c"), "z", 3))
+    gw.apply_routing(_split("subject_id", "a", "b"), who="test")
+    memo = gw.state.memo
+    assert memo is not None and not gw.state.by_tenant
+    users = [f"user-{i}" for i in range(MEMO_SIZE + 50)]  # more than the memo keeps
+    for _ in range(2):
+        for u in users:
+            ctx = SecurityContext("t1", u)
+            name = gw.explain(ctx).plugin_id.rsplit(".", 3)[-3]  # type: ignore[union-attr]
+            assert await gw.client.echo(ctx, "q") == f"{name}:q"
+    assert 0 < len(memo) <= MEMO_SIZE
+    served = {await gw.client.echo(SecurityContext("t1", u), "q") for u in users[:200]}
+    assert served == {"a:q", "b:q"}
+    # a routing change builds a new state: no key keeps the route it had
+    gw.apply_routing({"default": {"plugin": pid("c")}}, who="test")
+    assert gw.state.memo is None  # one route for all
+    assert {await gw.client.echo(SecurityContext("t1", u), "q") for u in users[:200]} == {"c:q"}
+    gw.apply_routing(
+        {
+            "default": {"plugin": pid("c")},
+            "rules": [{"match": {"tenant": ["t2"]}, "target": {"plugin": pid("a")}}],
+        },
+        who="test",
+    )
+    assert gw.state.memo is not None and gw.state.by_tenant  # the tenant alone decides
+    assert await gw.client.echo(SecurityContext("t2", "user-1"), "q") == "a:q"
+    assert await gw.client.echo(SecurityContext("t1", "user-1"), "q") == "c:q"
+
+
+async def test_a_routing_that_reads_several_keys_decides_every_call() -> None:
+    gw = make(("a", Named("a"), "x", 1), ("b", Named("b"), "y", 2))
+    split = _split("subject_id", "a", "b")
+    split["rules"].insert(0, {"match": {"tenant": ["vip"]}, "target": {"plugin": pid("b")}})
+    gw.apply_routing(split, who="test")
+    assert gw.state.memo is None  # tenant and subject: no memo by either alone
+    for u in (f"user-{i}" for i in range(100)):
+        assert await gw.client.echo(SecurityContext("vip", u), "q") == "b:q"
+        ctx = SecurityContext("t1", u)
+        name = gw.explain(ctx).plugin_id.rsplit(".", 3)[-3]  # type: ignore[union-attr]
+        assert await gw.client.echo(ctx, "q") == f"{name}:q"

@@ -321,7 +321,11 @@ def test_keyed_rules_keep_recent_keys_and_decide_them_as_explain_does(
 ) -> None:
     from plugway.plugins.routing._rules import MEMO_SIZE
 
-    r = compile_({"vendor": "acme", "rules": [{"name": "keyed", **rule}]})
+    # the match makes the router read the tenant too: its rules keep the memo
+    r = compile_(
+        {"vendor": "acme", "rules": [{"name": "keyed", "match": {"tenant": ["t"]}, **rule}]}
+    )
+    assert r.memo_key is None
     keys = [f"user-{i}" for i in range(MEMO_SIZE * 2 + 7)]  # more than the memo keeps
     first = {k: r.decide(SecurityContext("t", k)) for k in keys}
     for k in keys:  # a second pass hits and misses the memo; both give the first answer
@@ -329,4 +333,95 @@ def test_keyed_rules_keep_recent_keys_and_decide_them_as_explain_does(
         assert d is first[k]
         assert r.explain(SecurityContext("t", k)).plugin_id == d.plugin_id
     assert {d.plugin_id for d in first.values()} == served
-    assert 0 < len(r.rules[0]._memo) <= MEMO_SIZE  # type: ignore[attr-defined]
+    assert 0 < len(r.rules[0].memo or ()) <= MEMO_SIZE  # type: ignore[attr-defined]
+    # read by subject_id alone, the router is memoised whole by its caller: no rule memo
+    alone = compile_({"vendor": "acme", "rules": [{"name": "keyed", **rule}]})
+    assert alone.memo_key == "subject_id"
+    assert alone.rules[0].memo is None  # type: ignore[attr-defined]
+    for k in keys[:50]:
+        assert alone.decide(SecurityContext("t", k)).plugin_id == first[k].plugin_id
+
+
+@pytest.mark.parametrize(
+    ("doc", "key"),
+    [
+        ({"vendor": "acme"}, None),  # no rules: one decision for all
+        (
+            {"rules": [{"match": {"tenant": ["t1", "t2"]}, "target": {"plugin": pid("a")}}]},
+            "tenant_id",
+        ),
+        (
+            {
+                "rules": [
+                    {"split": {"key": "tenant_id", "variants": [{"plugin": pid("a"), "weight": 1}]}}
+                ]
+            },
+            "tenant_id",
+        ),
+        (
+            {
+                "rules": [
+                    {"rollout": {"key": "subject_id", "target": {"plugin": pid("a")}, "percent": 5}}
+                ]
+            },
+            "subject_id",
+        ),
+        (
+            {
+                "rules": [
+                    {"match": {"subject": ["u1"]}, "target": {"plugin": pid("a")}},
+                    {
+                        "split": {
+                            "key": "subject_id",
+                            "variants": [{"plugin": pid("c"), "weight": 1}],
+                        }
+                    },
+                ]
+            },
+            "subject_id",
+        ),
+        (
+            {
+                "rules": [
+                    {"match": {"tenant": ["t1"], "subject": ["u1"]}, "target": {"plugin": pid("a")}}
+                ]
+            },
+            None,
+        ),
+        (
+            {
+                "rules": [
+                    {"match": {"attributes": {"region": ["eu"]}}, "target": {"plugin": pid("a")}}
+                ]
+            },
+            None,
+        ),
+        (
+            {
+                "rules": [
+                    {
+                        "split": {
+                            "key": "attributes.region",
+                            "variants": [{"plugin": pid("a"), "weight": 1}],
+                        }
+                    }
+                ]
+            },
+            None,
+        ),
+    ],
+    ids=[
+        "fixed",
+        "tenant-match",
+        "tenant-split",
+        "subject-rollout",
+        "subject-both",
+        "two-keys",
+        "attribute",
+        "attribute-split",
+    ],
+)
+def test_a_router_names_the_one_key_its_decisions_depend_on(
+    doc: dict[str, Any], key: str | None
+) -> None:
+    assert compile_(doc).memo_key == key

@@ -153,15 +153,17 @@ class Route:
 
 
 class StateLike(Protocol):
-    """What a first try reads from its gateway's current state (one attribute read)."""
+    """What a first try reads from its gateway's current state (one attribute read): the only
+    route, else the memo of routes by key, else ``decided(ctx)``."""
 
     @property
     def fixed(self) -> Route | None: ...
     @property
-    def routes(self) -> tuple[Route, ...]: ...
-
+    def memo(self) -> Mapping[str, Route] | None: ...
     @property
-    def pick(self) -> Callable[[SecurityContext], Decision]: ...
+    def by_tenant(self) -> bool: ...
+
+    def decided(self, ctx: SecurityContext) -> Route: ...
 
 
 class Holder(Protocol):
@@ -175,12 +177,13 @@ class Pinned:
     """A holder of one route, for a try that is not a plain first one: a fallback (``pos`` > 0),
     a shadow, or a call whose caller keeps the ``trail`` of failed tries for the outcome."""
 
-    __slots__ = ("fixed", "pos", "route", "trail")
+    __slots__ = ("fixed", "pos", "trail", "whole")
 
-    routes: tuple[Route, ...] = ()
+    memo: Mapping[str, Route] | None = None
+    by_tenant = False
 
     def __init__(self, route: Route, pos: int = 0, trail: list[Attempt] | None = None) -> None:
-        self.route = route  # the whole chain
+        self.whole = route  # the whole chain
         self.pos = pos
         self.fixed = route if pos == 0 else route.rest(pos)
         self.trail = trail
@@ -189,9 +192,8 @@ class Pinned:
     def state(self) -> Pinned:
         return self
 
-    @property
-    def pick(self) -> Callable[[SecurityContext], Decision]:
-        return lambda ctx: self.route.decision
+    def decided(self, ctx: SecurityContext) -> Route:
+        return self.fixed
 
 
 def describe(exc: BaseException) -> str:
@@ -259,7 +261,13 @@ class Dispatcher:
             st = holder.state
             route = st.fixed
             if route is None:
-                route = st.routes[st.pick(ctx).slot]
+                memo = st.memo  # State.route, inline
+                if (
+                    memo is None
+                    or (route := memo.get(ctx.tenant_id if st.by_tenant else ctx.subject_id))
+                    is None
+                ):
+                    route = st.decided(ctx)
             brk = route.breaker
             if brk.failures and not brk.allow():  # an open breaker, or no plugin at all
                 why = "no plugin" if route.methods is None else "circuit open"
@@ -378,7 +386,7 @@ class Dispatcher:
     ) -> Any:
         """Record why this try failed, then try the next in the chain or give up."""
         if isinstance(holder, Pinned):
-            whole, pos, trail = holder.route, holder.pos, holder.trail
+            whole, pos, trail = holder.whole, holder.pos, holder.trail
         else:
             whole, pos, trail = route, 0, None
         if trail is None:

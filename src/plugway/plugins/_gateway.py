@@ -137,8 +137,7 @@ class Gateway(Generic[P]):
         index = self._index.get(method)
         if index is None:
             raise self._unknown(method)
-        st = self.state
-        r = st.fixed if st.fixed is not None else st.routes[st.pick(ctx).slot]
+        r = self.state.route(ctx)
         pinned = Pinned(r, 0, [])
         result = await self._dispatcher.entry(pinned, index)(ctx, *args, **kwargs)
         failed = tuple(pinned.trail or ())

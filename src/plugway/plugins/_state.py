@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._context import SecurityContext
 from ._deadlines import DeadlineWheel
 from ._dispatch import NO_PLUGIN_BREAKER, Route, Target
 from ._metrics import CallSeries, Metrics
@@ -19,10 +20,19 @@ from .routing import Router
 __all__ = ["State", "build_state"]
 
 
-class State:
-    """Everything one call needs; never mutated once built."""
+MEMO_SIZE = 4096  # keys whose route a state keeps; emptied when full
 
-    __slots__ = ("fixed", "instances", "pick", "router", "routes", "timeout")
+
+class State:
+    """Everything one call needs; never changed once built, but for its memo of routes.
+
+    When the routing reads one context key alone (``Router.memo_key``: ``tenant_id`` or
+    ``subject_id``, as a sticky split or a tenant rule does), ``memo`` keeps the route of the
+    latest ``MEMO_SIZE`` values of that key, each one what the router decided for it, so a
+    call's routing is one dict read.
+    """
+
+    __slots__ = ("by_tenant", "fixed", "instances", "memo", "pick", "router", "routes", "timeout")
 
     def __init__(
         self,
@@ -37,6 +47,31 @@ class State:
         self.routes = routes  # by Decision.slot
         self.fixed = routes[router.fixed.slot] if router.fixed is not None else None
         self.timeout = timeout
+        key = router.memo_key
+        self.memo: dict[str, Route] | None = {} if key is not None else None
+        self.by_tenant = key == "tenant_id"  # else the memo is by subject_id
+
+    def route(self, ctx: SecurityContext) -> Route:
+        """The route of ``ctx``: the only one, else the memo's, else the router's decision."""
+        if self.fixed is not None:
+            return self.fixed
+        memo = self.memo
+        if memo is not None:
+            route = memo.get(ctx.tenant_id if self.by_tenant else ctx.subject_id)
+            if route is not None:
+                return route
+        return self.decided(ctx)
+
+    def decided(self, ctx: SecurityContext) -> Route:
+        """The route the router decides for ``ctx``, kept in the memo when there is one (a call
+        reads the fixed route and the memo inline, as ``route`` does, and comes here on a miss)."""
+        route = self.routes[self.pick(ctx).slot]
+        memo = self.memo
+        if memo is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[ctx.tenant_id if self.by_tenant else ctx.subject_id] = route
+        return route
 
 
 def build_state(

@@ -21,6 +21,8 @@ from ._rules import MatchTest, RolloutRule, Rule, SkippedRule, SplitRule, Target
 
 __all__ = ["PluginLike", "Router"]
 
+_MEMO_KEYS = ("tenant_id", "subject_id")  # keys a caller can read inline (attributes: a lookup)
+
 
 class PluginLike(Protocol):
     """What routing needs to know about a plugin (PluginSpec and PluginInstance both fit)."""
@@ -47,6 +49,9 @@ class Router:
     warnings: tuple[str, ...]
     default_reason: str = field(repr=False)
     rules: tuple[Rule, ...] = field(repr=False)
+    # the context key a decision depends on alone, when it is tenant_id or subject_id: a
+    # caller may keep decisions (or what it derives from them) by that key's value
+    memo_key: str | None = None
 
     @classmethod
     def compile(
@@ -227,6 +232,14 @@ class _Compiler:
             raise RoutingConfigError(self.problems, gateway=self.gateway)
         if rules:
             rules[-1].rest, rules[-1].rest_reason = default, default_reason
+        reads = frozenset().union(*(rule.reads for rule in rules))
+        memo_key = next(iter(reads)) if len(reads) == 1 else None
+        if memo_key not in _MEMO_KEYS:
+            memo_key = None
+        else:  # the caller keeps decisions by this key: the rules keep none of their own
+            for rule in rules:
+                if isinstance(rule, (SplitRule, RolloutRule)):
+                    rule.memo = None
         return Router(
             gateway=self.gateway,
             config=cfg,
@@ -238,6 +251,7 @@ class _Compiler:
             warnings=tuple(self.warnings),
             default_reason=default_reason,
             rules=tuple(rules),
+            memo_key=memo_key,
         )
 
     def rule(self, i: int, r: RoutingRule) -> Rule:

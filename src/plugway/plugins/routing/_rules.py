@@ -40,6 +40,16 @@ class MatchTest:
         self.subject = subject
         self.attributes = attributes
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The context keys this test reads (``tenant_id``, ``subject_id``, ``attributes.<k>``)."""
+        keys = {f"attributes.{name}" for name, _ in self.attributes}
+        if self.tenant is not None:
+            keys.add("tenant_id")
+        if self.subject is not None:
+            keys.add("subject_id")
+        return frozenset(keys)
+
     def miss(self, ctx: SecurityContext) -> int:
         """-1 when every condition holds, else which one failed (0 tenant, 1 subject, 2+ attrs)."""
         if self.tenant is not None and ctx.tenant_id not in self.tenant:
@@ -79,6 +89,11 @@ class Rule:
         self.match = match
         self.rest: Decision | None = None
         self.rest_reason = ""
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The context keys ``apply`` reads: its decision depends on nothing else."""
+        return self.match.reads if self.match is not None else frozenset()
 
     def _passed(self, trace: Trace) -> Decision | None:
         """Not taken (explain): the default's reason when this rule is the last."""
@@ -159,9 +174,12 @@ class _KeyedRule(Rule):
 
     The outcome of a key never changes for a compiled rule, so a call keeps the latest
     ``MEMO_SIZE`` keys' outcomes (a dict read instead of the hash); explain always works it out.
+    A router that reads one key alone is memoised whole by its caller instead (``memo_key``):
+    its rules then keep none (``memo`` None), so a key seen for the first time is not stored
+    twice.
     """
 
-    __slots__ = ("_memo", "attribute", "by_tenant", "key", "state")
+    __slots__ = ("attribute", "by_tenant", "key", "memo", "state")
 
     def __init__(
         self, index: int, name: str | None, match: MatchTest | None, key: str, state: int
@@ -172,7 +190,11 @@ class _KeyedRule(Rule):
         self.attribute = key.removeprefix("attributes.") if key.startswith("attributes.") else None
         self.by_tenant = key == "tenant_id"
         self.state = state
-        self._memo: dict[str, Decision | None] = {}
+        self.memo: dict[str, Decision | None] | None = {}
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return super().reads | {self.key}
 
     def apply(self, ctx: SecurityContext, trace: Trace | None = None) -> Decision | None:
         m = self.match
@@ -186,7 +208,9 @@ class _KeyedRule(Rule):
             return self.rest if trace is None else self._skip(ctx, trace, failed)
         if trace is not None:
             return self._take(key_hash(self.state, value), value, trace)
-        memo = self._memo
+        memo = self.memo
+        if memo is None:
+            return self._take(key_hash(self.state, value), value, None)
         d = memo.get(value, _MISS)
         if d is _MISS:
             d = self._take(key_hash(self.state, value), value, None)
