@@ -131,3 +131,24 @@ def test_remove_after_ready_refuses_a_type_still_in_use(registry: TypesRegistry)
     registry.remove(ORDER_T)
     with pytest.raises(RegistryValidationError):
         registry.register(order("o2"))
+
+
+def test_a_ref_in_a_schema_must_be_registered_but_a_ref_shaped_value_need_not(
+    registry: TypesRegistry,
+) -> None:
+    """References are the ``$ref`` keywords of subschemas (the GTS layer's one walk): an
+    ``examples`` value shaped like a reference names nothing."""
+    from plugway.registry import RegistryValidationError
+
+    from ._builders import type_doc
+
+    registry.switch_to_ready()
+    missing = "gts.acme.shop.missing.thing.v1~"
+    refers = type_doc("gts.acme.shop.refers.thing.v1~", {"m": {"$ref": f"gts://{missing}"}})
+    with pytest.raises(RegistryValidationError, match=missing.replace(".", r"\.")):
+        registry.register(refers)
+    quoted = type_doc(
+        "gts.acme.shop.quotes.thing.v1~",
+        {"note": {"type": "object", "examples": [{"$ref": f"gts://{missing}"}]}},
+    )
+    assert registry.register(quoted).is_type

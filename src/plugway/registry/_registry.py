@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from plugway.gts import GtsError, GtsStore
 
 from ._backend import EntityRow, RegistryBackend, ScanQuery, StoredRow, prefix_upper_bound
 from ._builtin import PLUGIN_BASE_TYPE_ID, plugin_base_schema
+from ._checks import EntityChecks
 from ._entity import Entity, EntityPage, EntityQuery, RegistrationResult, RegistryEvent
 from ._errors import (
     RegistryConflictError,
@@ -73,28 +74,13 @@ def _endpoint_moved(old: str, new: str) -> bool:
     return bool(a == b)
 
 
-def _gts_refs(node: object) -> Iterator[str]:
-    """Every ``$ref`` to another GTS entity (``gts://<id>[#…]``) inside a schema document."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith("gts://"):
-                yield value[len("gts://") :].split("#", 1)[0]
-            else:
-                yield from _gts_refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _gts_refs(value)
-
-
-_MAX_PULL_DEPTH = 32  # types read in from a shared backend for one validation
-
-
 class TypesRegistry:
     """The registry over one :class:`RegistryBackend`; safe to call from several threads."""
 
     def __init__(self, backend: RegistryBackend, *, logger: logging.Logger | None = None) -> None:
         self._backend = backend
         self._log = logger or _log
+        self._checks = EntityChecks(backend, self._log)
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._ready = False
@@ -300,94 +286,16 @@ class TypesRegistry:
         """Ready phase: validate against the live store and add to it, or explain and undo."""
         store = self._store
         assert store is not None and doc is not None
-        problem = self._validate(store, row, json.loads(row.content))
+        problem = self._checks.validate(store, row, json.loads(row.content))
         if problem is not None:
             self._discard(row.gts_id)
         return problem
-
-    def _validate(self, store: GtsStore, row: EntityRow, content: dict[str, Any]) -> str | None:
-        """Every check for one entity against everything in ``store``; None when it passes.
-
-        The instance's type is checked first (the clearest message); then the store's strict
-        registration (schema rules, ``$ref`` targets, final/abstract, derivation, OP#6), then
-        a safety net on ``gts://`` references, then OP#12/OP#13 (traits) over the chain.
-        """
-        try:
-            if not row.is_type and row.type_id is not None and not self._known(store, row.type_id):
-                return f"type {row.type_id} is not registered"
-            try:
-                store.register(content, validate=True)
-            except GtsError as exc:
-                return str(exc)
-            if row.is_type:
-                problem = self._check_references(store, row, content)
-                if problem is not None:
-                    return problem
-            return self._check_entity(store, row.gts_id)
-        except Exception as exc:  # a fault in a checker must not escape as a non-registry error
-            self._log.exception("validating %s failed unexpectedly", row.gts_id)
-            return f"validation failed unexpectedly: {type(exc).__name__}: {exc}"
 
     def _discard(self, gts_id: str) -> None:
         if self._store is None:
             return
         with contextlib.suppress(GtsError):
             self._store.remove(gts_id)
-
-    def _known(self, store: GtsStore, type_id: str) -> bool:
-        """Whether ``type_id`` is registered; a type another writer of a shared backend (a
-        replica) registered after this registry loaded is read from the backend on first need."""
-        return store.schema(type_id) is not None or self._pull(store, type_id, 0)
-
-    def _pull(self, store: GtsStore, gts_id: str, depth: int) -> bool:
-        stored = self._backend.get(gts_id) if depth < _MAX_PULL_DEPTH else None
-        if stored is None or not stored.row.is_type:
-            return False
-        doc = json.loads(stored.row.content)
-        # its parent types and the schemas it refers to, as a load at ready would have them
-        chain = gts_id[:-1].split("~")
-        needed = ["~".join(chain[: i + 1]) + "~" for i in range(len(chain) - 1)]
-        for ref in [*needed, *_gts_refs(doc)]:
-            if ref and ref != gts_id and store.schema(ref) is None:
-                self._pull(store, ref, depth + 1)
-        try:
-            store.register(doc)
-        except GtsError:
-            return False
-        return True
-
-    def _check_references(
-        self, store: GtsStore, row: EntityRow, doc: Mapping[str, Any]
-    ) -> str | None:
-        """The parent type and every ``gts://`` $ref must be registered (clear messages first)."""
-        if row.type_id is not None and not self._known(store, row.type_id):
-            what = "parent type" if row.is_type else "type"
-            return f"{what} {row.type_id} is not registered"
-        if row.is_type:
-            missing = sorted(
-                {
-                    ref
-                    for ref in _gts_refs(doc)
-                    if ref and ref != row.gts_id and not self._known(store, ref)
-                }
-            )
-            if missing:
-                return (
-                    "$ref to unregistered entit"
-                    + ("y " if len(missing) == 1 else "ies ")
-                    + (", ".join(missing))
-                )
-        return None
-
-    def _check_entity(self, store: GtsStore, gts_id: str) -> str | None:
-        """The GTS store's whole-entity checks (OP#6 / OP#12 / OP#13 traits)."""
-        try:
-            result = store.validate_entity(gts_id)
-        except GtsError as exc:
-            return str(exc)
-        if not result.ok:
-            return str(result.error) or "validation failed"
-        return None
 
     def switch_to_ready(self) -> None:
         """Validate everything together; on success every later registration is checked at once.
@@ -414,7 +322,7 @@ class TypesRegistry:
                 loaded.append((stored.row, doc))
             loaded.sort(key=lambda rd: (not rd[0].is_type, rd[0].gts_id))  # types first
             for row, doc in loaded:
-                problem = self._validate(store, row, doc)
+                problem = self._checks.validate(store, row, doc)
                 if problem is not None:
                     problems.append(RegistryProblem(row.gts_id, problem))
             if problems:
