@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Query
 
+from plugway.modkit import field_path
 from plugway.registry import (
     RegistryConflictError,
     RegistryNotFoundError,
@@ -23,7 +24,6 @@ from plugway.server import (
     FieldProblem,
     ProblemCode,
     ProblemError,
-    field_path,
     install_problem_handlers,
     problem_from_registry_error,
 )

@@ -22,6 +22,7 @@ from ._errors import (
     RuntimeStateError,
     UnknownDependencyError,
 )
+from ._field_path import field_path
 from ._module import (
     BackgroundCapable,
     EmptyConfig,
@@ -82,6 +83,7 @@ __all__ = [
     "StopOutcome",
     "UnknownDependencyError",
     "discover_modules",
+    "field_path",
     "load_settings",
     "module",
     "module_spec",

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from plugway.modkit._errors import ConfigError, ConfigProblem
+from plugway.modkit._field_path import field_path
 from plugway.modkit._yaml import kind_of, read_yaml_mapping
 
 ENV_PREFIX = "PLUGWAY__"
@@ -255,13 +256,7 @@ def validation_problems(
     """Turn a pydantic ValidationError into problems with dotted paths under ``prefix``."""
     problems = []
     for err in exc.errors():
-        parts = [prefix] if prefix else []
-        for item in err["loc"]:
-            if isinstance(item, int) and parts:
-                parts[-1] = f"{parts[-1]}[{item}]"
-            else:
-                parts.append(str(item))
-        path = ".".join(parts)
+        path = field_path((prefix, *err["loc"]) if prefix else err["loc"])
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         elif err["type"] == "missing":

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from plugway.modkit import field_path
+
 from ._breaker import BreakerSettings
-from ._field_paths import error_path
 from ._gateway import DEFAULT_TIMEOUT
 from ._lag import DEFAULT_LAG_THRESHOLD
 from .errors import RoutingConfigError, RoutingProblem
@@ -150,6 +151,6 @@ def parse_plugins_settings(raw: Mapping[str, Any] | None) -> PluginsSettings:
         return PluginsSettings.model_validate(dict(raw or {}))
     except ValidationError as exc:
         problems = [
-            RoutingProblem("plugins." + error_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()
+            RoutingProblem("plugins." + field_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()
         ]
         raise RoutingConfigError(problems) from None

@@ -13,17 +13,17 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from plugway.gts import GtsError, GtsId
+from plugway.modkit import field_path
 
 from ._conformance import ContractMismatch, ContractMismatchError, check_params
 from ._contract import ContractVersion, PluginContract
-from ._field_paths import clean_message, error_path
+from ._field_paths import clean_message
 from .errors import PluginContractError, PluginPropertiesError, PluginVersionError, RoutingProblem
 
 __all__ = [
     "PluginInstance",
     "PluginSpec",
     "bind_plugin",
-    "error_path",
 ]
 
 P = TypeVar("P")
@@ -174,7 +174,7 @@ def bind_plugin(contract: PluginContract[P], spec: PluginSpec, impl: object) -> 
         props = contract.properties_model.model_validate(dict(spec.properties))
     except ValidationError as exc:
         problems = [
-            RoutingProblem(error_path(("properties", *e["loc"])), clean_message(e["msg"]))
+            RoutingProblem(field_path(("properties", *e["loc"])), clean_message(e["msg"]))
             for e in exc.errors()
         ]
         raise PluginPropertiesError(plugin, problems) from None

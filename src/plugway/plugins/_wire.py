@@ -32,9 +32,11 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
+from plugway.modkit import field_path
+
 from ._context import SecurityContext
 from ._contract import ContractMethod, PluginContract
-from ._field_paths import clean_message, error_path
+from ._field_paths import clean_message
 from .errors import InvalidContextError, RemotePluginError, RoutingProblem
 
 __all__ = [
@@ -187,7 +189,7 @@ def error_body(
 
 def _problems(exc: ValidationError, prefix: tuple[str, ...] = ()) -> tuple[RoutingProblem, ...]:
     return tuple(
-        RoutingProblem(error_path((*prefix, *e["loc"])), clean_message(e["msg"]))
+        RoutingProblem(field_path((*prefix, *e["loc"])), clean_message(e["msg"]))
         for e in exc.errors(include_url=False)
     )
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from plugway.modkit import field_path
 from plugway.registry import RegistryError
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "ProblemError",
     "ProblemField",
     "ServerError",
-    "field_path",
     "install_problem_handlers",
     "problem_from_registry_error",
     "problem_response",
@@ -258,17 +258,6 @@ def problem_response(problem: ProblemError, instance: str | None = None) -> JSON
         headers=problem.headers or None,
         media_type=PROBLEM_CONTENT_TYPE,
     )
-
-
-def field_path(loc: Sequence[str | int]) -> str:
-    """Turn a pydantic location such as ``("body", 0, "id")`` into ``body[0].id``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _instance(request: Request) -> str:

@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._field_paths import clean_message, error_path
+from plugway.modkit import field_path
+
+from .._field_paths import clean_message
 from ..errors import RoutingConfigError, RoutingProblem
 
 __all__ = [
@@ -266,7 +268,7 @@ def parse_routing(doc: RoutingConfig | Mapping[str, Any] | None) -> RoutingConfi
         return RoutingConfig.model_validate(dict(doc))
     except ValidationError as exc:
         problems = [
-            RoutingProblem(error_path(tuple(e["loc"])), clean_message(e["msg"]))
+            RoutingProblem(field_path(tuple(e["loc"])), clean_message(e["msg"]))
             for e in exc.errors()
         ]
         raise RoutingConfigError(problems) from None
