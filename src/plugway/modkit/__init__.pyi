@@ -34,7 +34,8 @@ from ._module import (
     module_spec,
 )
 from ._ordering import topological_order
-from ._runtime import ModulePhase, Runtime, StopOutcome
+from ._phases import ModulePhase, StopOutcome
+from ._runtime import Runtime
 from ._settings import (
     DATA_DIR_ENV,
     ENV_PREFIX,

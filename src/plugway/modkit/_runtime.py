@@ -15,13 +15,10 @@ grace window collapses to nothing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Coroutine, Iterable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,8 +35,10 @@ from plugway.modkit._errors import (
     RuntimeStateError,
     UnknownDependencyError,
 )
+from plugway.modkit._hooks import describe, end_task, outcome_detail, run_bounded
 from plugway.modkit._module import BackgroundCapable, Module, ModuleSpec, module_spec
 from plugway.modkit._ordering import topological_order
+from plugway.modkit._phases import ModulePhase, RuntimeState, StopOutcome, StopResult, TaskOutcome
 from plugway.modkit._settings import PlugwaySettings, validation_problems
 from plugway.registry import (
     RegistryError,
@@ -50,48 +49,6 @@ from plugway.registry import (
 )
 
 _log = logging.getLogger("plugway.modkit.runtime")
-
-
-class ModulePhase(StrEnum):
-    """Where a module is in its lifecycle (what ``/health`` reports)."""
-
-    PENDING = "pending"
-    INITIALIZING = "initializing"
-    INITIALIZED = "initialized"
-    POST_INITIALIZING = "post_initializing"
-    POST_INITIALIZED = "post_initialized"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-RuntimeState = Literal["created", "starting", "running", "stopping", "stopped", "failed"]
-TaskOutcome = Literal["none", "finished", "cancelled", "stuck", "failed"]
-StopResult = Literal["ok", "failed", "timed_out", "stuck"]
-
-
-@dataclass(frozen=True, slots=True)
-class StopOutcome:
-    """How one module stopped.
-
-    ``task``: its background task ended by itself within the grace window (``finished``), had
-    to be cancelled (``cancelled``), ignored cancellation (``stuck``: abandoned), ended with an
-    error (``failed``), or there was none (``none``). ``stop``: how its ``stop`` hook ended.
-    """
-
-    module: str
-    task: TaskOutcome
-    stop: StopResult
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.stop == "ok" and self.task in ("none", "finished", "cancelled")
-
-
-_Outcome = Literal["ok", "failed", "cancelled", "timed_out", "stuck"]
 
 
 class Runtime:
@@ -136,7 +93,7 @@ class Runtime:
             try:
                 self._instances[name] = self._specs[name].cls()
             except Exception as exc:
-                raise ModulePhaseError(name, "construct", _describe(exc)) from exc
+                raise ModulePhaseError(name, "construct", describe(exc)) from exc
         self._phases: dict[str, ModulePhase] = dict.fromkeys(self._order, ModulePhase.PENDING)
         self._contexts: dict[str, ModuleContext] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -400,7 +357,7 @@ class Runtime:
         self._phases[name] = during
         call: Coroutine[Any, Any, None] = getattr(module, hook)(ctx)
         try:
-            outcome, exc = await self._bounded(call, limit)
+            outcome, exc = await run_bounded(call, limit, self._settings.lifecycle.cancel_timeout)
         except asyncio.CancelledError:
             self._phases[name] = ModulePhase.STOPPED  # interrupted by request, not failed
             raise
@@ -408,7 +365,7 @@ class Runtime:
             self._phases[name] = after
             return
         self._phases[name] = ModulePhase.FAILED
-        detail = _outcome_detail(outcome, exc, limit)
+        detail = outcome_detail(outcome, exc, limit)
         _log.error("module '%s' failed in phase '%s': %s", name, hook, detail)
         raise ModulePhaseError(name, hook, detail) from exc
 
@@ -419,7 +376,7 @@ class Runtime:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._run_errors[name] = _describe(exc)
+            self._run_errors[name] = describe(exc)
             if not ctx.cancellation.is_set():
                 self._phases[name] = ModulePhase.FAILED
             ctx.logger.exception("background task of module '%s' failed", name)
@@ -449,9 +406,7 @@ class Runtime:
         errors: list[str] = []
         task = self._tasks.get(name)
         if task is not None:
-            task_outcome = await self._end_task(
-                task, lifecycle.grace_period, lifecycle.cancel_timeout
-            )
+            task_outcome = await end_task(task, lifecycle.grace_period, lifecycle.cancel_timeout)
             if name in self._run_errors:
                 task_outcome = "failed"
                 errors.append(f"background task: {self._run_errors[name]}")
@@ -460,7 +415,9 @@ class Runtime:
                     f"background task ignored cancellation for {lifecycle.cancel_timeout}s"
                     " and was abandoned"
                 )
-        outcome, exc = await self._bounded(self._instances[name].stop(ctx), lifecycle.stop_timeout)
+        outcome, exc = await run_bounded(
+            self._instances[name].stop(ctx), lifecycle.stop_timeout, lifecycle.cancel_timeout
+        )
         stop: StopResult = "ok"
         if outcome != "ok":
             stop = (
@@ -470,7 +427,7 @@ class Runtime:
                 if outcome == "stuck"
                 else "failed"
             )
-            errors.append(f"stop: {_outcome_detail(outcome, exc, lifecycle.stop_timeout)}")
+            errors.append(f"stop: {outcome_detail(outcome, exc, lifecycle.stop_timeout)}")
         result = StopOutcome(name, task_outcome, stop, "; ".join(errors) or None)
         if result.ok:
             self._phases[name] = ModulePhase.FAILED if failed_before else ModulePhase.STOPPED
@@ -479,49 +436,6 @@ class Runtime:
             self._phases[name] = ModulePhase.FAILED
             _log.error("module '%s' did not stop cleanly: %s", name, result.error)
         return result
-
-    @staticmethod
-    async def _end_task(
-        task: asyncio.Task[None], grace: float, cancel_timeout: float
-    ) -> TaskOutcome:
-        """The grace window: wait for the task to end by itself, then cancel it."""
-        if not task.done():
-            await asyncio.wait({task}, timeout=grace)
-        if task.done():
-            return "cancelled" if task.cancelled() else "finished"
-        task.cancel()
-        await asyncio.wait({task}, timeout=cancel_timeout)
-        return "cancelled" if task.done() else "stuck"
-
-    async def _bounded(
-        self, call: Awaitable[None], limit: float
-    ) -> tuple[_Outcome, BaseException | None]:
-        """Run ``call`` as a task for at most ``limit`` seconds, then cancel it.
-
-        A hook that swallows cancellation is abandoned after ``cancel_timeout`` rather than
-        holding start-up or shutdown forever.
-        """
-        task = asyncio.ensure_future(call)
-        try:
-            await asyncio.wait({task}, timeout=limit)
-        except asyncio.CancelledError:
-            # Start-up (or stop) itself was cancelled: the hook ends first, then we go on.
-            task.cancel()
-            await asyncio.wait({task}, timeout=self._settings.lifecycle.cancel_timeout)
-            raise
-        if task.done():
-            if task.cancelled():
-                return "cancelled", None
-            exc = task.exception()
-            return ("ok", None) if exc is None else ("failed", exc)
-        task.cancel()
-        await asyncio.wait({task}, timeout=self._settings.lifecycle.cancel_timeout)
-        if not task.done():
-            return "stuck", None
-        if not task.cancelled():
-            with contextlib.suppress(BaseException):
-                task.result()
-        return "timed_out", None
 
 
 def _specs_of(
@@ -548,18 +462,3 @@ def _specs_of(
             )
         specs[spec.name] = spec
     return specs
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _outcome_detail(outcome: _Outcome, exc: BaseException | None, limit: float) -> str:
-    if outcome == "failed" and exc is not None:
-        return _describe(exc)
-    if outcome == "cancelled":
-        return "the hook was cancelled"
-    if outcome == "timed_out":
-        return f"did not finish within {limit:g}s and was cancelled"
-    return f"did not finish within {limit:g}s and ignored cancellation (abandoned)"
