@@ -705,6 +705,79 @@ def test_the_example_package_joins_once_installed_and_leaves_once_uninstalled(
         other.close()
 
 
+def test_a_package_installed_for_an_out_of_process_entry_gets_its_host_at_rescan(
+    tmp_path: Path,
+) -> None:
+    """The settings switch an entry point that is not installed yet to ``out_of_process``;
+    installed while the server runs, a rescan launches its host, and it serves from there;
+    uninstalled, the next rescan stops the host and the plugin leaves the routing."""
+    example = _Example.copy(tmp_path / "example-src")
+    target = tmp_path / "site"
+    target.mkdir()
+    (tmp_path / "srv").mkdir()
+    gateway = {"plugins": {example.entry_point: {"out_of_process": True}}}
+    config = {
+        "server": {"admin_token": TOKEN},
+        "plugins": {"watch": False, "gateways": {"doc_search": gateway}},
+    }
+    other = ServerProcess(tmp_path / "srv", config=config, env={"PYTHONPATH": str(target)})
+
+    def health() -> dict[str, Any]:
+        with other.client() as http:
+            health = http.get("/health").json()
+            doc: dict[str, Any] = health["components"]["gts.x.core.plugins.health.v1~"]
+            return doc
+
+    def serves(plugin_id: str) -> bool:
+        with other.client() as http:
+            ds = http.get("/plugins/v1/gateways/doc_search").json()
+            return plugin_id in {p["id"] for p in ds["plugins"]}
+
+    try:
+        other.start()
+        assert health()["hosts"] == []  # nothing to launch yet
+        _pip_install(example.source, target)
+        out = _cli(other, "rescan")
+        assert out.returncode == 0, out.stderr
+        assert "1 plugin(s) added, 0 removed" in out.stdout, out.stdout
+        assert f"in supervised host {example.entry_point}" in out.stdout
+        _wait(lambda: serves(example.plugin_id), "the host registers the plugin", other)
+        (host,) = health()["hosts"]
+        assert host["name"] == example.entry_point and host["state"] == "running"
+        with other.client() as http:
+            entity = http.get(f"/types-registry/v1/entities/{example.plugin_id}").json()
+            assert entity["content"]["endpoint"]["url"].startswith("http://127.0.0.1:")
+            _put_routing(
+                http, {"rules": [{"name": "new", "target": {"plugin": example.plugin_id}}]}
+            )
+            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"}).json()
+            assert hit["plugin"] == example.plugin_id and hit["algorithm"] == "coverage"
+            assert not hit["fallback"]
+        for installed in target.iterdir():
+            shutil.rmtree(installed) if installed.is_dir() else installed.unlink()
+        out = _cli(other, "rescan")
+        assert out.returncode == 0, out.stderr
+        assert "0 plugin(s) added, 1 removed" in out.stdout, out.stdout
+        _wait(lambda: not serves(example.plugin_id), "the plugin leaves the routing", other)
+        _wait(lambda: health()["hosts"] == [], "the host is no longer supervised", other)
+        with other.client() as http:
+            r = http.get(f"/types-registry/v1/entities/{example.plugin_id}")
+            assert r.status_code == 404  # its instance left the registry
+            hit = http.get("/doc-search/v1/search", params={"q": "coffee grind"})
+            assert hit.status_code == 200 and hit.json()["plugin"] == BM25
+    finally:
+        other.close()
+
+
+def _wait(check: Any, what: str, srv: ServerProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout} s; log:\n{srv.log()[-6000:]}")
+
+
 class _Example:
     """The example package's source, ready to build; renamed when it is installed here already
     (so that this test never depends on what else the environment holds)."""

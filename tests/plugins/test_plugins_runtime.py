@@ -237,7 +237,7 @@ async def test_an_uninstalled_plugin_package_leaves_on_rescan(
         assert r.status_code == 200, r.text
         answer = r.json()
         assert answer["removed"] == [
-            {"name": "gone_ranker", "plugin_id": GONE, "gateway": "doc_search"}
+            {"name": "gone_ranker", "plugin_id": GONE, "gateway": "doc_search", "host": None}
         ]
         assert "gone_broken" not in {f["name"] for f in answer["failures"]}
         ds = (await http.get("/plugins/v1/gateways/doc_search")).json()

@@ -354,16 +354,20 @@ def _remove(args: argparse.Namespace) -> int:
     return _run(args, go)
 
 
+def _rescanned(p: dict[str, Any]) -> str:
+    host = p.get("host")
+    where = f", in supervised host {host}" if host else ""
+    return f"{p.get('gateway')}: {p.get('plugin_id')} ({p.get('name')}{where})"
+
+
 def _rescan(args: argparse.Namespace) -> int:
     def go(args: argparse.Namespace) -> tuple[Any, str]:
         data = _request(args, "POST", "/discovery/rescan", None, mutating=True)
         added = data.get("added") or []
         removed = data.get("removed") or []
         lines = [f"{len(added)} plugin(s) added, {len(removed)} removed"]
-        lines.extend(f"  {a.get('gateway')}: {a.get('plugin_id')} ({a.get('name')})" for a in added)
-        lines.extend(
-            f"  {r.get('gateway')}: {r.get('plugin_id')} ({r.get('name')}) removed" for r in removed
-        )
+        lines.extend(f"  {_rescanned(a)}" for a in added)
+        lines.extend(f"  {_rescanned(r)} removed" for r in removed)
         failures = data.get("failures") or []
         if failures:
             lines.append("left out:")

@@ -39,6 +39,7 @@ __all__ = [
     "PluginDiscoveryFailure",
     "PluginSetup",
     "Rescan",
+    "RescannedPlugin",
     "discover_plugins",
     "same_contract_family",
 ]
@@ -174,6 +175,24 @@ class Rescan:
 
     new: tuple[DiscoveredPlugin, ...]
     gone: tuple[DiscoveredPlugin, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RescannedPlugin:
+    """A plugin a rescan added to a gateway or removed from it; ``host`` names the supervised
+    host that serves it when the settings switch it ``out_of_process`` (None: in process)."""
+
+    name: str
+    plugin_id: str
+    host: str | None
+
+    def to_dict(self, gateway: str) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "plugin_id": self.plugin_id,
+            "gateway": gateway,
+            "host": self.host,
+        }
 
 
 @dataclass(frozen=True, slots=True)

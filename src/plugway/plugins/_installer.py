@@ -102,8 +102,9 @@ class PluginInstaller:
         )
         """The out-of-process plugins of this gateway (hosts, liveness)."""
         self.out_of_process: dict[str, DiscoveredPlugin] = {}
+        """Discovered plugins the settings switch to ``out_of_process``, by entry point name
+        (each served by a supervised host of that name)."""
         self.supervisor: Supervisor | None = None
-        """Discovered plugins the settings switch to ``out_of_process``, by entry point name."""
 
     def source(self, plugin_id: str) -> PluginSource | None:
         """The entry point an installed plugin came from (None for one registered by hand)."""
@@ -141,6 +142,8 @@ class PluginInstaller:
             )
             self.out_of_process[plugin.name] = plugin
             self._forget_in_process(plugin.plugin_id)
+            if self.supervisor is not None:  # found by a rescan: its host starts now
+                self.supervisor.add(*self._host_for(plugin))
             return False
         decl = plugin.declaration
         setup = PluginSetup(
@@ -233,11 +236,10 @@ class PluginInstaller:
         self.remote.start(asyncio.get_running_loop(), on_change)
         hosts = list(self.settings.hosts)
         configs: dict[str, Mapping[str, object]] = {}
-        for name, plugin in sorted(self.out_of_process.items()):
-            hosts.append(HostSettings(name=name, entry_point=[plugin.name]))
-            configs[plugin.name] = self._options.get(name, PluginOptions()).config
-        if not hosts:
-            return
+        for _, plugin in sorted(self.out_of_process.items()):
+            host, config = self._host_for(plugin)
+            hosts.append(host)
+            configs.update(config)
         self.supervisor = Supervisor(
             hosts,
             on_ready=self.remote.set_secret,
@@ -248,6 +250,24 @@ class PluginInstaller:
             config_dir=self._data_dir / "plugin-hosts" / self.gateway,
         )
         self.supervisor.start()
+
+    def _host_for(
+        self, plugin: DiscoveredPlugin
+    ) -> tuple[HostSettings, dict[str, Mapping[str, object]]]:
+        """The supervised host of a plugin switched to ``out_of_process``, and its config."""
+        config = self._options.get(plugin.name, PluginOptions()).config
+        return HostSettings(name=plugin.name, entry_point=[plugin.name]), {plugin.name: config}
+
+    def withdraw(self, name: str) -> str | None:
+        """Stop serving the out-of-process plugin ``name`` (its package is gone): its host
+        stops and its instance leaves the registry. Returns its plugin id, None if not hosted."""
+        plugin = self.out_of_process.pop(name, None)
+        if plugin is None:
+            return None
+        if self.supervisor is not None:
+            self.supervisor.remove(name)
+        self.remove_instance(plugin.plugin_id)
+        return plugin.plugin_id
 
     async def aclose_remote(self) -> None:
         """Stop the supervised hosts, the probes and the remote connections (at shutdown)."""

@@ -150,16 +150,15 @@ class GatewayManager:
 
     def rescan(self) -> dict[str, Any]:
         """Scan the entry points again, without a restart: plugins of packages installed since
-        join their gateways; plugins whose package is gone are uninstalled (instance and
-        client) and leave the routing. Each change is a routing revision (``who: registry``)."""
+        join their gateways (one switched to ``out_of_process`` gets a supervised host of its
+        own); plugins whose package is gone are uninstalled (instance and client, or host) and
+        leave the routing. Each change is a routing revision (``who: registry``)."""
         scan = self.catalog.rescan()
-        added: list[dict[str, str]] = []
-        removed: list[dict[str, str]] = []
+        added: list[dict[str, str | None]] = []
+        removed: list[dict[str, str | None]] = []
         for gw in self.gateways():
-            for name, plugin_id in gw.install_discovered(scan.new):
-                added.append({"name": name, "plugin_id": plugin_id, "gateway": gw.gateway_name})
-            for name, plugin_id in gw.uninstall_gone(scan.gone):
-                removed.append({"name": name, "plugin_id": plugin_id, "gateway": gw.gateway_name})
+            added.extend(p.to_dict(gw.gateway_name) for p in gw.install_discovered(scan.new))
+            removed.extend(p.to_dict(gw.gateway_name) for p in gw.uninstall_gone(scan.gone))
         if scan.new or scan.gone:
             _log.info(
                 "rescan: %d new and %d gone plugin entry point(s); %d plugin(s) added, %d removed",

@@ -28,7 +28,12 @@ from plugway.registry import RegistryError, RegistryEvent
 from ._coalesced import Coalesced
 from ._context import SecurityContext
 from ._contract import PluginContract
-from ._discovery import DiscoveredPlugin, PluginDiscoveryFailure, same_contract_family
+from ._discovery import (
+    DiscoveredPlugin,
+    PluginDiscoveryFailure,
+    RescannedPlugin,
+    same_contract_family,
+)
 from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
 from ._installer import PluginInstaller
@@ -349,36 +354,44 @@ class GatewayModule(Module):
 
     # -- plugins coming and going -----------------------------------------------------------------
 
-    def install_discovered(self, plugins: Iterable[DiscoveredPlugin]) -> list[tuple[str, str]]:
-        """Install plugins of this gateway's contract found after start-up; they join the
-        routing at once. Returns (entry point name, plugin id) of each one added."""
+    def install_discovered(self, plugins: Iterable[DiscoveredPlugin]) -> list[RescannedPlugin]:
+        """Install plugins of this gateway's contract found after start-up: they join the
+        routing at once, or, switched to ``out_of_process``, once the host launched for each
+        has registered it."""
         installer = self._installer
         if installer is None or self._gateway is None:
             return []
-        added = [
-            (p.name, p.plugin_id)
-            for p in plugins
-            if not installer.installed(p.plugin_id)
-            and same_contract_family(p.declaration.contract, self.contract)
-            and installer.install(p)
-        ]
-        if added:
+        added: list[RescannedPlugin] = []
+        for p in plugins:
+            if installer.installed(p.plugin_id) or p.name in installer.out_of_process:
+                continue
+            if not same_contract_family(p.declaration.contract, self.contract):
+                continue
+            if installer.install(p):
+                added.append(RescannedPlugin(p.name, p.plugin_id, None))
+            elif p.name in installer.out_of_process:
+                added.append(RescannedPlugin(p.name, p.plugin_id, p.name))
+        if any(a.host is None for a in added):
             self.resync()  # the instances are in the registry, the implementations in the hub
         return added
 
-    def uninstall_gone(self, plugins: Iterable[DiscoveredPlugin]) -> list[tuple[str, str]]:
-        """Uninstall plugins of this gateway whose package is gone; they leave the routing.
-        Returns (entry point name, plugin id) of each one removed."""
+    def uninstall_gone(self, plugins: Iterable[DiscoveredPlugin]) -> list[RescannedPlugin]:
+        """Uninstall plugins of this gateway whose package is gone (stopping the host of one
+        served out of process); they leave the routing."""
         installer = self._installer
         if installer is None:
             return []
-        gone = [(p.name, p.plugin_id) for p in plugins if installer.installed(p.plugin_id)]
-        for _, plugin_id in gone:
+        gone: list[RescannedPlugin] = []
+        for p in plugins:
             try:
-                installer.uninstall(plugin_id)
+                if installer.installed(p.plugin_id):
+                    installer.uninstall(p.plugin_id)
+                    gone.append(RescannedPlugin(p.name, p.plugin_id, None))
+                elif installer.withdraw(p.name) is not None:
+                    gone.append(RescannedPlugin(p.name, p.plugin_id, p.name))
             except RegistryError as exc:
                 _log.error(
-                    "gateway %s: cannot remove plugin %s: %s", self.gateway_name, plugin_id, exc
+                    "gateway %s: cannot remove plugin %s: %s", self.gateway_name, p.plugin_id, exc
                 )
         if gone:
             self.resync()

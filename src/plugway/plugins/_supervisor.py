@@ -355,20 +355,60 @@ class Supervisor:
         self._config_dir = config_dir
         self.hosts: list[SupervisedHost] = []
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stops: set[asyncio.Task[None]] = set()  # hosts removed while serving, stopping
 
     def start(self) -> None:
         """Launch the hosts once the server has an address (in a task: never blocks)."""
-        if self._settings and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._launch_all(), name="plugin-host supervisor"
-            )
+        self._loop = asyncio.get_running_loop()
+        self._launch_pending()
+
+    def add(self, settings: HostSettings, plugin_configs: Mapping[str, Any] | None = None) -> None:
+        """Supervise one more host (a plugin that a rescan found); from any thread."""
+        self._on_loop(self._add, settings, dict(plugin_configs or {}))
+
+    def remove(self, name: str) -> None:
+        """Stop and forget the host ``name`` (its plugin's package is gone); from any thread."""
+        self._on_loop(self._remove, name)
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._loop is None:
+            raise RuntimeError("the supervisor has not started")
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def _add(self, settings: HostSettings, plugin_configs: dict[str, Any]) -> None:
+        if any(s.name == settings.name for s in self._settings):
+            return
+        self._configs.update(plugin_configs)
+        self._settings.append(settings)
+        self._launch_pending()
+
+    def _remove(self, name: str) -> None:
+        assert self._loop is not None
+        self._settings = [s for s in self._settings if s.name != name]
+        for host in [h for h in self.hosts if h.name == name]:
+            self.hosts.remove(host)
+            stopping = self._loop.create_task(host.stop(), name=f"stop plugin host {name}")
+            self._stops.add(stopping)
+            stopping.add_done_callback(self._stops.discard)
+
+    def _launch_pending(self) -> None:
+        """Launch the hosts not launched yet, unless a launch task is on its way already (it
+        waits for the server's address, then launches every host listed by then)."""
+        launched = {h.name for h in self.hosts}
+        pending = [s for s in self._settings if s.name not in launched]
+        if pending and self._loop is not None and (self._task is None or self._task.done()):
+            self._task = self._loop.create_task(self._launch_all(), name="plugin-host supervisor")
 
     async def _launch_all(self) -> None:
         address = self._address()
         while address is None:
             await asyncio.sleep(_WAIT_FOR_ADDRESS)
             address = self._address()
-        for settings in self._settings:
+        launched = {h.name for h in self.hosts}
+        for settings in self._settings:  # nothing awaited here: no host is added meanwhile
+            if settings.name in launched:
+                continue
             host = SupervisedHost(
                 settings,
                 registry_url=address.url,
@@ -396,7 +436,9 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        await asyncio.gather(*(h.stop() for h in self.hosts), return_exceptions=True)
+        await asyncio.gather(
+            *(h.stop() for h in self.hosts), *list(self._stops), return_exceptions=True
+        )
 
     def status(self) -> list[HostStatus]:
         """Every host, the ones not launched yet (no server address so far) as ``starting``."""

@@ -99,6 +99,11 @@ class RescannedPlugin(BaseModel):
     name: str
     plugin_id: str
     gateway: str
+    host: str | None = Field(
+        default=None,
+        description="the supervised plugin host that serves it (`out_of_process`); "
+        "null: in process",
+    )
 
 
 class Rescan(BaseModel):
