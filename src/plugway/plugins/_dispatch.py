@@ -261,7 +261,7 @@ class Dispatcher:
             st = holder.state
             route = st.fixed
             if route is None:
-                memo = st.memo  # State.route, inline
+                memo = st.memo  # what State.route reads first, read here inline
                 if (
                     memo is None
                     or (route := memo.get(ctx.tenant_id if st.by_tenant else ctx.subject_id))
