@@ -13,12 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from plugway.modkit import field_path
-
 from ._breaker import BreakerSettings
 from ._gateway import DEFAULT_TIMEOUT
 from ._lag import DEFAULT_LAG_THRESHOLD
-from .errors import RoutingConfigError, RoutingProblem
+from ._problems import validation_problems
+from .errors import RoutingConfigError
 
 __all__ = [
     "GatewaySettings",
@@ -150,7 +149,4 @@ def parse_plugins_settings(raw: Mapping[str, Any] | None) -> PluginsSettings:
     try:
         return PluginsSettings.model_validate(dict(raw or {}))
     except ValidationError as exc:
-        problems = [
-            RoutingProblem("plugins." + field_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()
-        ]
-        raise RoutingConfigError(problems) from None
+        raise RoutingConfigError(validation_problems(exc, ("plugins",))) from None

@@ -13,12 +13,11 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from plugway.gts import GtsError, GtsId
-from plugway.modkit import field_path
 
 from ._conformance import ContractMismatch, ContractMismatchError, check_params
 from ._contract import ContractVersion, PluginContract
-from ._field_paths import clean_message
-from .errors import PluginContractError, PluginPropertiesError, PluginVersionError, RoutingProblem
+from ._problems import validation_problems
+from .errors import PluginContractError, PluginPropertiesError, PluginVersionError
 
 __all__ = [
     "PluginInstance",
@@ -173,11 +172,7 @@ def bind_plugin(contract: PluginContract[P], spec: PluginSpec, impl: object) -> 
     try:
         props = contract.properties_model.model_validate(dict(spec.properties))
     except ValidationError as exc:
-        problems = [
-            RoutingProblem(field_path(("properties", *e["loc"])), clean_message(e["msg"]))
-            for e in exc.errors()
-        ]
-        raise PluginPropertiesError(plugin, problems) from None
+        raise PluginPropertiesError(plugin, validation_problems(exc, ("properties",))) from None
     methods: dict[str, Callable[..., Any]] = {}
     defaulted: dict[str, Callable[..., Any]] = {}
     mismatches: list[ContractMismatch] = []

@@ -32,11 +32,9 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
-from plugway.modkit import field_path
-
 from ._context import SecurityContext
 from ._contract import ContractMethod, PluginContract
-from ._field_paths import clean_message
+from ._problems import validation_problems
 from .errors import InvalidContextError, RemotePluginError, RoutingProblem
 
 __all__ = [
@@ -187,13 +185,6 @@ def error_body(
     return ERROR_STATUS[type_], WireError(type_, message, errors, exception).to_json()
 
 
-def _problems(exc: ValidationError, prefix: tuple[str, ...] = ()) -> tuple[RoutingProblem, ...]:
-    return tuple(
-        RoutingProblem(field_path((*prefix, *e["loc"])), clean_message(e["msg"]))
-        for e in exc.errors(include_url=False)
-    )
-
-
 # -- the context -----------------------------------------------------------------------------------
 
 
@@ -287,7 +278,9 @@ class MethodCodec:
         try:
             checked = self._args.validate_python(values)
         except ValidationError as exc:
-            raise WireValidationError(plugin, self.method, _problems(exc, ("args",))) from None
+            raise WireValidationError(
+                plugin, self.method, validation_problems(exc, ("args",))
+            ) from None
         try:
             return self.request.dump_json({"context": context_to_wire(ctx), "args": checked})
         except PydanticSerializationError as exc:
@@ -309,7 +302,7 @@ class MethodCodec:
         try:
             return self.answer.validate_json(body, strict=True)["result"]
         except ValidationError as exc:
-            raise WireValidationError(plugin, self.method, _problems(exc)) from None
+            raise WireValidationError(plugin, self.method, validation_problems(exc)) from None
 
     # -- host side -----------------------------------------------------------------------------
 
@@ -318,7 +311,7 @@ class MethodCodec:
         try:
             doc = self.request.validate_json(body, strict=True)
         except ValidationError as exc:
-            raise WireValidationError("-", self.method, _problems(exc)) from None
+            raise WireValidationError("-", self.method, validation_problems(exc)) from None
         c = doc["context"]
         try:
             ctx = SecurityContext(
@@ -358,7 +351,7 @@ class MethodCodec:
             checked = self.answer.validate_python({"result": result})
             return self.answer.dump_json(checked)
         except ValidationError as exc:
-            raise WireValidationError("-", self.method, _problems(exc)) from None
+            raise WireValidationError("-", self.method, validation_problems(exc)) from None
         except PydanticSerializationError as exc:
             raise WireValidationError(
                 "-", self.method, (RoutingProblem("result", str(exc)),)

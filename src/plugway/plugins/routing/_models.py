@@ -10,9 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from plugway.modkit import field_path
-
-from .._field_paths import clean_message
+from .._problems import validation_problems
 from ..errors import RoutingConfigError, RoutingProblem
 
 __all__ = [
@@ -267,8 +265,4 @@ def parse_routing(doc: RoutingConfig | Mapping[str, Any] | None) -> RoutingConfi
     try:
         return RoutingConfig.model_validate(dict(doc))
     except ValidationError as exc:
-        problems = [
-            RoutingProblem(field_path(tuple(e["loc"])), clean_message(e["msg"]))
-            for e in exc.errors()
-        ]
-        raise RoutingConfigError(problems) from None
+        raise RoutingConfigError(validation_problems(exc)) from None
