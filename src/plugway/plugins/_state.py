@@ -57,7 +57,7 @@ class State:
             return self.fixed
         memo = self.memo
         if memo is not None:
-            route = memo.get(ctx.tenant_id if self.by_tenant else ctx.subject_id)
+            route = memo.get(self._key(ctx))
             if route is not None:
                 return route
         return self.decided(ctx)
@@ -70,8 +70,12 @@ class State:
         if memo is not None:
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
-            memo[ctx.tenant_id if self.by_tenant else ctx.subject_id] = route
+            memo[self._key(ctx)] = route
         return route
+
+    def _key(self, ctx: SecurityContext) -> str:
+        """The memo's key of ``ctx`` (a call reads it inline the same way)."""
+        return ctx.tenant_id if self.by_tenant else ctx.subject_id
 
 
 def build_state(
