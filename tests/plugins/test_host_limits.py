@@ -76,6 +76,15 @@ def test_host_settings_default_to_a_lower_priority_and_refuse_bad_limits() -> No
         HostSettings(name="h", entry_point=["x"], memory_limit_mb=1)
 
 
+def test_host_args_name_only_the_placeholders_the_supervisor_fills() -> None:
+    ok = HostSettings(name="h", executable="x", args=["--to", "{registry_url}", "{{literal}}"])
+    assert ok.args == ["--to", "{registry_url}", "{{literal}}"]
+    with pytest.raises(ValueError, match=r"args\[1\]: unknown placeholder \{x\}; the known"):
+        HostSettings(name="h", executable="x", args=["-c", "d = {x}"])
+    with pytest.raises(ValueError, match=r"args\[0\]: .*write \{\{ and \}\} for braces"):
+        HostSettings(name="h", executable="x", args=["{unclosed"])
+
+
 def test_outside_an_event_loop_a_request_runs_at_once() -> None:
     ran: list[str] = []
     Coalesced(lambda: ran.append(threading.current_thread().name), "t").request()

@@ -108,7 +108,7 @@ async def test_a_wrong_secret_is_no_sign_of_life(host: HostProcess) -> None:
     try:
         pool.plugin(echo_plugin.plugin_id, _doc(host.url))
         await _until(lambda: pool.liveness.is_down(str(host.url)), "down")
-        pool.set_secret(host.url, "test-secret")  # what a supervisor does after a launch
+        pool.launched(host.url, "test-secret", "echo/h")  # what a supervisor does after a launch
         await _until(lambda: not pool.liveness.is_down(str(host.url)), "up with the secret")
     finally:
         await pool.aclose()
@@ -123,18 +123,44 @@ async def test_another_replicas_endpoint_for_a_host_launched_here_changes_nothin
 
     assert host.url is not None
     pool = RemotePool(ECHO_CONTRACT, gateway="echo")
-    pool.set_secret(host.url, host.secret)  # the supervisor here launched this host
+    pool.launched(host.url, host.secret, "echo/h")  # the supervisor here launched this host
     try:
-        own, _ = pool.plugin(echo_plugin.plugin_id, _doc(host.url))
+        own, _ = pool.plugin(echo_plugin.plugin_id, _doc(host.url, host="echo/h"))
         gw: Gateway[Any] = Gateway("echo", ECHO_CONTRACT)
         gw.sync_plugins([(echo_plugin.spec(), own)])
         state = gw.state
         for url in ("http://127.0.0.1:9", host.url, "http://127.0.0.1:9"):  # heartbeats
-            again, _ = pool.plugin(echo_plugin.plugin_id, _doc(url))
+            again, _ = pool.plugin(echo_plugin.plugin_id, _doc(url, host="echo/h"))
             assert again is own
             gw.sync_plugins([(echo_plugin.spec(), again)], keep_default=True)
             assert gw.state is state
         echoed = await gw.client.echo(SecurityContext("t"), [Item("a", 1)])
         assert echoed.served_by == "remote"
+    finally:
+        await pool.aclose()
+
+
+async def test_a_launch_here_serves_only_what_its_own_host_registered(host: HostProcess) -> None:
+    """Two hosts launched here: the plugin of one never moves to the other's launch, whatever
+    endpoint the registry holds; a relaunch of its own host (a new URL) takes it along."""
+    assert host.url is not None
+    other = "http://127.0.0.1:9"  # another host launched here (nothing listens there)
+    pool = RemotePool(ECHO_CONTRACT, gateway="echo")
+    pool.launched(host.url, host.secret, "echo/one")
+    pool.launched(other, "another-secret", "echo/two")
+    pid = echo_plugin.plugin_id
+    try:
+        unstamped, _ = pool.plugin(pid, _doc(host.url))  # not registered by a launch's token
+        assert unstamped is not None
+        own, _ = pool.plugin(pid, _doc(host.url, host="echo/one"))
+        assert own is unstamped  # the same endpoint: the same plugin
+        taken, _ = pool.plugin(pid, _doc(other, host="echo/two"))
+        assert taken is own  # the other host's launch does not get its calls
+        assert await own.echo(SecurityContext("t"), [Item("a", 1)])
+        relaunched = "http://127.0.0.1:10"
+        pool.launched(relaunched, "new-secret", "echo/one")
+        moved, _ = pool.plugin(pid, _doc(relaunched, host="echo/one"))
+        assert moved is not own and moved is not None
+        assert pool.hosts().keys() >= {relaunched}
     finally:
         await pool.aclose()

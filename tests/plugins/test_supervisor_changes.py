@@ -12,7 +12,9 @@ from plugway.plugins._supervisor import Supervisor
 
 def _supervisor() -> Supervisor:
     # no server address yet: hosts are listed as starting and nothing is launched
-    return Supervisor([], on_ready=lambda url, secret: None, token=None, address=lambda: None)
+    return Supervisor(
+        [], on_ready=lambda url, secret, host: None, credentials=None, address=lambda: None
+    )
 
 
 async def _settle() -> None:

@@ -51,8 +51,9 @@ class ServerSettings(_Section):
 
     ``admin_token`` None means the server chooses (the embedded default generates one; with a
     config file, changes are refused unless ``allow_unauthenticated_writes``). ``host_token``
-    may only register plugin instances (what a plugin host does); None means a new one at each
-    start, which is what supervised hosts get instead of the admin token. ``allowed_hosts``
+    is for plugin hosts started by hand: it may only register plugin instances (None: no such
+    token; supervised hosts get a token per launch instead, limited to their own plugins).
+    ``allowed_hosts``
     None means ``localhost``, ``127.0.0.1``, ``::1`` and ``host``; ``*`` allows any ``Host``.
     Sizes are bytes, timeouts seconds.
     """

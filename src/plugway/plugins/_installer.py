@@ -38,6 +38,7 @@ from ._discovery import (
     PluginDiscoveryFailure,
     PluginSetup,
 )
+from ._host_credentials import HostCredentials
 from ._lag import LoopLagMonitor
 from ._remote_pool import RemotePool
 from ._settings import GatewaySettings, HostSettings, PluginOptions
@@ -228,11 +229,13 @@ class PluginInstaller:
         self,
         on_change: Callable[[], None],
         *,
-        token: str | None,
+        credentials: HostCredentials | None,
         address: Callable[[], ServerAddress | None],
     ) -> None:
         """Probe the hosts of remote plugins (``on_change`` resyncs the gateway when one goes
-        down or comes back) and launch the supervised hosts; on the event loop, never blocks."""
+        down or comes back) and launch the supervised hosts, each launch with a token of its
+        own from ``credentials`` (None: no token, the host cannot register itself); on the event
+        loop, never blocks."""
         self.remote.start(asyncio.get_running_loop(), on_change)
         hosts = list(self.settings.hosts)
         configs: dict[str, Mapping[str, object]] = {}
@@ -242,9 +245,13 @@ class PluginInstaller:
             configs.update(config)
         self.supervisor = Supervisor(
             hosts,
-            on_ready=self.remote.set_secret,
+            on_ready=self.remote.launched,
             on_exit=self.remote.liveness.mark_down,
-            token=token,
+            credentials=(
+                credentials.gateway(self.gateway, self.contract.type_id)
+                if credentials is not None
+                else None
+            ),
             address=address,
             plugin_configs=configs,
             config_dir=self._data_dir / "plugin-hosts" / self.gateway,

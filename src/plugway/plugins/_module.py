@@ -36,6 +36,7 @@ from ._discovery import (
 )
 from ._gateway import Gateway
 from ._history import REGISTRY_WHO, RoutingHistory
+from ._host_credentials import HostCredentials
 from ._installer import PluginInstaller
 from ._manager import GatewayManager
 from ._plugin_view import PluginView
@@ -302,8 +303,8 @@ class GatewayModule(Module):
         assert self._installer is not None
         self._installer.start_remote(
             self._background_resync.request,
-            # a host registers plugin instances, nothing else: the narrow token, not the admin's
-            token=ctx.settings.server.host_token or ctx.settings.server.admin_token,
+            # each launch gets a token that registers its own plugins, never the admin's
+            credentials=ctx.hub.try_get(HostCredentials),
             address=lambda: ctx.hub.try_get(ServerAddress),
         )
 

@@ -7,13 +7,16 @@ the same), shares one :class:`RemoteHost` -- one connection pool -- per endpoint
 when the last plugin of that URL leaves, and has the host probed (:class:`HostLiveness`): the
 plugins of a host that is down are left out of the routing until it answers again.
 
-The secret sent to a host: the one a supervisor generated for it (:meth:`set_secret`), else
+The secret sent to a host: the one a supervisor generated for it (:meth:`launched`), else
 ``remote_secrets[url]``, ``remote_secrets[plugin id]``, ``remote_secret``, and last
 ``$PLUGWAY_PLUGIN_SECRET`` of this process.
 
 A plugin that a host launched here serves is always called there, whatever endpoint the
 registry holds: in a fleet every replica launches its own copy of the hosts in its config (with
-a secret of its own), and the registry keeps whichever copy registered last.
+a secret of its own), and the registry keeps whichever copy registered last. A launch here
+serves a plugin when the instance is at the launch's URL *and* stamped with its host's name
+(``endpoint.host``, which the registry route sets from the launch's own token): a host cannot
+make this replica send it another host's calls.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._contract import ContractVersion, PluginContract
+from ._host_credentials import HOST_FIELD
 from ._liveness import HostLiveness
 from ._remote import RemoteHost, RemotePlugin
 from ._wire import PROTOCOL
@@ -102,8 +106,8 @@ class RemotePool:
         self.gateway = gateway
         self._secrets = dict(secrets or {})
         self._default_secret = default_secret or os.environ.get(SECRET_ENV) or None
-        self._supervised: dict[str, str] = {}  # URL of each launch here -> its secret
-        self._own: dict[str, str] = {}  # plugin id -> URL of the launch here that serves it
+        self._supervised: dict[str, tuple[str, str]] = {}  # launch URL -> (secret, host)
+        self._own: dict[str, tuple[str, str]] = {}  # plugin id -> (URL, host) of its launch here
         self._hosts: dict[str, RemoteHost] = {}
         self._plugins: dict[str, tuple[tuple[Any, ...], RemotePlugin]] = {}
         self._lock = threading.Lock()
@@ -119,20 +123,21 @@ class RemotePool:
     # -- secrets ----------------------------------------------------------------------------------
 
     def secret_for(self, url: str, plugin_id: str) -> str | None:
+        launch = self._supervised.get(url)
         return (
-            self._supervised.get(url)
+            (launch[0] if launch is not None else None)
             or self._secrets.get(url)
             or self._secrets.get(plugin_id)
             or self._default_secret
         )
 
-    def set_secret(self, url: str, secret: str) -> None:
-        """The secret a supervisor generated for the host now listening at ``url``."""
+    def launched(self, url: str, secret: str, host: str) -> None:
+        """A supervisor's launch of ``host`` listens at ``url``, with the secret it generated."""
         with self._lock:
-            self._supervised[url] = secret
-            host = self._hosts.get(url)
-        if host is not None:
-            host.set_secret(secret)
+            self._supervised[url] = (secret, host)
+            remote = self._hosts.get(url)
+        if remote is not None:
+            remote.set_secret(secret)
 
     # -- plugins ----------------------------------------------------------------------------------
 
@@ -156,13 +161,22 @@ class RemotePool:
                 f"implements contract {version}, the gateway's is {self.contract.version} "
                 "(another MAJOR)",
             )
+        raw_endpoint = doc.get("endpoint")
+        stamp = raw_endpoint.get(HOST_FIELD) if isinstance(raw_endpoint, Mapping) else None
         with self._lock:
-            if endpoint.url in self._supervised:
-                self._own[plugin_id] = endpoint.url  # a host this replica launched serves it
-            elif plugin_id in self._own:
+            launch = self._supervised.get(endpoint.url)
+            owner = self._own.get(plugin_id)
+            if (
+                launch is not None
+                and stamp == launch[1]
+                and (owner is None or owner[1] == stamp)  # first come, or the same host again
+            ):
+                self._own[plugin_id] = (endpoint.url, stamp)  # a host launched here serves it
+            elif owner is not None:
                 # another replica registered its copy of a host this one launches too (the
-                # registry keeps the endpoint registered last): call the copy launched here
-                endpoint = dataclasses.replace(endpoint, url=self._own[plugin_id])
+                # registry keeps the endpoint registered last), or a launch of another host
+                # here claims it: call the launch here that has it
+                endpoint = dataclasses.replace(endpoint, url=owner[0])
             key = (endpoint.url, endpoint.path, str(version))
             host = self._hosts.get(endpoint.url)
             if host is None:
@@ -186,6 +200,7 @@ class RemotePool:
         with self._lock:
             for gone in set(self._plugins) - plugin_ids:
                 del self._plugins[gone]
+                self._own.pop(gone, None)
             used = {key[0] for key, _ in self._plugins.values()}
             unused = [self._hosts.pop(url) for url in list(self._hosts) if url not in used]
         for host in unused:

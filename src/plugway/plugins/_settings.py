@@ -7,11 +7,12 @@ path (``plugins.gateways.doc_search.breaker.threshold``).
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._breaker import BreakerSettings
 from ._gateway import DEFAULT_TIMEOUT
@@ -61,6 +62,10 @@ class RestartSettings(_Section):
     backoff_max: float = Field(default=30.0, gt=0)
 
 
+HOST_ARG_PLACEHOLDERS = frozenset({"registry_url", "listen", "heartbeat"})
+"""What a host's ``args`` may name in braces (the supervisor fills them in)."""
+
+
 class HostSettings(_Section):
     """``plugins.gateways.<gateway>.hosts[]``: a plugin host plugway launches and supervises.
 
@@ -96,6 +101,25 @@ class HostSettings(_Section):
         if isinstance(data, Mapping) and isinstance(data.get("entry_point"), str):
             data = {**data, "entry_point": [data["entry_point"]]}
         return data
+
+    @field_validator("args")
+    @classmethod
+    def _known_placeholders(cls, args: list[str] | None) -> list[str] | None:
+        for i, arg in enumerate(args or ()):
+            try:
+                names = {
+                    name for _, name, _, _ in string.Formatter().parse(arg) if name is not None
+                }
+            except ValueError as exc:
+                raise ValueError(f"args[{i}]: {exc} (write {{{{ and }}}} for braces)") from None
+            unknown = sorted(names - HOST_ARG_PLACEHOLDERS)
+            if unknown:
+                known = ", ".join(f"{{{n}}}" for n in sorted(HOST_ARG_PLACEHOLDERS))
+                raise ValueError(
+                    f"args[{i}]: unknown placeholder {{{unknown[0]}}}; the known ones are {known}"
+                    " (write {{ and }} for braces)"
+                )
+        return args
 
     @model_validator(mode="after")
     def _runs_something(self) -> HostSettings:

@@ -7,8 +7,8 @@ switched to ``out_of_process: true``). Once the server has an address (its URL i
 
 * a secret generated per launch goes to the child in ``PLUGWAY_PLUGIN_SECRET`` (never on its
   command line, where ``ps`` would show it), with the server's own URL
-  (``--registry``, ``PLUGWAY_REGISTRY_URL``) and the admin token (``PLUGWAY_TOKEN``) it
-  registers with;
+  (``--registry``, ``PLUGWAY_REGISTRY_URL``) and a token of that launch's own
+  (``PLUGWAY_TOKEN``, :mod:`._host_credentials`) that registers its plugins and nothing else;
 * the handshake line (``PLUGWAY-PLUGIN-HOST listening <url> plugway-http/1``) is read from its
   stdout within ``start_timeout``; the URL and secret then go to the gateway's
   :class:`RemotePool`, and the host's own registration brings its plugins into the routing;
@@ -45,6 +45,7 @@ from typing import Any, Literal
 import yaml
 
 from ._confine import confine
+from ._host_credentials import GatewayHosts
 from ._settings import HostSettings
 from ._spawn import LIFELINE_ENV, HostProcess, spawn
 from ._wire import HANDSHAKE_PREFIX, PROTOCOL
@@ -101,8 +102,8 @@ class SupervisedHost:
         settings: HostSettings,
         *,
         registry_url: str,
-        token: str | None,
-        on_ready: Callable[[str, str], None],
+        credentials: GatewayHosts | None,
+        on_ready: Callable[[str, str, str], None],
         on_exit: Callable[[str, str], None] | None = None,
         plugin_config: Path | None = None,
     ) -> None:
@@ -110,7 +111,7 @@ class SupervisedHost:
         self._on_exit = on_exit
         self.name = settings.name
         self.registry_url = registry_url
-        self._token = token
+        self._credentials = credentials
         self._on_ready = on_ready
         self._plugin_config = plugin_config
         self._log = logging.getLogger(f"plugway.plugins.host.{self.name}")
@@ -147,17 +148,22 @@ class SupervisedHost:
             cmd += ["--plugin-config", str(self._plugin_config)]
         return [*cmd, *args]
 
-    def environment(self, secret: str) -> dict[str, str]:
+    @property
+    def ref(self) -> str:
+        """The host as the registry names it in ``endpoint.host``."""
+        return self._credentials.ref(self.name) if self._credentials is not None else self.name
+
+    def environment(self, secret: str, token: str | None) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.settings.env)
         env[SECRET_ENV] = secret
         env[REGISTRY_ENV] = self.registry_url
         env["PYTHONUNBUFFERED"] = "1"
         env[LIFELINE_ENV] = "stdin"
-        if self._token:
-            env[TOKEN_ENV] = self._token
+        if token:
+            env[TOKEN_ENV] = token
         else:
-            env.pop(TOKEN_ENV, None)
+            env.pop(TOKEN_ENV, None)  # never this server's own token, if it was started with one
         return env
 
     def start(self) -> None:
@@ -193,6 +199,7 @@ class SupervisedHost:
 
     async def _launch_and_wait(self) -> int | None:
         secret = secrets.token_urlsafe(32)
+        token = self._credentials.issue(self.name) if self._credentials is not None else None
         self.launches += 1
         self.ready.clear()
         limits = self.settings
@@ -207,7 +214,13 @@ class SupervisedHost:
             for text in missed:
                 _log.warning("plugin host %s (pid %d): not applied: %s", self.name, pid, text)
 
-        proc = self.proc = await spawn(self.command(), self.environment(secret), started=confined)
+        try:
+            proc = self.proc = await spawn(
+                self.command(), self.environment(secret, token), started=confined
+            )
+        except BaseException:
+            self._revoke()
+            raise
         self._pumps = [asyncio.ensure_future(self._forward(proc.stderr))]
         try:
             try:
@@ -220,7 +233,9 @@ class SupervisedHost:
             self.url = url
             _log.info("plugin host %s (pid %d) listening on %s", self.name, proc.pid, url)
             self.state = "running"
-            self._on_ready(url, secret)
+            if self._credentials is not None:
+                self._credentials.listening(self.name, url)
+            self._on_ready(url, secret, self.ref)
             self.ready.set()
             self._pumps.append(asyncio.ensure_future(_drain(proc.stdout)))
             code = await proc.wait()
@@ -229,10 +244,16 @@ class SupervisedHost:
                 self._on_exit(url, f"exited ({_exit_text(code)})")
             return code
         finally:
+            self._revoke()
             for pump in self._pumps:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(pump, timeout=1.0)
             self._pumps = []
+
+    def _revoke(self) -> None:
+        """The launch is over: its token registers nothing any more."""
+        if self._credentials is not None:
+            self._credentials.ended(self.name)
 
     def _ended(self, state: HostState, code: int | None, why: str) -> None:
         """A launch ended (``code`` None: no process); a stopping host stays ``stopped``."""
@@ -339,9 +360,9 @@ class Supervisor:
         self,
         hosts: Sequence[HostSettings],
         *,
-        on_ready: Callable[[str, str], None],
+        on_ready: Callable[[str, str, str], None],
         on_exit: Callable[[str, str], None] | None = None,
-        token: str | None,
+        credentials: GatewayHosts | None,
         address: Callable[[], ServerAddress | None],
         plugin_configs: Mapping[str, Mapping[str, Any]] | None = None,
         config_dir: Path | None = None,
@@ -349,7 +370,7 @@ class Supervisor:
         self._settings = list(hosts)
         self._on_ready = on_ready
         self._on_exit = on_exit
-        self._token = token
+        self._credentials = credentials
         self._address = address
         self._configs = dict(plugin_configs or {})
         self._config_dir = config_dir
@@ -388,6 +409,8 @@ class Supervisor:
         self._settings = [s for s in self._settings if s.name != name]
         for host in [h for h in self.hosts if h.name == name]:
             self.hosts.remove(host)
+            if self._credentials is not None:
+                self._credentials.forget(name)
             stopping = self._loop.create_task(host.stop(), name=f"stop plugin host {name}")
             self._stops.add(stopping)
             stopping.add_done_callback(self._stops.discard)
@@ -412,7 +435,7 @@ class Supervisor:
             host = SupervisedHost(
                 settings,
                 registry_url=address.url,
-                token=self._token,
+                credentials=self._credentials,
                 on_ready=self._on_ready,
                 on_exit=self._on_exit,
                 plugin_config=self._config_file(settings),

@@ -38,7 +38,8 @@ def plugin_base_schema() -> dict[str, Any]:
             "endpoint": {
                 "description": (
                     "Where an out-of-process plugin is served (a plugin host): base URL, the "
-                    "plugin's route prefix, wire protocol, heartbeat period and TTL in seconds"
+                    "plugin's route prefix, wire protocol, heartbeat period and TTL in "
+                    "seconds, and which supervised host registered it"
                 ),
                 "type": "object",
                 "required": ["url", "path", "protocol"],
@@ -49,6 +50,14 @@ def plugin_base_schema() -> dict[str, Any]:
                     "protocol": {"type": "string", "minLength": 1},
                     "heartbeat_s": {"type": "number", "exclusiveMinimum": 0},
                     "ttl_s": {"type": "number", "exclusiveMinimum": 0},
+                    "host": {
+                        "description": (
+                            "the supervised host that registered it, <gateway>/<name> (set by "
+                            "the server from the host's own token)"
+                        ),
+                        "type": "string",
+                        "minLength": 1,
+                    },
                 },
             },
         },

@@ -6,7 +6,7 @@ from ._app import (
     bearer_guard,
     create_app,
 )
-from ._auth import HOST_BEARER, AdminAccess, host_token_only
+from ._auth import HOST_BEARER, AdminAccess, host_caller
 from ._gateway_http import (
     gateway_call_router,
     gateway_context,
@@ -66,7 +66,7 @@ __all__ = [
     "create_gts_app",
     "gateway_call_router",
     "gateway_context",
-    "host_token_only",
+    "host_caller",
     "install_plugin_error_handler",
     "install_problem_handlers",
     "load_or_create_token",

@@ -20,7 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from plugway.modkit import ModulePhase, RestCapable, Runtime
-from plugway.server._auth import ADMIN_ACCESS_STATE, ADMIN_BEARER, AdminAccess, bearer_guard
+from plugway.server._auth import (
+    ADMIN_ACCESS_STATE,
+    ADMIN_BEARER,
+    AdminAccess,
+    bearer_guard,
+    host_credentials,
+)
 from plugway.server._hosts import HostGuard
 from plugway.server._limits import install_request_guard
 from plugway.server._metrics import metrics_response
@@ -186,7 +192,10 @@ def create_app(
     install_problem_handlers(app)
     server = runtime.settings.server
     access = AdminAccess(
-        server.admin_token, server.allow_unauthenticated_writes, host_token=server.host_token
+        server.admin_token,
+        server.allow_unauthenticated_writes,
+        host_token=server.host_token,
+        launches=host_credentials(runtime.hub),
     )
     setattr(app.state, ADMIN_ACCESS_STATE, access)
     install_request_guard(

@@ -7,9 +7,12 @@ what puts *Authorize* in ``/docs``; :func:`bearer_guard` is the same check as a 
 Safe default: with no token configured, guarded routes are refused (403) unless the operator said
 ``server.allow_unauthenticated_writes: true`` (:class:`AdminAccess`).
 
-The *host token* (``server.host_token``) is narrower: only a route that declares
-``Security(HOST_BEARER)`` accepts it besides the admin token -- the registration of entities,
-where it may register plugin instances and nothing else (:func:`host_token_only`).
+*Host tokens* are narrower: only a route that declares ``Security(HOST_BEARER)`` accepts them
+besides the admin token -- the registration of entities, where a host may register plugin
+instances and nothing else (:func:`host_caller` says which host is calling). There are two
+kinds: the token of one launch of a supervised host (``HostCredentials``, generated per launch,
+limited to that host's own plugins), and ``server.host_token``, which an operator sets for
+hosts started by hand.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from plugway.modkit import ClientHub
+from plugway.plugins._host_credentials import HostCredentials, HostLaunch
 from plugway.server._problems import ProblemCode, ProblemError
 
 __all__ = [
@@ -32,7 +37,8 @@ __all__ = [
     "AdminAccess",
     "bearer_guard",
     "bearer_matches",
-    "host_token_only",
+    "host_caller",
+    "host_credentials",
 ]
 
 ADMIN_ACCESS_STATE = "plugway_admin_access"
@@ -96,11 +102,15 @@ class AdminAccess:
     token: str | None
     allow_unauthenticated_writes: bool = False
     host_token: str | None = None
+    launches: HostCredentials | None = None  # the tokens of supervised hosts' launches
 
     def refusal(self, authorization: str | None, *, host: bool = False) -> ProblemError | None:
         """The problem to answer a request with this ``Authorization`` header, or None; with
-        ``host`` the host token is accepted too (the route limits what it may do)."""
-        if host and self.host_token is not None and bearer_matches(authorization, self.host_token):
+        ``host`` host tokens are accepted too (the route limits what they may do)."""
+        if host and (
+            (self.host_token is not None and bearer_matches(authorization, self.host_token))
+            or (self.launches is not None and self.launches.launch_of(authorization) is not None)
+        ):
             return None
         if self.token is not None:
             return None if bearer_matches(authorization, self.token) else _unauthorized()
@@ -116,8 +126,8 @@ class AdminAccess:
 
 _BEARER_DESCRIPTION = (
     "The admin token: `Authorization: Bearer <token>` (embedded default: the file "
-    "`admin-token` in the data folder). Registering entities also takes the host token "
-    "(`server.host_token`), for plugin instances only."
+    "`admin-token` in the data folder). Registering entities also takes a host token "
+    "(a supervised host's own, or `server.host_token`), for plugin instances only."
 )
 ADMIN_BEARER = _AdminBearer(
     auto_error=False, scheme_name="admin_token", description=_BEARER_DESCRIPTION
@@ -133,18 +143,37 @@ HOST_BEARER = _AdminBearer(
     scheme_name="admin_token",
     description=_BEARER_DESCRIPTION,
 )
-"""``ADMIN_BEARER`` that also accepts the host token; the route must call
-:func:`host_token_only` and limit such a caller to what a plugin host does."""
+"""``ADMIN_BEARER`` that also accepts host tokens; the route must call :func:`host_caller`
+and limit such a caller to what a plugin host does."""
 
 
-def host_token_only(request: Request, admin_token: str | None, host_token: str | None) -> bool:
-    """Whether the request carries the host token (and not the admin token)."""
-    if host_token is None:
-        return False
+def host_credentials(hub: ClientHub) -> HostCredentials:
+    """The server's one :class:`HostCredentials`, in ``hub`` (registered there on first use:
+    ``serve`` does it before the modules start, so every gateway's supervisor issues from it)."""
+    found = hub.try_get(HostCredentials)
+    if found is None:
+        found = HostCredentials()
+        hub.register(HostCredentials, found)
+    return found
+
+
+def host_caller(
+    request: Request,
+    admin_token: str | None,
+    host_token: str | None,
+    launches: HostCredentials | None,
+) -> HostLaunch | Literal["host_token"] | None:
+    """Which host a request comes from: a supervised host's launch (by its own token), the
+    shared ``host_token``, or None (the admin token, or no host token at all)."""
     authorization = request.headers.get("authorization")
     if admin_token is not None and bearer_matches(authorization, admin_token):
-        return False
-    return bearer_matches(authorization, host_token)
+        return None
+    launch = launches.launch_of(authorization) if launches is not None else None
+    if launch is not None:
+        return launch
+    if host_token is not None and bearer_matches(authorization, host_token):
+        return "host_token"
+    return None
 
 
 def bearer_guard(token: str | None) -> Callable[[Request], None]:

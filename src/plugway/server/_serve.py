@@ -38,6 +38,7 @@ from plugway.modkit import (
 )
 from plugway.plugins._supervisor import ServerAddress
 from plugway.server._app import create_app
+from plugway.server._auth import host_credentials
 from plugway.server._datadir import make_private, private_umask
 from plugway.server._datalock import DataFolderInUseError, DataLock
 from plugway.server._hosts import allowed_hosts
@@ -159,8 +160,6 @@ def resolve_settings(
         if embedded and not settings.server.admin_token:
             server_updates["admin_token"], created = _load_or_create_token(data_dir)
             token_file = data_dir / ADMIN_TOKEN_FILE
-        if not settings.server.host_token:  # supervised hosts register with it, not the admin's
-            server_updates["host_token"] = secrets.token_urlsafe(32)
         if host is not None:
             server_updates["host"] = host
         if port is not None:
@@ -211,6 +210,7 @@ async def serve(prepared: _Prepared, runtime: Runtime) -> int:
     sock = _bind(settings.server.host, settings.server.port)
     url = _url(sock)
     runtime.hub.register(ServerAddress, ServerAddress(url))  # for supervised plugin hosts
+    host_credentials(runtime.hub)  # before the modules start: their hosts' tokens come from it
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server: _Server | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugway.modkit import Module, ModuleContext, module
+from plugway.modkit import ClientHub, Module, ModuleContext, module
+from plugway.plugins._host_credentials import HostCredentials
 from plugway.registry import MAX_LIMIT, TypesRegistry
 
 from ._routes import Limits, build_router
@@ -50,6 +51,7 @@ class TypesRegistryModule(Module):
         self._config = TypesRegistryConfig()
         self._admin_token: str | None = None
         self._host_token: str | None = None
+        self._hub: ClientHub | None = None
 
     async def init(self, ctx: ModuleContext) -> None:
         self._registry = ctx.registry
@@ -58,10 +60,12 @@ class TypesRegistryModule(Module):
         protect = self._config.protect_writes
         self._admin_token = ctx.settings.server.admin_token if protect else None
         self._host_token = ctx.settings.server.host_token if protect else None
+        self._hub = ctx.hub
 
     def _limits(self) -> Limits:
         c = self._config
-        return Limits(c.max_batch, c.max_page, self._admin_token, self._host_token)
+        launches = self._hub.try_get(HostCredentials) if self._hub is not None else None
+        return Limits(c.max_batch, c.max_page, self._admin_token, self._host_token, launches)
 
     def rest_router(self) -> APIRouter:
         """The routes; ``protect_writes`` and ``write_threads`` are read now (``plugway serve``

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from plugway.gts import extract_id, is_valid_gts_id
+from plugway.plugins._host_credentials import HostCredentials, HostLaunch
 from plugway.registry import (
     PLUGIN_BASE_TYPE_ID,
     EntityQuery,
@@ -29,7 +30,7 @@ from plugway.server import (
     ProblemCode,
     ProblemError,
     bearer_guard,
-    host_token_only,
+    host_caller,
     problem_from_registry_error,
     problem_responses,
 )
@@ -42,6 +43,7 @@ from ._answers import (
     entity_to_dict,
     item_result,
 )
+from ._host_writes import HostCaller, admitted, refused_result
 
 __all__ = ["PREFIX", "Limits", "build_router"]
 
@@ -51,11 +53,6 @@ _DEFAULT_PAGE = 100
 _LIST_PARAMS = frozenset(
     {"pattern", "kind", "vendor", "package", "namespace", "segment_scope", "limit", "cursor"}
 )
-
-
-async def _open() -> bool:
-    """The registration guard when writes are not protected: nobody is a host-token caller."""
-    return False
 
 
 def _plugin_instances_only(entities: Sequence[Any]) -> None:
@@ -97,7 +94,10 @@ class Limits:
     max_page: int
     admin_token: str | None
     host_token: str | None = None
+    launches: HostCredentials | None = None  # supervised hosts' launch tokens
 
+
+_HANDSHAKE_WAIT = 2.0  # seconds a launch's first registration may wait for its handshake
 
 RegistryGetter = Callable[[], TypesRegistry | None]
 
@@ -134,6 +134,7 @@ def build_router(
     max_page: int = 1_000,
     admin_token: str | None = None,
     host_token: str | None = None,
+    launches: HostCredentials | None = None,
     get_limits: Callable[[], Limits] | None = None,
     protect_writes: bool = True,
     max_body_bytes: int | Callable[[], int] = 32 * 1024 * 1024,
@@ -146,7 +147,9 @@ def build_router(
     limits at request time, for a module whose config is only known after ``init``. With
     ``protect_writes`` the POST declares ``Security(ADMIN_BEARER)`` (the server checks the token
     before reading the body); without it the POST is open. ``max_body_bytes`` is the POST's
-    body limit (a number or a function read at each request).
+    body limit (a number or a function read at each request). A request with a supervised
+    host's launch token (from ``launches``) or ``host_token`` may register plugin instances only,
+    item by item as :mod:`._host_writes` allows.
 
     A registration validates every item against the whole registry, which can take seconds for
     a large batch: it runs in one of ``write_threads`` worker threads, so the event loop (and
@@ -159,7 +162,7 @@ def build_router(
     def limits() -> Limits:
         if get_limits is not None:
             return get_limits()
-        return Limits(max_batch, max_page, admin_token, host_token)
+        return Limits(max_batch, max_page, admin_token, host_token, launches)
 
     def ready_registry() -> TypesRegistry:
         registry = get_registry()
@@ -177,13 +180,38 @@ def build_router(
     async def register_guard(
         request: Request,
         _declared: Annotated[HTTPAuthorizationCredentials | None, Security(HOST_BEARER)] = None,
-    ) -> bool:
-        """True for a plugin host's token (plugin instances only), else the admin token's."""
+    ) -> HostCaller:
+        """The plugin host calling (plugin instances only), else None for the admin token."""
         lim = limits()
-        if host_token_only(request, lim.admin_token, lim.host_token):
-            return True
-        bearer_guard(lim.admin_token)(request)
-        return False
+        caller = host_caller(request, lim.admin_token, lim.host_token, lim.launches)
+        if caller is None:
+            bearer_guard(lim.admin_token)(request)
+        return await _listening(request, caller)
+
+    async def open_caller(request: Request) -> HostCaller:
+        """Writes are open to anyone; a supervised host's launch is still told apart (its
+        items are checked and stamped as on a protected registry)."""
+        caller = host_caller(request, None, None, limits().launches)
+        return await _listening(request, caller)
+
+    async def _listening(request: Request, caller: HostCaller) -> HostCaller:
+        """A launch registering before the supervisor has read its handshake waits for it (a
+        host may register the moment it prints the line): its URL is what it may register."""
+        launches = limits().launches
+        if not isinstance(caller, HostLaunch) or caller.url is not None or launches is None:
+            return caller
+        found = await launches.wait_listening(
+            request.headers.get("authorization"), within=_HANDSHAKE_WAIT
+        )
+        if found is None or found.url is None:
+            raise ProblemError(
+                503,
+                ProblemCode.REGISTRY_NOT_READY,
+                f"supervised host {caller.host} has not handshaken yet: register again once "
+                "it has printed its handshake line",
+                headers={"Retry-After": "1"},
+            )
+        return found
 
     router = APIRouter(prefix=PREFIX, tags=["types-registry"], responses=_NOT_READY)
 
@@ -287,7 +315,8 @@ def build_router(
             201: {"description": "every item ok, at least one created", "model": BulkResultOut},
             207: {
                 "description": "some items failed: each result has the status and code a "
-                "single registration would get",
+                "single registration would get (403 `auth.forbidden` for an item a plugin "
+                "host may not register: another's plugin id, an endpoint not its own)",
                 "model": BulkResultOut,
             },
             **problem_responses(
@@ -297,15 +326,21 @@ def build_router(
                     "instance (the host token registers plugin instances only)",
                 ),
                 (413, "`request.too_large`: more entities than max_batch in one request"),
+                (
+                    503,
+                    "`registry.not_ready`: start-up has not finished, or a supervised host "
+                    "registers before its handshake was read (Retry-After)",
+                ),
             ),
         },
         dependencies=[Depends(BodyLimit(max_body_bytes))],
     )
     async def register_entities(
         entities: Annotated[list[Any], Body(description="GTS type schemas and/or instances")],
-        host_only: bool = Depends(register_guard if protect_writes else _open),
+        # a default, not Annotated: the annotation is a string, which cannot name a closure
+        caller: HostCaller = Depends(register_guard if protect_writes else open_caller),  # noqa: B008
     ) -> JSONResponse:
-        if host_only:
+        if caller is not None:
             _plugin_instances_only(entities)
         batch_max = limits().max_batch
         if len(entities) > batch_max:
@@ -319,12 +354,11 @@ def build_router(
         loop = asyncio.get_running_loop()
         # listeners (a gateway's resync, which may commit a routing revision) run in the writer
         # thread before the answer: off the event loop, and seen by the client's next request
-        register = functools.partial(registry.register_many, docs)
+        register = functools.partial(_register, registry, docs, caller)
         try:
-            results = await loop.run_in_executor(writers, register)
+            items = await loop.run_in_executor(writers, register)
         except RegistryError as exc:
             raise problem_from_registry_error(exc) from exc
-        items = [item_result(i, r) for i, r in enumerate(results)]
         failed = sum(1 for it in items if not it["ok"])
         created = sum(1 for it in items if it["created"])
         body = {
@@ -385,3 +419,24 @@ def build_router(
         return {"gts_id": gts_id, "removed": True}
 
     return router
+
+
+def _register(
+    registry: TypesRegistry, docs: Sequence[Mapping[str, Any]], caller: HostCaller
+) -> list[dict[str, Any]]:
+    """Register a batch, one result per item; a host's items are checked (and stamped) first,
+    in the writer thread, so no other write comes between the check and the registration."""
+    if caller is None:
+        return [item_result(i, r) for i, r in enumerate(registry.register_many(docs))]
+
+    def stored(gts_id: str) -> Mapping[str, Any] | None:
+        try:
+            return registry.get(gts_id).content
+        except RegistryError:
+            return None
+
+    allowed, refused = admitted(caller, docs, stored)
+    results = registry.register_many([doc for _, doc in allowed]) if allowed else []
+    items = {i: item_result(i, r) for (i, _), r in zip(allowed, results, strict=True)}
+    items.update({i: refused_result(i, docs[i], why) for i, why in refused.items()})
+    return [items[i] for i in range(len(docs))]

@@ -1,0 +1,50 @@
+"""The per-launch tokens of supervised hosts: one live token per host, gone with its launch."""
+
+from __future__ import annotations
+
+from plugway.plugins._host_credentials import HostCredentials
+
+TYPE = "gts.x.core.modkit.plugin.v1~acme.search.docs.plugin.v1~"
+
+
+def test_each_launch_gets_a_token_of_its_own_and_a_relaunch_revokes_the_last() -> None:
+    creds = HostCredentials()
+    hosts = creds.gateway("docs", TYPE)
+    first = hosts.issue("ranker")
+    launch = creds.launch_of(f"Bearer {first}")
+    assert launch is not None and (launch.host, launch.type_id, launch.url) == (
+        "docs/ranker",
+        TYPE,
+        None,
+    )
+    hosts.listening("ranker", "http://127.0.0.1:7001")
+    listening = creds.launch_of(f"bearer {first}")
+    assert listening is not None and listening.url == "http://127.0.0.1:7001"
+    second = hosts.issue("ranker")
+    assert second != first and creds.launch_of(f"Bearer {first}") is None
+    assert creds.launch_of(f"Bearer {second}") is not None
+    other = creds.gateway("shop", TYPE).issue("ranker")  # the same name in another gateway
+    elsewhere = creds.launch_of(f"Bearer {other}")
+    assert elsewhere is not None and elsewhere.host == "shop/ranker"
+    assert creds.launch_of(f"Bearer {second}") is not None
+    hosts.ended("ranker")
+    assert creds.launch_of(f"Bearer {second}") is None and creds.known("docs/ranker")
+    hosts.forget("ranker")
+    assert not creds.known("docs/ranker") and creds.known("shop/ranker")
+
+
+def test_only_a_bearer_header_with_a_live_token_names_a_launch() -> None:
+    creds = HostCredentials()
+    token = creds.gateway("docs", TYPE).issue("ranker")
+    for header in (None, "", token, f"Basic {token}", "Bearer ", f"Bearer {token}x"):
+        assert creds.launch_of(header) is None, header
+    assert creds.launch_of(f"Bearer   {token}  ") is not None
+
+
+def test_a_plugin_id_is_claimed_by_the_first_host_until_that_host_is_forgotten() -> None:
+    creds = HostCredentials()
+    plugin = TYPE + "acme.search.bm25.plugin.v1"
+    assert creds.claim(plugin, "docs/one") == "docs/one"
+    assert creds.claim(plugin, "docs/two") == "docs/one"
+    creds.gateway("docs", TYPE).forget("one")
+    assert creds.claim(plugin, "docs/two") == "docs/two"
