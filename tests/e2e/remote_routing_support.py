@@ -53,6 +53,23 @@ def plugin_ids(http: httpx.Client) -> set[str]:
     return {p["id"] for p in answer.json()["plugins"]}
 
 
+def tenant_to_remote(plugin_id: str, *, rule: str = "hosted") -> dict[str, Any]:
+    """Routing that sends tenant ``t-remote`` to ``plugin_id`` (BM25 its fallback), others to
+    BM25; each call has a 2 s deadline."""
+    return {
+        "timeout": 2.0,
+        "rules": [
+            {
+                "name": rule,
+                "match": {"tenant": ["t-remote"]},
+                "target": {"plugin": plugin_id},
+                "fallback": [{"plugin": BM25}],
+            },
+            {"name": "rest", "target": {"plugin": BM25}},
+        ],
+    }
+
+
 def put_routing(http: httpx.Client, routing: dict[str, Any]) -> int:
     r = http.put(f"{GATEWAY}/routing", json=routing)
     assert r.status_code == 200, r.text

@@ -16,13 +16,13 @@ from typing import Any
 from _server_process import ServerFactory
 from remote_isolation_support import aborting_bm25
 from remote_routing_support import (
-    BM25,
     PYTHONPATH,
     TOKEN,
     plugin_ids,
     put_routing,
     search,
     server_config,
+    tenant_to_remote,
     wait_for,
 )
 
@@ -95,21 +95,7 @@ def test_a_rogue_host_cannot_take_another_hosts_plugin(
 
         stored = http.get(f"/types-registry/v1/entities/{GOOD}").json()["content"]["endpoint"]
         assert stored["host"] == "doc_search/good"
-        put_routing(
-            http,
-            {
-                "timeout": 2.0,
-                "rules": [
-                    {
-                        "name": "hosted",
-                        "match": {"tenant": ["t-remote"]},
-                        "target": {"plugin": GOOD},
-                        "fallback": [{"plugin": BM25}],
-                    },
-                    {"name": "rest", "target": {"plugin": BM25}},
-                ],
-            },
-        )
+        put_routing(http, tenant_to_remote(GOOD))
         for _ in range(5):  # a call sent to the rogue URL would time out and fall back
             served = search(http, "t-remote")
             assert served["plugin"] == GOOD and not served["fallback"], served

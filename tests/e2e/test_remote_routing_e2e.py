@@ -23,23 +23,13 @@ from remote_routing_support import (
     revisions,
     search,
     server_config,
+    tenant_to_remote,
     wait_for,
 )
 
 HOSTED = hosted_bm25.plugin_id
 
-ROUTING = {
-    "rules": [
-        {
-            "name": "remote",
-            "match": {"tenant": ["t-remote"]},
-            "target": {"plugin": HOSTED},
-            "fallback": [{"plugin": BM25}],
-        },
-        {"name": "rest", "target": {"plugin": BM25}},
-    ],
-    "timeout": 2.0,
-}
+ROUTING = tenant_to_remote(HOSTED, rule="remote")
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from remote_routing_support import (
     revisions,
     search,
     server_config,
+    tenant_to_remote,
     wait_for,
 )
 
@@ -96,21 +97,7 @@ def test_a_supervised_host_serves_is_restarted_after_abort_and_stopped_with_the_
         assert url.startswith("http://127.0.0.1:")
         assert resource.prlimit(pid, resource.RLIMIT_CORE) == (0, 0)  # no core file per crash
         assert "[host flaky]" in srv.log()  # the host's stderr, forwarded line by line
-        put_routing(
-            http,
-            {
-                "timeout": 2.0,
-                "rules": [
-                    {
-                        "name": "hosted",
-                        "match": {"tenant": ["t-remote"]},
-                        "target": {"plugin": ABORTING},
-                        "fallback": [{"plugin": BM25}],
-                    },
-                    {"name": "rest", "target": {"plugin": BM25}},
-                ],
-            },
-        )
+        put_routing(http, tenant_to_remote(ABORTING))
         served = search(http, "t-remote")
         assert served["plugin"] == ABORTING and not served["fallback"]
 

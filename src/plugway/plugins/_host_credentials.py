@@ -2,7 +2,7 @@
 
 Each launch of a supervised host gets a token of its own (``PLUGWAY_TOKEN``). The token works
 on this server, while that launch runs, and for nothing but registering that host's plugin
-instances. The registry route (``modules/types_registry``) asks :meth:`HostLaunch.refusal`
+instances. The registry route (``modules/types_registry``) asks :meth:`HostLaunch.admit`
 about every item a launch registers. An item passes only when it is an instance of the host's
 gateway's contract and is served at the launch's own URL. Its plugin id must also be free: not
 claimed by another host here, and not stored as registered by the admin or by another host.
@@ -57,8 +57,8 @@ class HostLaunch:
     url: str | None
     _owner: HostCredentials
 
-    def refusal(self, doc: Any, stored: Mapping[str, Any] | None) -> str | None:
-        """Why this launch may not register ``doc``, or None (then its id is claimed for it).
+    def admit(self, doc: Any, stored: Mapping[str, Any] | None) -> str | None:
+        """Admit ``doc`` for this launch, claiming its plugin id (None), or say why not.
 
         ``stored`` is the registry's current document for the same id, if it holds one.
         """
@@ -91,7 +91,7 @@ class HostLaunch:
         return None
 
     def stamped(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        """``doc`` with ``endpoint.host`` set to this host (after :meth:`refusal` said None)."""
+        """``doc`` with ``endpoint.host`` set to this host (once :meth:`admit` said None)."""
         endpoint = dict(doc["endpoint"])
         endpoint[HOST_FIELD] = self.host
         return {**doc, "endpoint": endpoint}

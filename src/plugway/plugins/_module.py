@@ -43,7 +43,8 @@ from ._plugin_view import PluginView
 from ._remote_pool import RemoteHostStatus
 from ._revisions import RevisionStoreError, RoutingRevision
 from ._settings import GatewaySettings
-from ._supervisor import HostStatus, ServerAddress
+from ._supervised_host import HostStatus
+from ._supervisor import ServerAddress
 from ._watcher import ConfigReading
 from .errors import PluginError, RoutingConfigError, RoutingProblem, UnknownPluginError
 from .routing import Explanation, Router, parse_routing

@@ -42,7 +42,7 @@ def admitted(
             else:
                 allowed.append((i, doc))
             continue
-        why = caller.refusal(doc, stored(str(doc.get("id"))))
+        why = caller.admit(doc, stored(str(doc.get("id"))))
         if why is None:
             allowed.append((i, caller.stamped(doc)))
         else:
