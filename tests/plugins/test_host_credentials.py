@@ -44,7 +44,18 @@ def test_only_a_bearer_header_with_a_live_token_names_a_launch() -> None:
 def test_a_plugin_id_is_claimed_by_the_first_host_until_that_host_is_forgotten() -> None:
     creds = HostCredentials()
     plugin = TYPE + "acme.search.bm25.plugin.v1"
-    assert creds.claim(plugin, "docs/one") == "docs/one"
-    assert creds.claim(plugin, "docs/two") == "docs/one"
+    assert creds.claim(plugin, "docs/one", 8) is None
+    assert creds.claim(plugin, "docs/one", 8) is None  # its own again
+    assert creds.claim(plugin, "docs/two", 8) == f"{plugin} is served by supervised host docs/one"
     creds.gateway("docs", TYPE).forget("one")
-    assert creds.claim(plugin, "docs/two") == "docs/two"
+    assert creds.claim(plugin, "docs/two", 8) is None
+
+
+def test_a_host_holds_at_most_max_plugins_ids() -> None:
+    creds = HostCredentials()
+    ids = [TYPE + f"acme.search.p{i}.plugin.v1" for i in range(4)]
+    assert [creds.claim(p, "docs/one", 3) for p in ids[:3]] == [None, None, None]
+    refused = creds.claim(ids[3], "docs/one", 3)
+    assert refused is not None and "holds 3 plugin ids already, its max_plugins" in refused
+    assert creds.claim(ids[0], "docs/one", 3) is None  # what it holds it keeps
+    assert creds.claim(ids[3], "docs/two", 3) is None  # the cap is per host

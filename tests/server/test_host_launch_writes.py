@@ -193,6 +193,19 @@ async def test_a_token_ends_with_its_launch_and_a_forgotten_host_frees_its_ids(
     assert fleet.stored(bm25)["endpoint"]["host"] == "docs/two"
 
 
+async def test_a_host_registers_at_most_its_max_plugins_ids(fleet: Fleet) -> None:
+    small = fleet.docs.issue("small", max_plugins=2)
+    url = "http://127.0.0.1:7006"
+    fleet.docs.listening("small", url)
+    docs = [_plugin(f"p{i}", url) for i in range(3)]
+    resp = await fleet.post(small, *docs)
+    assert resp.status_code == 207, resp.text
+    results = _results(resp)
+    assert [r["ok"] for r in results] == [True, True, False]
+    assert "docs/small holds 2 plugin ids already" in results[2]["error"]
+    assert (await fleet.post(small, *docs[:2])).status_code == 200  # its heartbeat still passes
+
+
 async def test_a_registration_before_the_handshake_waits_for_it(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:

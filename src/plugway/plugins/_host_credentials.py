@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["GatewayHosts", "HostCredentials", "HostLaunch"]
+__all__ = ["DEFAULT_MAX_PLUGINS", "GatewayHosts", "HostCredentials", "HostLaunch"]
 
+DEFAULT_MAX_PLUGINS = 64  # plugin ids one supervised host may hold (HostSettings.max_plugins)
 _POLL = 0.02  # seconds between looks for a launch's handshake
 HOST_FIELD = "host"  # endpoint.host: the supervised host that registered an instance
 
@@ -49,12 +50,14 @@ class HostLaunch:
 
     ``host`` is ``<gateway>/<name>``. ``type_id`` is the gateway's contract: every instance the
     launch registers must be of it. ``url`` is where the launch listens, known from its
-    handshake (None until the supervisor has read that).
+    handshake (None until the supervisor has read that). ``max_plugins`` bounds the plugin ids
+    the host may hold, so a runaway host cannot fill the registry and the routing.
     """
 
     host: str
     type_id: str
     url: str | None
+    max_plugins: int
     _owner: HostCredentials
 
     def admit(self, doc: Any, stored: Mapping[str, Any] | None) -> str | None:
@@ -85,10 +88,7 @@ class HostLaunch:
                 )
             if by != self.host and self._owner.known(str(by)):
                 return f"{plugin_id} is served by supervised host {by}"
-        owner = self._owner.claim(plugin_id, self.host)
-        if owner != self.host:
-            return f"{plugin_id} is served by supervised host {owner}"
-        return None
+        return self._owner.claim(plugin_id, self.host, self.max_plugins)
 
     def stamped(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """``doc`` with ``endpoint.host`` set to this host (once :meth:`admit` said None)."""
@@ -137,19 +137,32 @@ class HostCredentials:
         with self._lock:
             return host in self._known
 
-    def claim(self, plugin_id: str, host: str) -> str:
-        """The host that holds ``plugin_id`` here: ``host`` unless another got it first."""
+    def claim(self, plugin_id: str, host: str, max_plugins: int) -> str | None:
+        """Let ``host`` hold ``plugin_id`` here (None), or say why not: another host got it
+        first, or ``host`` holds ``max_plugins`` ids already."""
         with self._lock:
-            return self._claims.setdefault(plugin_id, host)
+            owner = self._claims.get(plugin_id)
+            if owner == host:
+                return None
+            if owner is not None:
+                return f"{plugin_id} is served by supervised host {owner}"
+            held = sum(1 for h in self._claims.values() if h == host)
+            if held >= max_plugins:
+                return (
+                    f"supervised host {host} holds {held} plugin ids already, its max_plugins: "
+                    f"{plugin_id} is not registered"
+                )
+            self._claims[plugin_id] = host
+            return None
 
-    def _issue(self, host: str, type_id: str) -> str:
+    def _issue(self, host: str, type_id: str, max_plugins: int) -> str:
         token = secrets.token_urlsafe(32)
         digest = _digest(token)
         with self._lock:
             old = self._digest_of.pop(host, None)
             if old is not None:
                 self._launches.pop(old, None)
-            self._launches[digest] = HostLaunch(host, type_id, None, self)
+            self._launches[digest] = HostLaunch(host, type_id, None, max_plugins, self)
             self._digest_of[host] = digest
             self._known.add(host)
         return token
@@ -188,9 +201,10 @@ class GatewayHosts:
         """The host as the registry's ``endpoint.host`` names it."""
         return f"{self.gateway}/{name}"
 
-    def issue(self, name: str) -> str:
-        """A token for a new launch of host ``name``; the previous launch's stops working."""
-        return self._credentials._issue(self.ref(name), self.type_id)
+    def issue(self, name: str, *, max_plugins: int = DEFAULT_MAX_PLUGINS) -> str:
+        """A token for a new launch of host ``name``, which may hold up to ``max_plugins``
+        plugin ids; the previous launch's token stops working."""
+        return self._credentials._issue(self.ref(name), self.type_id, max_plugins)
 
     def listening(self, name: str, url: str) -> None:
         """The launch of ``name`` handshook: it listens at ``url``."""

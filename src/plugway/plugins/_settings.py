@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ._breaker import BreakerSettings
 from ._gateway import DEFAULT_TIMEOUT
+from ._host_credentials import DEFAULT_MAX_PLUGINS
 from ._lag import DEFAULT_LAG_THRESHOLD
 from ._problems import validation_problems
 from .errors import RoutingConfigError
@@ -78,7 +79,8 @@ class HostSettings(_Section):
     ``nice`` lowers the host's CPU priority below the server's, so a busy or crash-looping host
     yields the CPU to the server; ``memory_limit_mb`` caps its address space, so a plugin that
     grows without bound fails in its own process; ``core_dumps`` (off) lets a crashing host write
-    a core file, one per crash.
+    a core file, one per crash. ``max_plugins`` bounds the plugin ids the host may register,
+    so a runaway host cannot fill the registry and the routing.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -94,6 +96,7 @@ class HostSettings(_Section):
     nice: int = Field(default=10, ge=0, le=19)
     memory_limit_mb: int | None = Field(default=None, ge=64)
     core_dumps: bool = False
+    max_plugins: int = Field(default=DEFAULT_MAX_PLUGINS, ge=1, le=10_000)
 
     @model_validator(mode="before")
     @classmethod

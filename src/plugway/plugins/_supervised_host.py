@@ -187,7 +187,11 @@ class SupervisedHost:
 
     async def _launch_and_wait(self) -> int | None:
         secret = secrets.token_urlsafe(32)
-        token = self._credentials.issue(self.name) if self._credentials is not None else None
+        token = (
+            self._credentials.issue(self.name, max_plugins=self.settings.max_plugins)
+            if self._credentials is not None
+            else None
+        )
         self.launches += 1
         self.ready.clear()
         limits = self.settings
