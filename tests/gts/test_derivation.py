@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugway.gts import GtsValidationError, check_no_final_ancestor, validate_type_derivation
-from plugway.gts._derivation import find_ref_cycle, type_chain
+from plugway.gts._chain import find_ref_cycle, type_chain
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 ROOT = "gts.x.lib.books.item.v1~"

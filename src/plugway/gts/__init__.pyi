@@ -1,7 +1,8 @@
 from ._attr import AttrResult, GtsAttrSelector, parse_attr_path, resolve_attr, resolve_path
 from ._cast import CastResult, cast_instance
+from ._chain import check_no_final_ancestor
 from ._compat import CompatibilityReport, check_compatibility, effective_schema, is_subschema
-from ._derivation import check_no_final_ancestor, validate_type_derivation
+from ._derivation import validate_type_derivation
 from ._errors import (
     GtsError,
     GtsIdError,

@@ -17,7 +17,7 @@ from typing import Any
 
 import fastjsonschema
 
-from plugway.gts._derivation import find_ref_cycle
+from plugway.gts._chain import find_ref_cycle
 from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
 from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import (

@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 from plugway.gts._attr import AttrResult, resolve_attr
 from plugway.gts._cast import CastResult, cast_instance
+from plugway.gts._chain import check_no_final_ancestor
 from plugway.gts._compat import CompatibilityReport, check_compatibility
-from plugway.gts._derivation import check_no_final_ancestor, validate_type_derivation
+from plugway.gts._derivation import validate_type_derivation
 from plugway.gts._errors import (
     GtsError,
     GtsIdError,

@@ -138,7 +138,7 @@ def _has_trait_values(schema: Any, depth: int = 0) -> bool:
 
 
 def _levels(type_id: str, resolver: SchemaResolver) -> list[_Level]:
-    from plugway.gts._derivation import type_chain
+    from plugway.gts._chain import type_chain
 
     levels: list[_Level] = []
     budget = SchemaBudget(type_id)
