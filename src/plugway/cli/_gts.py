@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from plugway.gts import (
-    DOCUMENT_SUFFIXES,
     GtsError,
     GtsId,
     GtsPattern,
@@ -22,9 +21,10 @@ from plugway.gts import (
     dump_document,
     extract_id,
     id_or_pattern_error,
-    load_documents,
 )
 from plugway.gts._ids import shorten
+
+from ._gts_files import InputError, documents, load_store
 
 __all__ = ["register"]
 
@@ -35,10 +35,6 @@ _DESCRIPTION = (
     ".json/.yaml/.yml documents, and the conformance server. Every command prints one "
     "line per result, a JSON document with --json, and exits with 1 on any failure."
 )
-
-
-class _InputError(Exception):
-    """A file or folder given on the command line cannot be read."""
 
 
 def register(subparsers: Any) -> None:
@@ -146,58 +142,6 @@ def _fail(args: argparse.Namespace, message: str, code: int = _FAILED) -> int:
     return code
 
 
-# ------------------------------------------------------------------------ file loading
-
-
-def _files(paths: Sequence[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix in DOCUMENT_SUFFIXES
-            )
-            yield from found
-        elif path.is_file():
-            yield path
-        else:
-            raise _InputError(f"{path}: no such file or folder")
-
-
-def _documents(
-    paths: Sequence[Path], problems: list[dict[str, Any]]
-) -> list[tuple[str, dict[str, Any]]]:
-    """Every document of every file; a file that cannot be read or parsed is added to
-    ``problems`` and the others are still loaded. No file at all is an error."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    files = list(_files(paths))
-    if not files:
-        names = ", ".join(str(p) for p in paths)
-        raise _InputError(f"no {'/'.join(DOCUMENT_SUFFIXES)} files in {names}")
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-            docs = load_documents(text, filename=str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append({"source": str(path), "ok": False, "error": f"cannot read: {exc}"})
-            continue
-        except GtsError as exc:
-            problems.append({"source": str(path), "ok": False, "error": str(exc)})
-            continue
-        out.extend((str(path), doc) for doc in docs)
-    return out
-
-
-def _load_store(paths: Sequence[Path]) -> tuple[GtsStore, list[dict[str, Any]]]:
-    """Register every document (leniently); load and registration failures are returned."""
-    store = GtsStore()
-    problems: list[dict[str, Any]] = []
-    for source, doc in _documents(paths, problems):
-        try:
-            store.register(doc)
-        except GtsError as exc:
-            problems.append({"source": source, "ok": False, "error": str(exc)})
-    return store, problems
-
-
 def _warn(args: argparse.Namespace, problems: list[dict[str, Any]]) -> None:
     """Documents left out of the store are never skipped silently."""
     for problem in problems:
@@ -211,8 +155,8 @@ def _with_store(
     args: argparse.Namespace, run: Callable[[GtsStore, list[dict[str, Any]]], int]
 ) -> int:
     try:
-        store, problems = _load_store(args.paths)
-    except (_InputError, GtsError) as exc:
+        store, problems = load_store(args.paths)
+    except (InputError, GtsError) as exc:
         return _fail(args, str(exc))
     if args.gts_command != "validate":  # validate reports them as results of its own
         _warn(args, problems)
@@ -306,8 +250,8 @@ def _uuid(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     try:
-        docs = _documents(args.paths, results)
-    except (_InputError, GtsError) as exc:
+        docs = documents(args.paths, results)
+    except (InputError, GtsError) as exc:
         return _fail(args, str(exc))
     for source, doc in docs:
         try:

@@ -11,11 +11,10 @@ handlers are ``async`` so they all run on the event loop thread, one at a time, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, RootModel
 
 from plugway.gts import (
     GtsError,
@@ -27,249 +26,36 @@ from plugway.gts import (
     id_or_pattern_error,
 )
 
+from ._gts_wire import (
+    AttrAnswer,
+    BulkRegistered,
+    CastAnswer,
+    CastRequest,
+    Compatibility,
+    EntityFound,
+    EntityList,
+    EntityValidationAnswer,
+    IdExtraction,
+    IdParse,
+    IdUuid,
+    IdValidation,
+    NotFound,
+    PatternMatch,
+    QueryAnswer,
+    Registered,
+    Relationships,
+    TypeSchemaRegister,
+    ValidateEntityRequest,
+    ValidateInstanceRequest,
+    ValidateTypeSchemaRequest,
+    Validation,
+    ok_responses,
+    refusable_responses,
+)
+
 __all__ = ["create_gts_app"]
 
 _MAX_LIMIT = 1000
-
-
-class TypeSchemaRegister(BaseModel):
-    type_id: str
-    type_schema: dict[str, Any]
-
-
-class ValidateInstanceRequest(BaseModel):
-    instance_id: str
-
-
-class ValidateTypeSchemaRequest(BaseModel):
-    type_id: str
-
-
-class ValidateEntityRequest(BaseModel):
-    entity_id: str | None = None
-    # Accepted as an alias: one conformance test posts ``gts_id`` instead of ``entity_id``.
-    gts_id: str | None = None
-
-
-class CastRequest(BaseModel):
-    instance_id: str
-    to_type_id: str
-
-
-# ------------------------------------------------------------------ answers (OpenAPI only)
-# Declared with ``responses=`` and ``response_model=None``: the handlers' own dicts go out as they
-# are (the suite's wire shapes, byte for byte), and these models say in OpenAPI what they hold.
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Rejected(_Answer):
-    """A refusal in the suite's shape: ``ok`` false and why."""
-
-    ok: Literal[False]
-    error: str
-
-
-class EntitySummary(_Answer):
-    id: str
-    is_type: bool
-    type_id: str | None
-
-
-class EntityList(_Answer):
-    entities: list[EntitySummary]
-    count: int
-    total: int
-    limit: int
-
-
-class Registered(EntitySummary):
-    ok: Literal[True]
-    error: Literal[""]
-
-
-class BulkItem(_Answer):
-    ok: bool
-    id: str | None
-    error: str
-
-
-class BulkRegistered(_Answer):
-    ok: bool
-    registered: int
-    failed: int
-    results: list[BulkItem]
-
-
-class EntityFound(EntitySummary):
-    content: Any
-
-
-class IdValidation(_Answer):
-    id: str
-    valid: bool
-    error: str
-    is_wildcard: bool
-
-
-class IdExtraction(_Answer):
-    id: str | None
-    type_id: str | None
-    selected_entity_field: str | None
-    selected_type_id_field: str | None
-    is_type: bool
-    error: str
-
-
-class IdSegment(_Answer):
-    vendor: str
-    package: str
-    namespace: str
-    type: str
-    ver_major: int
-    ver_minor: int | None
-    is_type: bool
-
-
-class IdParse(_Answer):
-    id: str
-    ok: bool
-    error: str
-    is_type: bool
-    is_wildcard: bool
-    segments: list[IdSegment]
-
-
-class PatternMatch(_Answer):
-    pattern: str
-    candidate: str
-    match: bool
-    error: str
-
-
-class IdUuid(_Answer):
-    id: str
-    uuid: str | None
-    error: str
-
-
-class Validation(_Answer):
-    id: str | None
-    ok: bool
-    error: str
-
-
-class EntityValidationAnswer(Validation):
-    entity_type: Literal["schema", "instance"]
-
-
-class Relationship(_Answer):
-    source: str
-    target: str
-    kind: str
-    path: str
-    resolved: bool
-
-
-class Relationships(_Answer):
-    """The reachable graph; a lookup that failed has ``ok`` false and ``error`` only."""
-
-    id: str
-    ok: bool
-    error: str
-    found: bool | None = None
-    entities: list[str] | None = None
-    relationships: list[Relationship] | None = None
-    broken_references: list[str] | None = None
-    problems: list[str] | None = None
-
-
-class Compatibility(_Answer):
-    old: str
-    new: str
-    old_type_id: str
-    new_type_id: str
-    is_backward_compatible: bool
-    is_forward_compatible: bool
-    is_fully_compatible: bool
-    backward_errors: list[str]
-    forward_errors: list[str]
-    error: str
-
-
-class CastAnswer(_Answer):
-    """The cast entity and what changed; a refused cast has ``casted_entity`` null and why."""
-
-    instance_id: str
-    to_type_id: str
-    casted_entity: dict[str, Any] | None
-    error: str
-    from_type_id: str | None = None
-    direction: Literal["up", "down", "none"] | None = None
-    added_properties: list[str] | None = None
-    removed_properties: list[str] | None = None
-
-
-class QueryAnswer(_Answer):
-    expr: str
-    limit: int
-    count: int
-    results: list[dict[str, Any]]
-    error: str
-
-
-class AttrAnswer(_Answer):
-    gts_with_path: str
-    resolved: bool
-    value: Any
-    error: str | None
-    gts_id: str | None = None
-    path: str | None = None
-
-
-class Detail(_Answer):
-    """Starlette's own refusal: a body that cannot be read as JSON at all (invalid UTF-8, say;
-    400), or a path that no route matches (404)."""
-
-    detail: str
-
-
-class NotFound(RootModel[Rejected | Detail]):
-    """No entity has this id, or the path is none the app serves (a newline in the id, say)."""
-
-
-class FieldInvalid(_Answer):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class RequestInvalid(_Answer):
-    """FastAPI's own answer to a malformed request (what its ``HTTPValidationError`` says)."""
-
-    detail: list[FieldInvalid]
-
-
-class Refusal(RootModel[Rejected | RequestInvalid]):
-    """A registration's 422: refused by GTS, or a malformed request."""
-
-
-def _ok(model: type[BaseModel], *, body: bool = False) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` of an operation that answers ``model`` (and, with a body, a 400 for one
-    that is no JSON); FastAPI adds its 422 for malformed parameters and bodies itself."""
-    out: dict[int | str, dict[str, Any]] = {200: {"model": model}}
-    if body:
-        out[400] = {"model": Detail, "description": "the body is not readable as JSON"}
-    return out
-
-
-def _refusable(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """A registration: ``model``, or 422 with the suite's refusal or FastAPI's validation error."""
-    out = _ok(model, body=True)
-    out[422] = {"model": Refusal, "description": "refused (`ok` false and why), or malformed"}
-    return out
 
 
 def _rejected(error: str) -> JSONResponse:
@@ -291,7 +77,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
 
     # ------------------------------------------------------------ entities
 
-    @app.get("/entities", response_model=None, responses=_ok(EntityList))
+    @app.get("/entities", response_model=None, responses=ok_responses(EntityList))
     async def list_entities(
         limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 100,
     ) -> dict[str, Any]:
@@ -299,7 +85,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         items = [_entity_summary(gts, i) for i in ids[:limit]]
         return {"entities": items, "count": len(items), "total": len(ids), "limit": limit}
 
-    @app.post("/entities", response_model=None, responses=_refusable(Registered))
+    @app.post("/entities", response_model=None, responses=refusable_responses(Registered))
     async def register_entity(
         body: Annotated[dict[str, Any], Body()],
         validate: bool = False,
@@ -311,7 +97,9 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             return _rejected(str(exc))
         return {"ok": True, "error": "", **_entity_summary(gts, gts_id)}
 
-    @app.post("/entities/bulk", response_model=None, responses=_ok(BulkRegistered, body=True))
+    @app.post(
+        "/entities/bulk", response_model=None, responses=ok_responses(BulkRegistered, body=True)
+    )
     async def register_bulk(body: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
         for doc in body:
@@ -333,7 +121,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         "/entities/{gts_id:path}",
         response_model=None,
         responses={
-            **_ok(EntityFound),
+            **ok_responses(EntityFound),
             404: {"model": NotFound, "description": "no entity has this id"},
         },
     )
@@ -345,7 +133,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             )
         return {**_entity_summary(gts, gts_id), "content": gts.get(gts_id)}
 
-    @app.post("/type-schemas", response_model=None, responses=_refusable(Registered))
+    @app.post("/type-schemas", response_model=None, responses=refusable_responses(Registered))
     async def register_type_schema(body: TypeSchemaRegister) -> dict[str, Any] | JSONResponse:
         try:
             gts_id = gts.register_type_schema(body.type_id, body.type_schema)
@@ -355,12 +143,12 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
 
     # ------------------------------------------------------------ OP#1 - OP#5
 
-    @app.get("/validate-id", response_model=None, responses=_ok(IdValidation))
+    @app.get("/validate-id", response_model=None, responses=ok_responses(IdValidation))
     async def validate_id(gts_id: str) -> dict[str, Any]:
         error = id_or_pattern_error(gts_id)
         return {"id": gts_id, "valid": not error, "error": error, "is_wildcard": "*" in gts_id}
 
-    @app.post("/extract-id", response_model=None, responses=_ok(IdExtraction, body=True))
+    @app.post("/extract-id", response_model=None, responses=ok_responses(IdExtraction, body=True))
     async def extract(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         try:
             ext = extract_id(body)
@@ -375,7 +163,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             }
         return {**ext.to_dict(), "error": ""}
 
-    @app.get("/parse-id", response_model=None, responses=_ok(IdParse))
+    @app.get("/parse-id", response_model=None, responses=ok_responses(IdParse))
     async def parse_id(gts_id: str) -> dict[str, Any]:
         is_wildcard = "*" in gts_id
         out: dict[str, Any] = {
@@ -401,7 +189,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         out["ok"] = True
         return out
 
-    @app.get("/match-id-pattern", response_model=None, responses=_ok(PatternMatch))
+    @app.get("/match-id-pattern", response_model=None, responses=ok_responses(PatternMatch))
     async def match_id_pattern(pattern: str, candidate: str) -> dict[str, Any]:
         out: dict[str, Any] = {"pattern": pattern, "candidate": candidate, "match": False}
         try:
@@ -416,7 +204,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         # The suite expects a reason whenever the answer is "no match".
         return {**out, "error": f"candidate {candidate} does not match pattern {pattern}"}
 
-    @app.get("/uuid", response_model=None, responses=_ok(IdUuid))
+    @app.get("/uuid", response_model=None, responses=ok_responses(IdUuid))
     async def uuid_of(gts_id: str) -> dict[str, Any]:
         try:
             value = GtsId.parse(gts_id).uuid()
@@ -426,7 +214,9 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
 
     # ------------------------------------------------------------ OP#6, OP#12, OP#13
 
-    @app.post("/validate-instance", response_model=None, responses=_ok(Validation, body=True))
+    @app.post(
+        "/validate-instance", response_model=None, responses=ok_responses(Validation, body=True)
+    )
     async def validate_instance(body: ValidateInstanceRequest) -> dict[str, Any]:
         try:
             gts.validate_instance(body.instance_id)
@@ -434,7 +224,9 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             return {"id": body.instance_id, "ok": False, "error": str(exc)}
         return {"id": body.instance_id, "ok": True, "error": ""}
 
-    @app.post("/validate-type-schema", response_model=None, responses=_ok(Validation, body=True))
+    @app.post(
+        "/validate-type-schema", response_model=None, responses=ok_responses(Validation, body=True)
+    )
     async def validate_type_schema(body: ValidateTypeSchemaRequest) -> dict[str, Any]:
         try:
             gts.validate_type_schema(body.type_id)
@@ -443,7 +235,9 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
         return {"id": body.type_id, "ok": True, "error": ""}
 
     @app.post(
-        "/validate-entity", response_model=None, responses=_ok(EntityValidationAnswer, body=True)
+        "/validate-entity",
+        response_model=None,
+        responses=ok_responses(EntityValidationAnswer, body=True),
     )
     async def validate_entity(body: ValidateEntityRequest) -> dict[str, Any] | JSONResponse:
         entity_id = body.entity_id if body.entity_id is not None else body.gts_id
@@ -464,18 +258,18 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
 
     # ------------------------------------------------------------ OP#7 - OP#11
 
-    @app.get("/resolve-relationships", response_model=None, responses=_ok(Relationships))
+    @app.get("/resolve-relationships", response_model=None, responses=ok_responses(Relationships))
     async def resolve_relationships(gts_id: str) -> dict[str, Any]:
         try:
             return gts.resolve_relationships(gts_id)
         except GtsError as exc:
             return {"id": gts_id, "ok": False, "error": str(exc)}
 
-    @app.get("/compatibility", response_model=None, responses=_ok(Compatibility))
+    @app.get("/compatibility", response_model=None, responses=ok_responses(Compatibility))
     async def compatibility(old_type_id: str, new_type_id: str) -> dict[str, Any]:
         return gts.compatibility(old_type_id, new_type_id).to_dict()
 
-    @app.post("/cast", response_model=None, responses=_ok(CastAnswer, body=True))
+    @app.post("/cast", response_model=None, responses=ok_responses(CastAnswer, body=True))
     async def cast(body: CastRequest) -> dict[str, Any]:
         try:
             return gts.cast_details(body.instance_id, body.to_type_id).to_dict()
@@ -487,7 +281,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
                 "error": str(exc),
             }
 
-    @app.get("/query", response_model=None, responses=_ok(QueryAnswer))
+    @app.get("/query", response_model=None, responses=ok_responses(QueryAnswer))
     async def query(
         expr: str, limit: Annotated[int, Query(ge=1, le=_MAX_LIMIT)] = 100
     ) -> dict[str, Any]:
@@ -506,7 +300,7 @@ def create_gts_app(store: GtsStore | None = None) -> FastAPI:
             "error": "",
         }
 
-    @app.get("/attr", response_model=None, responses=_ok(AttrAnswer))
+    @app.get("/attr", response_model=None, responses=ok_responses(AttrAnswer))
     async def attr(gts_with_path: str) -> dict[str, Any]:
         try:
             result = gts.attr(gts_with_path)
