@@ -59,6 +59,7 @@ HEAVY = {
     "plugway.plugins._module",
     "plugway.gts._schema",  # the instance validator (the registry validates, not the host)
     "plugway.gts._compat",
+    "plugway.gts._subschema",
 }
 
 

@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from plugway.gts._compat import (
-    CompatibilityReport,
-    check_compatibility,
-    effective_schema,
-    is_subschema,
-    same_type_family,
-)
+from plugway.gts._compat import CompatibilityReport, check_compatibility, same_type_family
 from plugway.gts._errors import GtsSchemaError
+from plugway.gts._subschema import effective_schema, is_subschema
 
 OLD = "gts.x.shop.orders.order.v1.0~"
 NEW = "gts.x.shop.orders.order.v1.1~"

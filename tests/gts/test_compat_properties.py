@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from plugway.gts import GtsError
 from plugway.gts._cast import cast_instance
-from plugway.gts._compat import check_compatibility, is_subschema
+from plugway.gts._compat import check_compatibility
+from plugway.gts._subschema import is_subschema
 
 OLD = "gts.x.prop.any.thing.v1.0~"
 NEW = "gts.x.prop.any.thing.v1.1~"

@@ -1,7 +1,7 @@
 from ._attr import AttrResult, GtsAttrSelector, parse_attr_path, resolve_attr, resolve_path
 from ._cast import CastResult, cast_instance
 from ._chain import check_no_final_ancestor
-from ._compat import CompatibilityReport, check_compatibility, effective_schema, is_subschema
+from ._compat import CompatibilityReport, check_compatibility
 from ._derivation import validate_type_derivation
 from ._errors import (
     GtsError,
@@ -47,6 +47,7 @@ from ._schema import (
     validate_instance,
 )
 from ._store import EntityValidation, GtsEntity, GtsStore
+from ._subschema import effective_schema, is_subschema
 from ._traits import EffectiveTraits, check_entity_traits, effective_traits, validate_traits
 
 __all__ = [

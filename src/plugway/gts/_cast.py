@@ -13,15 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from plugway.gts._compat import (
-    MAX_SCHEMA_DEPTH,
-    SchemaResolver,
-    effective_schema,
-    same_type_family,
-)
+from plugway.gts._compat import same_type_family
 from plugway.gts._errors import GtsError, GtsIdError, GtsNotFoundError, GtsValidationError
 from plugway.gts._extract import TYPE_ID_FIELDS
 from plugway.gts._ids import GtsId
+from plugway.gts._refs import SchemaResolver
+from plugway.gts._subschema import MAX_WALK_DEPTH, effective_schema
 
 __all__ = ["CastResult", "cast_instance"]
 
@@ -108,7 +105,7 @@ def cast_instance(
 def _apply(
     node: Any, schema: Any, path: str, added: list[str], removed: list[str], depth: int
 ) -> None:
-    if depth > MAX_SCHEMA_DEPTH:
+    if depth > MAX_WALK_DEPTH:
         raise GtsValidationError(f"instance is nested too deeply at {path or '$'}")
     if not isinstance(schema, Mapping):
         return
