@@ -1,8 +1,9 @@
 """A type schema made ready for fastjsonschema: one self-contained document.
 
 fastjsonschema cannot fetch ``gts://`` references, so :class:`Bundler` copies every schema a
-type reaches into ``definitions`` and points its references there; :class:`Stripper` then drops
-what ``_xref`` enforces instead and hoists deep nesting, which Python's compiler would refuse.
+type reaches into ``definitions`` and points its references there; :class:`Stripper` then
+drops what ``_xref_checks`` enforces instead and hoists deep nesting, which Python's compiler
+would refuse.
 Unsafe regular expressions are refused while bundling, with the place they were found.
 """
 
@@ -155,7 +156,7 @@ def _refuse_unsafe_regex(regex: Any, path: tuple[str | int, ...]) -> None:
 
 
 class Stripper:
-    """Copy without ``x-gts-ref`` and without combinators enforced by ``_xref`` instead."""
+    """Copy without ``x-gts-ref`` and without combinators enforced by ``_xref_checks`` instead."""
 
     def __init__(self, taken: set[tuple[int, str]], hoisted: dict[str, Any]) -> None:
         self._taken = taken

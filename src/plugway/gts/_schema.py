@@ -5,7 +5,7 @@ instance many times faster than an interpreting validator. It cannot fetch ``gts
 references, so a type schema is first *bundled*: every ``gts://`` schema it reaches through
 the resolver is copied under ``definitions`` and its references are rewritten to local
 pointers. GTS keywords are stripped from what fastjsonschema sees; ``x-gts-ref`` is enforced
-by the small compiled checks of ``_xref`` and ``x-gts-abstract`` by the validator itself.
+by the small compiled checks of ``_xref_checks`` and ``x-gts-abstract`` by the validator itself.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from plugway.gts._refs import (
     is_abstract,
 )
 from plugway.gts._regex import install_patterns, restore_patterns, route_patterns
-from plugway.gts._xref import XrefCheck, XrefCompiler
+from plugway.gts._xref_checks import XrefCheck, XrefCompiler
 
 __all__ = [
     "InstanceValidator",
