@@ -304,3 +304,31 @@ def test_literal_x_gts_ref_is_a_prefix_rule(base: str, other: str, leaf: str) ->
             assert not expected
         else:
             assert expected
+
+
+def _pattern_ref_schema(reg: Registry, pattern: str) -> str:
+    return reg.add(
+        "gts.x.hub_refs._.by_pattern.v1~",
+        type="object",
+        patternProperties={pattern: {"type": "string", "x-gts-ref": "gts.*"}},
+    )
+
+
+def test_x_gts_ref_under_pattern_properties_matches_names_as_the_standard_keywords_do(
+    reg: Registry,
+) -> None:
+    # ECMA-262 (and RE2) \d is ASCII; Python's re would match Arabic-Indic digits too and apply
+    # the x-gts-ref of a pattern the standard validator says does not match.
+    type_id = _pattern_ref_schema(reg, r"^\d+$")
+    reg.check(type_id, {"\u0661\u0662": "not a gts id"})
+    with pytest.raises(GtsValidationError, match=r"at 12: x-gts-ref"):
+        reg.check(type_id, {"12": "not a gts id"})
+
+
+@pytest.mark.timeout(60)
+def test_a_hostile_property_name_cannot_make_x_gts_ref_backtrack(reg: Registry) -> None:
+    # (a+)+$ backtracks exponentially in re on "aaa...!"; RE2 answers in linear time.
+    type_id = _pattern_ref_schema(reg, r"^(a+)+$")
+    reg.check(type_id, {"a" * 5000 + "!": "not a gts id"})
+    with pytest.raises(GtsValidationError, match="x-gts-ref"):
+        reg.check(type_id, {"a" * 50: "not a gts id"})

@@ -9,13 +9,13 @@ the caller compiles whole-branch validators for them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from plugway.gts._errors import GtsError, GtsValidationError
 from plugway.gts._ids import GtsId, shorten
 from plugway.gts._refs import follow_pointer
+from plugway.gts._regex import SchemaRegex, compile_schema_regex
 from plugway.gts._xref import resolve_xref, xref_prefix
 
 __all__ = ["XrefCheck", "XrefCompiler"]
@@ -162,24 +162,23 @@ class XrefCompiler:
                 c = self.compile(sub, depth + 1)
                 if c is not None:
                     prop_checks.append((name, c))
-        pattern_checks: list[tuple[re.Pattern[str], XrefCheck]] = []
+        # Property names come from the instance: matched by RE2 as the standard keywords are
+        # (linear time, ECMA-262 classes), never by ``re``, which can backtrack for ever.
+        pattern_checks: list[tuple[SchemaRegex, XrefCheck]] = []
         pprops = node.get("patternProperties")
         if isinstance(pprops, Mapping):
             for pat, sub in pprops.items():
                 c = self.compile(sub, depth + 1)
                 if c is not None:
-                    try:
-                        pattern_checks.append((re.compile(pat), c))
-                    except re.error as exc:
-                        raise GtsValidationError(
-                            f"invalid patternProperties regex {pat!r}"
-                        ) from exc
+                    pattern_checks.append((compile_schema_regex(pat), c))
         extra = self.compile(node.get("additionalProperties"), depth + 1)
         if not prop_checks and not pattern_checks and extra is None:
             return None
         declared = frozenset(props) if isinstance(props, Mapping) else frozenset()
         all_patterns = (
-            [re.compile(p) for p in pprops] if isinstance(pprops, Mapping) and extra else []
+            [compile_schema_regex(p) for p in pprops]
+            if isinstance(pprops, Mapping) and extra
+            else []
         )
 
         def check(value: Any, path: str) -> None:
