@@ -59,3 +59,6 @@ def test_a_host_holds_at_most_max_plugins_ids() -> None:
     assert refused is not None and "holds 3 plugin ids already, its max_plugins" in refused
     assert creds.claim(ids[0], "docs/one", 3) is None  # what it holds it keeps
     assert creds.claim(ids[3], "docs/two", 3) is None  # the cap is per host
+    creds.gateway("docs", TYPE).forget("one")  # a forgotten host's ids are free, its count too
+    assert creds.claim(ids[0], "docs/two", 3) is None
+    assert [creds.claim(p, "docs/one", 3) for p in ids[1:3]] == [None, None]

@@ -107,6 +107,7 @@ class HostCredentials:
         self._digest_of: dict[str, bytes] = {}  # host -> its running launch's token digest
         self._known: set[str] = set()  # hosts supervised here, launched or between launches
         self._claims: dict[str, str] = {}  # plugin id -> host that registered it here
+        self._held: dict[str, set[str]] = {}  # host -> the plugin ids it claimed (the inverse)
 
     def gateway(self, gateway: str, type_id: str) -> GatewayHosts:
         """The view one gateway's supervisor uses for its hosts."""
@@ -146,13 +147,14 @@ class HostCredentials:
                 return None
             if owner is not None:
                 return f"{plugin_id} is served by supervised host {owner}"
-            held = sum(1 for h in self._claims.values() if h == host)
-            if held >= max_plugins:
+            held = self._held.setdefault(host, set())
+            if len(held) >= max_plugins:
                 return (
-                    f"supervised host {host} holds {held} plugin ids already, its max_plugins: "
-                    f"{plugin_id} is not registered"
+                    f"supervised host {host} holds {len(held)} plugin ids already, its "
+                    f"max_plugins: {plugin_id} is not registered"
                 )
             self._claims[plugin_id] = host
+            held.add(plugin_id)
             return None
 
     def _issue(self, host: str, type_id: str, max_plugins: int) -> str:
@@ -183,7 +185,7 @@ class HostCredentials:
         self._ended(host)
         with self._lock:
             self._known.discard(host)
-            for plugin_id in [p for p, h in self._claims.items() if h == host]:
+            for plugin_id in self._held.pop(host, ()):
                 del self._claims[plugin_id]
 
 
