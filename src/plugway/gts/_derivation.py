@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from plugway.gts._chain import find_ref_cycle, type_chain
+from plugway.gts._chain import check_no_final_ancestor, find_ref_cycle, type_chain
 from plugway.gts._effective import SchemaBudget, SchemaInliner
 from plugway.gts._errors import GtsError, GtsSchemaError, GtsValidationError
 from plugway.gts._looser import ANNOTATIONS, Comparer, merge
@@ -24,7 +24,6 @@ from plugway.gts._refs import (
     SchemaResolver,
     check_schema_document,
     gts_ref_target,
-    is_final,
 )
 
 __all__ = ["validate_type_derivation"]
@@ -96,11 +95,7 @@ def validate_type_derivation(type_id: str, resolver: SchemaResolver) -> None:
             check_metaschema(doc, "the schema")
         except GtsSchemaError as exc:
             raise GtsValidationError(f"{t}: {exc}") from exc
-    for t, doc in zip(chain[:-1], docs[:-1], strict=True):
-        if is_final(doc):
-            raise GtsValidationError(
-                f"{type_id} derives from {t}, which is final (x-gts-final: true)"
-            )
+    check_no_final_ancestor(type_id, resolver)
     for t in chain:
         cycle = find_ref_cycle(t, resolver)
         if cycle is not None:
